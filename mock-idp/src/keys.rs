@@ -1,0 +1,119 @@
+//! Signing keys and the JWKS an issuer publishes.
+//!
+//! Each issuer has its own key ring: the active key signs, earlier keys stay
+//! published after a rotation (as real providers do) until dropped. An extra
+//! "rogue" key, never published, serves the signed-by-an-unknown-key faults.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rsa::pkcs1v15::SigningKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, sha2::Sha256};
+use serde_json::{Value, json};
+
+const KEY_BITS: usize = 2048;
+
+/// One RSA key and its key id.
+#[derive(Clone)]
+pub struct Key {
+    pub kid: String,
+    signer: SigningKey<Sha256>,
+    private: RsaPrivateKey,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    /// Generates a fresh key. Slow-ish (CPU bound): call from a blocking context.
+    pub fn generate() -> Result<Key, rsa::Error> {
+        let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, KEY_BITS)?;
+        Ok(Key::from_private(private))
+    }
+
+    fn from_private(private: RsaPrivateKey) -> Key {
+        use sha2::Digest;
+        // kid = a thumbprint-like digest of the modulus: stable per key, unique across keys.
+        let digest = sha2::Sha256::digest(private.n().to_bytes_be());
+        let kid: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
+        Key { kid, signer: SigningKey::<Sha256>::new(private.clone()), private }
+    }
+
+    /// RS256 signature over `data`.
+    pub fn sign(&self, data: &[u8]) -> Vec<u8> {
+        self.signer.sign(data).to_vec()
+    }
+
+    /// The public half as a JWK.
+    pub fn jwk(&self) -> Value {
+        json!({
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": self.kid,
+            "n": URL_SAFE_NO_PAD.encode(self.private.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(self.private.e().to_bytes_be()),
+        })
+    }
+}
+
+/// The keys of one issuer.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    /// Published keys, the active (signing) one last.
+    published: Vec<Key>,
+    /// Never published: used to sign tokens that must fail verification.
+    rogue: Key,
+}
+
+impl KeyRing {
+    pub fn generate() -> Result<KeyRing, rsa::Error> {
+        Ok(KeyRing { published: vec![Key::generate()?], rogue: Key::generate()? })
+    }
+
+    pub fn active(&self) -> &Key {
+        // `published` is never empty: constructed with one key, rotation only appends first.
+        &self.published[self.published.len() - 1]
+    }
+
+    pub fn rogue(&self) -> &Key {
+        &self.rogue
+    }
+
+    /// Makes `next` the signing key; earlier keys stay published unless `keep_previous` is false.
+    pub fn rotate(&mut self, next: Key, keep_previous: bool) {
+        if !keep_previous {
+            self.published.clear();
+        }
+        self.published.push(next);
+    }
+
+    pub fn jwks(&self) -> Value {
+        // Newest first, as providers usually list them.
+        json!({ "keys": self.published.iter().rev().map(Key::jwk).collect::<Vec<_>>() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_publishes_new_key_and_optionally_keeps_old() {
+        let mut ring = KeyRing::generate().unwrap();
+        let first = ring.active().kid.clone();
+        assert_ne!(first, ring.rogue().kid);
+        ring.rotate(Key::generate().unwrap(), true);
+        let kids: Vec<String> =
+            ring.jwks()["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect();
+        assert_eq!(kids.len(), 2);
+        assert_eq!(kids[0], ring.active().kid);
+        assert!(kids.contains(&first));
+        ring.rotate(Key::generate().unwrap(), false);
+        assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,4 @@
+//! Mock OpenAI/Anthropic-compatible LLM upstream.
+//!
+//! Not built yet: issue 3 fills this crate. It exists now so the workspace layout
+//! is final from the first commit and later issues only add code.
