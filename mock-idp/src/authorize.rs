@@ -25,15 +25,21 @@ pub enum Outcome {
 }
 
 /// `GET` authorize with the query parameters.
-pub fn authorize(idp: &Idp, issuer: &str, kind: IssuerKind, tenant: Option<&str>, q: &HashMap<String, String>) -> Outcome {
-    if let Some(t) = tenant {
-        if !issuers::is_valid_tenant(t) {
-            return Outcome::ErrorPage(ErrorPage {
-                status: 400,
-                title: "AADSTS90002".into(),
-                detail: format!("AADSTS90002: Tenant '{t}' not found. Check to make sure you have the correct tenant ID."),
-            });
-        }
+pub fn authorize(
+    idp: &Idp,
+    issuer: &str,
+    kind: IssuerKind,
+    tenant: Option<&str>,
+    q: &HashMap<String, String>,
+) -> Outcome {
+    if let Some(t) = tenant
+        && !issuers::is_valid_tenant(t)
+    {
+        return Outcome::ErrorPage(ErrorPage {
+            status: 400,
+            title: "AADSTS90002".into(),
+            detail: format!("AADSTS90002: Tenant '{t}' not found. Check to make sure you have the correct tenant ID."),
+        });
     }
     let client_id = q.get("client_id").map(String::as_str).unwrap_or_default();
     let mut state = idp.lock();
@@ -60,7 +66,9 @@ pub fn authorize(idp: &Idp, issuer: &str, kind: IssuerKind, tenant: Option<&str>
     let challenge = q.get("code_challenge").filter(|c| !c.is_empty());
     match (q.get("code_challenge_method").map(String::as_str), challenge) {
         (Some("S256"), Some(_)) | (None, None) => {}
-        (Some("S256"), None) => return back("invalid_request", "code_challenge is required with code_challenge_method."),
+        (Some("S256"), None) => {
+            return back("invalid_request", "code_challenge is required with code_challenge_method.");
+        }
         (None, Some(_)) | (Some("plain"), _) => {
             return back("invalid_request", "Only code_challenge_method=S256 is accepted; 'plain' is refused.");
         }
@@ -73,7 +81,10 @@ pub fn authorize(idp: &Idp, issuer: &str, kind: IssuerKind, tenant: Option<&str>
             return back("invalid_request", "code_challenge must be a base64url SHA-256 digest (43 characters).");
         }
     } else if require_pkce {
-        return back("invalid_request", "PKCE is required for this client: send code_challenge and code_challenge_method=S256.");
+        return back(
+            "invalid_request",
+            "PKCE is required for this client: send code_challenge and code_challenge_method=S256.",
+        );
     }
 
     let request = AuthRequest {
@@ -90,19 +101,18 @@ pub fn authorize(idp: &Idp, issuer: &str, kind: IssuerKind, tenant: Option<&str>
 
     // Headless paths: a decision made in advance, or a login_hint naming a known user.
     let preselected = state.next_login.as_ref().is_some_and(|n| n.issuer.as_deref().is_none_or(|i| i == issuer));
-    if preselected {
-        if let Some(next) = state.next_login.take() {
-            if next.deny {
-                return Outcome::Redirect(deny_redirect(&request));
-            }
-            let email = next.email.unwrap_or_default();
-            return sign_in(idp, &mut state, request, &email, kind);
+    if preselected && let Some(next) = state.next_login.take() {
+        if next.deny {
+            return Outcome::Redirect(deny_redirect(&request));
         }
+        let email = next.email.unwrap_or_default();
+        return sign_in(idp, &mut state, request, &email, kind);
     }
-    if let Some(hint) = q.get("login_hint") {
-        if idp.auto_approve_login_hint && state.user(hint).is_some() {
-            return sign_in(idp, &mut state, request, hint, kind);
-        }
+    if let Some(hint) = q.get("login_hint")
+        && idp.auto_approve_login_hint
+        && state.user(hint).is_some()
+    {
+        return sign_in(idp, &mut state, request, hint, kind);
     }
     if q.get("prompt").is_some_and(|p| p.split(' ').any(|p| p == "none")) {
         return back("login_required", "The user must sign in interactively.");
@@ -142,7 +152,8 @@ pub fn login(idp: &Idp, issuer: &str, kind: IssuerKind, form: &HashMap<String, S
 /// Issues a code for `email` (creating a verified user for an unknown but well-formed
 /// address, for offline work) and redirects back to the client.
 fn sign_in(idp: &Idp, state: &mut State, request: AuthRequest, email: &str, kind: IssuerKind) -> Outcome {
-    if email.is_empty() || email.len() > MAX_EMAIL_LEN || !email.contains('@') || email.chars().any(char::is_whitespace) {
+    if email.is_empty() || email.len() > MAX_EMAIL_LEN || !email.contains('@') || email.chars().any(char::is_whitespace)
+    {
         return Outcome::ErrorPage(ErrorPage {
             status: 400,
             title: "Couldn't find your account".into(),
@@ -157,18 +168,18 @@ fn sign_in(idp: &Idp, state: &mut State, request: AuthRequest, email: &str, kind
             user
         }
     };
-    if let (IssuerKind::Microsoft, Some(tenant)) = (kind, request.tenant.as_deref()) {
-        if !issuers::tenant_admits(tenant, &user) {
-            return Outcome::ErrorPage(ErrorPage {
-                status: 400,
-                title: "AADSTS50020".into(),
-                detail: format!(
-                    "AADSTS50020: User account '{email}' from identity provider does not exist in tenant '{tenant}' \
-                     and cannot access the application '{}' in that tenant.",
-                    request.client_id
-                ),
-            });
-        }
+    if let (IssuerKind::Microsoft, Some(tenant)) = (kind, request.tenant.as_deref())
+        && !issuers::tenant_admits(tenant, &user)
+    {
+        return Outcome::ErrorPage(ErrorPage {
+            status: 400,
+            title: "AADSTS50020".into(),
+            detail: format!(
+                "AADSTS50020: User account '{email}' from identity provider does not exist in tenant '{tenant}' \
+                 and cannot access the application '{}' in that tenant.",
+                request.client_id
+            ),
+        });
     }
     let now = idp.now();
     state.prune(now);

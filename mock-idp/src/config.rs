@@ -184,7 +184,8 @@ impl IdpConfig {
     /// Reads and checks a YAML file; errors carry the file name and the parser's line and column.
     pub fn from_yaml_file(path: &Path) -> Result<Self, ConfigError> {
         let display = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: display.clone(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: display.clone(), source })?;
         Self::from_yaml_str(&text).map_err(|e| match e {
             ConfigError::Parse { message, .. } => ConfigError::Parse { path: display, message },
             other => other,
@@ -215,12 +216,12 @@ impl IdpConfig {
                 return Err(ConfigError::Invalid(format!("issuer name {name:?} is used twice")));
             }
         }
-        if let Some(url) = &self.public_url {
-            if url.ends_with('/') || !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::Invalid(format!(
-                    "public_url {url:?} must start with http:// or https:// and have no trailing slash"
-                )));
-            }
+        if let Some(url) = &self.public_url
+            && (url.ends_with('/') || !(url.starts_with("http://") || url.starts_with("https://")))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url {url:?} must start with http:// or https:// and have no trailing slash"
+            )));
         }
         Ok(())
     }
@@ -263,7 +264,9 @@ mod tests {
     fn unknown_keys_and_bad_names_are_rejected() {
         assert!(IdpConfig::from_yaml_str("port: 1\nbogus: 2\n").is_err());
         assert!(IdpConfig::from_yaml_str("issuers:\n  - {name: 'a/b', kind: google}\n").is_err());
-        assert!(IdpConfig::from_yaml_str("issuers:\n  - {name: g, kind: google}\n  - {name: g, kind: generic}\n").is_err());
+        assert!(
+            IdpConfig::from_yaml_str("issuers:\n  - {name: g, kind: google}\n  - {name: g, kind: generic}\n").is_err()
+        );
         assert!(IdpConfig::from_yaml_str("public_url: 'http://x/'\n").is_err());
         let ok = IdpConfig::from_yaml_str("port: 9000\nusers:\n  - email: a@b.c\n").unwrap();
         assert_eq!(ok.port, 9000);

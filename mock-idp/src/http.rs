@@ -43,23 +43,19 @@ pub async fn issuer_endpoint(
         Ok(HashMap::new())
     };
 
-    let response = match (query, form) {
-        (Ok(query), Ok(form)) => {
-            let call = Call { app: &app, issuer: &issuer, kind, tenant: route.tenant.as_deref(), faults: &faults };
-            if faults.delay_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
-            }
-            match faults.http_status.get(&route.endpoint) {
-                Some(&status) => injected_status(status),
-                None => call.endpoint(route.endpoint, &method, &headers, &query, &form),
-            }
-            .map(|r| (r, query, form))
-        }
-        _ => Err(json_error(StatusCode::BAD_REQUEST, "invalid_request", "Malformed or repeated parameters.")),
+    let (query, form) = match (query, form) {
+        (Ok(query), Ok(form)) => (query, form),
+        _ => return json_error(StatusCode::BAD_REQUEST, "invalid_request", "Malformed or repeated parameters."),
     };
-    let (response, query, form) = match response {
-        Ok(done) => done,
-        Err(response) => (response, HashMap::new(), HashMap::new()),
+    if faults.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
+    }
+    let response = match faults.http_status.get(&route.endpoint) {
+        Some(&status) => injected_status(status),
+        None => {
+            let call = Call { app: &app, issuer: &issuer, kind, tenant: route.tenant.as_deref(), faults: &faults };
+            call.endpoint(route.endpoint, &method, &headers, &query, &form)
+        }
     };
     app.journal.record(JournalEntry {
         at: app.idp.now(),
@@ -92,19 +88,19 @@ impl Call<'_> {
         headers: &HeaderMap,
         query: &HashMap<String, String>,
         form: &HashMap<String, String>,
-    ) -> Result<Response, Response> {
+    ) -> Response {
         let allowed = match endpoint {
             Endpoint::Discovery | Endpoint::Jwks | Endpoint::Authorize => method == Method::GET,
             Endpoint::Login | Endpoint::Token => method == Method::POST,
             Endpoint::Userinfo => method == Method::GET || method == Method::POST,
         };
         if !allowed {
-            return Err(json_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "Method not allowed here."));
+            return json_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "Method not allowed here.");
         }
         let root = self.app.idp.issuer_root(self.issuer);
         let layout = Layout { kind: self.kind, root: &root };
         let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        Ok(match endpoint {
+        match endpoint {
             Endpoint::Discovery => self.json(endpoint, layout.discovery(self.tenant)),
             Endpoint::Jwks => {
                 let jwks = self.app.idp.lock().issuers.get(self.issuer).map(|i| i.keys.jwks()).unwrap_or(Value::Null);
@@ -130,7 +126,7 @@ impl Call<'_> {
                     response
                 }
             },
-        })
+        }
     }
 
     /// A JSON answer, or a truncated one when the malformed-JSON fault is on.
@@ -182,9 +178,9 @@ fn parse_params(text: &str) -> Result<HashMap<String, String>, ()> {
     Ok(map)
 }
 
-fn injected_status(status: u16) -> Result<Response, Response> {
+fn injected_status(status: u16) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Ok(json_error(code, "server_error", &format!("Injected fault: HTTP {status}.")))
+    json_error(code, "server_error", &format!("Injected fault: HTTP {status}."))
 }
 
 fn oauth_error(e: &OAuthError) -> Response {

@@ -132,7 +132,18 @@ impl Layout<'_> {
                 &["aud", "email", "email_verified", "exp", "hd", "iat", "iss", "name", "sub", "at_hash", "azp", "nonce"]
             }
             IssuerKind::Microsoft => &[
-                "sub", "iss", "aud", "exp", "iat", "nbf", "nonce", "name", "oid", "tid", "ver", "email",
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "nbf",
+                "nonce",
+                "name",
+                "oid",
+                "tid",
+                "ver",
+                "email",
                 "preferred_username",
             ],
             IssuerKind::Generic => &["sub", "iss", "aud", "exp", "iat", "nonce", "email", "email_verified", "name"],
@@ -304,7 +315,9 @@ pub fn invalid_client_description(kind: IssuerKind, client_id: &str, known_clien
 /// `error_description` for an authorization code that cannot be redeemed.
 pub fn invalid_grant_description(kind: IssuerKind, why: &str) -> String {
     match kind {
-        IssuerKind::Microsoft => format!("AADSTS70008: The provided authorization code or refresh token is invalid: {why}"),
+        IssuerKind::Microsoft => {
+            format!("AADSTS70008: The provided authorization code or refresh token is invalid: {why}")
+        }
         _ => why.to_string(),
     }
 }

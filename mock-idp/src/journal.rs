@@ -89,7 +89,8 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_and_capacity_holds() {
-        let (k1, v1, k2, v2) = ("client_secret".to_string(), "s3cret".to_string(), "scope".to_string(), "openid".to_string());
+        let (k1, v1, k2, v2) =
+            ("client_secret".to_string(), "s3cret".to_string(), "scope".to_string(), "openid".to_string());
         let params = redact_params([(&k1, &v1), (&k2, &v2)]);
         assert_eq!(params["client_secret"], REDACTED);
         assert_eq!(params["scope"], "openid");

@@ -19,11 +19,11 @@ pub fn spoil_claims(claims: &mut Map<String, Value>, faults: &Faults, now: i64, 
     if faults.has(TokenFault::WrongIssuer) {
         claims.insert("iss".into(), json!("https://issuer.invalid/not-this-one"));
     }
-    if faults.has(TokenFault::IssuerWithoutScheme) {
-        if let Some(Value::String(iss)) = claims.get("iss") {
-            let bare = iss.trim_start_matches("https://").trim_start_matches("http://").to_string();
-            claims.insert("iss".into(), json!(bare));
-        }
+    if faults.has(TokenFault::IssuerWithoutScheme)
+        && let Some(Value::String(iss)) = claims.get("iss")
+    {
+        let bare = iss.trim_start_matches("https://").trim_start_matches("http://").to_string();
+        claims.insert("iss".into(), json!(bare));
     }
     if faults.has(TokenFault::WrongAudience) {
         claims.insert("aud".into(), json!("some-other-client.apps.example"));

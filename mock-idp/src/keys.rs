@@ -3,6 +3,11 @@
 //! Each issuer has its own key ring: the active key signs, earlier keys stay
 //! published after a rotation (as real providers do) until dropped. An extra
 //! "rogue" key, never published, serves the signed-by-an-unknown-key faults.
+//!
+//! RSA key generation costs 0.1 to 1 s per key. Test suites start hundreds of
+//! mock servers, so the initial keys come from a per-process [`KeyPool`]: the
+//! n-th issuer of every server in a process starts with the same n-th key
+//! (issuers of one server always differ). Rotation always makes a fresh key.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -70,9 +75,32 @@ pub struct KeyRing {
     rogue: Key,
 }
 
+/// Keys generated once per process and handed out by position.
+pub struct KeyPool;
+
+static POOL: std::sync::Mutex<Vec<Key>> = std::sync::Mutex::new(Vec::new());
+
+impl KeyPool {
+    /// The `index`-th key of this process, generating keys up to it when needed.
+    pub fn get(index: usize) -> Result<Key, rsa::Error> {
+        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+        while pool.len() <= index {
+            pool.push(Key::generate()?);
+        }
+        Ok(pool[index].clone())
+    }
+}
+
 impl KeyRing {
+    /// Fresh keys, nothing shared.
     pub fn generate() -> Result<KeyRing, rsa::Error> {
         Ok(KeyRing { published: vec![Key::generate()?], rogue: Key::generate()? })
+    }
+
+    /// The ring of a server's `position`-th issuer, from the process pool.
+    /// Rogue keys sit at odd pool positions, so they are never anyone's published key.
+    pub fn pooled(position: usize) -> Result<KeyRing, rsa::Error> {
+        Ok(KeyRing { published: vec![KeyPool::get(2 * position)?], rogue: KeyPool::get(2 * position + 1)? })
     }
 
     pub fn active(&self) -> &Key {

@@ -83,7 +83,12 @@ impl MockIdp {
             .map_err(|e| SpawnError::Keys(e.to_string()))?
             .map_err(|e| SpawnError::Keys(e.to_string()))?;
         let (listener_tx, refusing) = watch::channel(false);
-        let app = Arc::new(App { idp, pages: pages::Pages::new()?, journal: journal::Journal::default(), listener: listener_tx });
+        let app = Arc::new(App {
+            idp,
+            pages: pages::Pages::new()?,
+            journal: journal::Journal::default(),
+            listener: listener_tx,
+        });
         let router = Router::new()
             .route("/", get(index))
             .nest("/__control", control::router())
@@ -135,6 +140,11 @@ impl MockIdp {
 
     pub fn set_faults(&self, issuer: &str, faults: Faults) -> Result<(), String> {
         self.app.idp.set_faults(issuer, faults)
+    }
+
+    /// The faults an issuer is switched into; `None` for an unknown issuer.
+    pub fn faults(&self, issuer: &str) -> Option<Faults> {
+        self.app.idp.faults(issuer)
     }
 
     pub fn clear_faults(&self, issuer: &str) -> Result<(), String> {

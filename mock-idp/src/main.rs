@@ -69,9 +69,15 @@ async fn main() -> ExitCode {
             println!("  {:<10} discovery_url: {url}", issuer.name);
         }
     }
-    println!("  clients: {}", clients.iter().map(|(id, uris)| format!("{id} -> {}", uris.join(", "))).collect::<Vec<_>>().join("; "));
+    println!(
+        "  clients: {}",
+        clients.iter().map(|(id, uris)| format!("{id} -> {}", uris.join(", "))).collect::<Vec<_>>().join("; ")
+    );
     println!("  users:   {}", users.join(", "));
-    println!("  control: {}/__control (journal, users, clients, keys/rotate, clock, next-login, faults, refuse)", idp.base_url());
+    println!(
+        "  control: {}/__control (journal, users, clients, keys/rotate, clock, next-login, faults, refuse)",
+        idp.base_url()
+    );
     println!("Press Ctrl-C to stop.");
 
     if let Err(e) = tokio::signal::ctrl_c().await {

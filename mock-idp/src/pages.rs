@@ -65,7 +65,8 @@ mod tests {
     #[test]
     fn markup_in_values_is_escaped() {
         let pages = Pages::new().unwrap();
-        let page = ErrorPage { status: 400, title: "t".into(), detail: "redirect_uri=<script>alert(1)</script>".into() };
+        let page =
+            ErrorPage { status: 400, title: "t".into(), detail: "redirect_uri=<script>alert(1)</script>".into() };
         let html = pages.error(IssuerKind::Google, &page).unwrap();
         assert!(html.contains("&lt;script&gt;"));
         assert!(!html.contains("<script>"));

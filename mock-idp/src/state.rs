@@ -96,11 +96,11 @@ pub struct Idp {
 }
 
 impl Idp {
-    /// Builds the world from a config; generates one key ring per issuer (CPU bound).
+    /// Builds the world from a config; takes one key ring per issuer from the process pool (CPU bound the first time).
     pub fn new(config: &IdpConfig, base_url: String) -> Result<Idp, rsa::Error> {
         let mut issuers = BTreeMap::new();
-        for issuer in &config.issuers {
-            let state = IssuerState { kind: issuer.kind, keys: KeyRing::generate()?, faults: Faults::default() };
+        for (position, issuer) in config.issuers.iter().enumerate() {
+            let state = IssuerState { kind: issuer.kind, keys: KeyRing::pooled(position)?, faults: Faults::default() };
             issuers.insert(issuer.name.clone(), state);
         }
         Ok(Idp {

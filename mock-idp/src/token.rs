@@ -84,7 +84,8 @@ pub fn exchange(
     if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
         return Err(OAuthError::new(400, "unsupported_grant_type", "Only grant_type=authorization_code is supported."));
     }
-    let invalid_grant = |why: &str| OAuthError::new(400, "invalid_grant", issuers::invalid_grant_description(kind, why));
+    let invalid_grant =
+        |why: &str| OAuthError::new(400, "invalid_grant", issuers::invalid_grant_description(kind, why));
     let code = form.get("code").map(String::as_str).unwrap_or_default();
     let now = idp.now();
     // Removed before any other check: a code is spent by its first use, right or wrong.
@@ -104,7 +105,11 @@ pub fn exchange(
         return Err(invalid_grant("the code has expired"));
     }
     if form.get("redirect_uri").map(String::as_str) != Some(request.redirect_uri.as_str()) {
-        return Err(OAuthError::new(400, "redirect_uri_mismatch", "Bad Request: redirect_uri does not match the one used at authorize."));
+        return Err(OAuthError::new(
+            400,
+            "redirect_uri_mismatch",
+            "Bad Request: redirect_uri does not match the one used at authorize.",
+        ));
     }
     match (&request.code_challenge, form.get("code_verifier")) {
         (None, None) => {}
