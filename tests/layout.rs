@@ -13,7 +13,8 @@ fn every_path_in_the_architecture_code_map_exists() {
 #[test]
 fn the_code_map_check_catches_a_stale_entry() {
     let root = workspace_root();
-    let doc = "# A\n## Code map\n- `Cargo.toml` fine\n- `nowhere/gone.rs` stale\n## Invariants\n- `also/not/checked.rs`\n";
+    let doc =
+        "# A\n## Code map\n- `Cargo.toml` fine\n- `nowhere/gone.rs` stale\n## Invariants\n- `also/not/checked.rs`\n";
     assert_eq!(missing_code_map_paths(doc, &root), vec!["nowhere/gone.rs".to_string()]);
     assert_eq!(missing_code_map_paths("no map here", &root).len(), 1);
 }

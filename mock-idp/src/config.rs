@@ -67,11 +67,15 @@ pub struct IssuerConfig {
     /// The path prefix: `/google`, `/microsoft`, ...
     pub name: String,
     pub kind: IssuerKind,
+    /// A PEM RSA private key (PKCS#8 or PKCS#1) to sign with, so the JWKS stays the
+    /// same across restarts; generated at start when absent.
+    #[serde(default)]
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl IssuerConfig {
     pub fn new(name: &str, kind: IssuerKind) -> Self {
-        IssuerConfig { name: name.to_string(), kind }
+        IssuerConfig { name: name.to_string(), kind, key_file: None }
     }
 }
 

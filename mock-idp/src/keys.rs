@@ -40,6 +40,19 @@ impl Key {
         Ok(Key::from_private(private))
     }
 
+    /// Loads a PEM private key (PKCS#8 `BEGIN PRIVATE KEY` or PKCS#1 `BEGIN RSA PRIVATE KEY`).
+    pub fn from_pem(pem: &str) -> Result<Key, String> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        let private = RsaPrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
+            .map_err(|e| format!("not an RSA private key in PEM (PKCS#8 or PKCS#1): {e}"))?;
+        if private.size() * 8 < 2048 {
+            return Err("RSA keys shorter than 2048 bits are refused, as real providers do".into());
+        }
+        Ok(Key::from_private(private))
+    }
+
     fn from_private(private: RsaPrivateKey) -> Key {
         use sha2::Digest;
         // kid = a thumbprint-like digest of the modulus: stable per key, unique across keys.
@@ -97,6 +110,11 @@ impl KeyRing {
         Ok(KeyRing { published: vec![Key::generate()?], rogue: Key::generate()? })
     }
 
+    /// A ring whose signing key is given (loaded from a file); the rogue key comes from the pool.
+    pub fn with_key(key: Key, position: usize) -> Result<KeyRing, rsa::Error> {
+        Ok(KeyRing { published: vec![key], rogue: KeyPool::get(2 * position + 1)? })
+    }
+
     /// The ring of a server's `position`-th issuer, from the process pool.
     /// Rogue keys sit at odd pool positions, so they are never anyone's published key.
     pub fn pooled(position: usize) -> Result<KeyRing, rsa::Error> {
@@ -129,6 +147,16 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pem_keys_load_and_garbage_is_refused() {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let key = Key::generate().unwrap();
+        let pem = key.private.to_pkcs8_pem(LineEnding::LF).unwrap();
+        assert_eq!(Key::from_pem(&pem).unwrap().kid, key.kid);
+        assert!(Key::from_pem("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(Key::from_pem("").is_err());
+    }
 
     #[test]
     fn rotation_publishes_new_key_and_optionally_keeps_old() {

@@ -55,7 +55,7 @@ pub enum SpawnError {
     Config(#[from] config::ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
-    #[error("key generation failed: {0}")]
+    #[error("signing keys: {0}")]
     Keys(String),
     #[error("templates failed to load: {0}")]
     Templates(#[from] minijinja::Error),
@@ -81,7 +81,7 @@ impl MockIdp {
         let idp = tokio::task::spawn_blocking(move || state::Idp::new(&config, base_url))
             .await
             .map_err(|e| SpawnError::Keys(e.to_string()))?
-            .map_err(|e| SpawnError::Keys(e.to_string()))?;
+            .map_err(SpawnError::Keys)?;
         let (listener_tx, refusing) = watch::channel(false);
         let app = Arc::new(App {
             idp,

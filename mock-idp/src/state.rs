@@ -96,11 +96,23 @@ pub struct Idp {
 }
 
 impl Idp {
-    /// Builds the world from a config; takes one key ring per issuer from the process pool (CPU bound the first time).
-    pub fn new(config: &IdpConfig, base_url: String) -> Result<Idp, rsa::Error> {
+    /// Builds the world from a config: each issuer's key comes from its `key_file`, or
+    /// else from the process pool (CPU bound the first time).
+    pub fn new(config: &IdpConfig, base_url: String) -> Result<Idp, String> {
         let mut issuers = BTreeMap::new();
         for (position, issuer) in config.issuers.iter().enumerate() {
-            let state = IssuerState { kind: issuer.kind, keys: KeyRing::pooled(position)?, faults: Faults::default() };
+            let keys = match &issuer.key_file {
+                Some(path) => {
+                    let pem = std::fs::read_to_string(path)
+                        .map_err(|e| format!("issuer {}: cannot read key_file {}: {e}", issuer.name, path.display()))?;
+                    let key = Key::from_pem(&pem)
+                        .map_err(|e| format!("issuer {}: key_file {}: {e}", issuer.name, path.display()))?;
+                    KeyRing::with_key(key, position)
+                }
+                None => KeyRing::pooled(position),
+            }
+            .map_err(|e| format!("key generation failed: {e}"))?;
+            let state = IssuerState { kind: issuer.kind, keys, faults: Faults::default() };
             issuers.insert(issuer.name.clone(), state);
         }
         Ok(Idp {

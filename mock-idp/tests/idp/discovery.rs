@@ -71,3 +71,29 @@ async fn issuers_have_distinct_keys() {
     let generic = jwks(&idp, "generic").await;
     assert_ne!(google.keys[0].common.key_id, generic.keys[0].common.key_id);
 }
+
+#[tokio::test]
+async fn a_key_file_keeps_the_jwks_stable_across_restarts_and_bad_ones_fail_startup() {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let dir = std::env::temp_dir().join(format!("mock-idp-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+    let path = dir.join("google.pem");
+    std::fs::write(&path, private.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes()).unwrap();
+
+    let mut kids = Vec::new();
+    for _ in 0..2 {
+        let mut config = mock_idp::IdpConfig::default();
+        config.issuers[0].key_file = Some(path.clone());
+        let idp = mock_idp::MockIdp::spawn(config).await.expect("starts with the key file");
+        kids.push(jwks(&idp, "google").await.keys[0].common.key_id.clone().unwrap());
+    }
+    assert_eq!(kids[0], kids[1], "same key after a restart");
+
+    std::fs::write(&path, "not a key").unwrap();
+    let mut config = mock_idp::IdpConfig::default();
+    config.issuers[0].key_file = Some(path.clone());
+    let err = mock_idp::MockIdp::spawn(config).await.err().expect("refuses to start").to_string();
+    assert!(err.contains("issuer google") && err.contains("google.pem"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
