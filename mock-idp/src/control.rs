@@ -137,12 +137,6 @@ async fn refuse(State(app): State<Arc<App>>, Json(req): Json<Refuse>) -> Respons
     if req.for_ms == 0 || req.for_ms > MAX_REFUSE_MS {
         return json_error(StatusCode::BAD_REQUEST, "invalid_request", "for_ms must be 1..=600000");
     }
-    let listener = app.listener.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        listener.send_replace(true);
-        tokio::time::sleep(Duration::from_millis(req.for_ms)).await;
-        listener.send_replace(false);
-    });
+    app.connections.refuse_for(Duration::from_millis(50), Duration::from_millis(req.for_ms));
     StatusCode::ACCEPTED.into_response()
 }

@@ -1,11 +1,11 @@
-//! A bounded record of the requests the mock received, for tests to assert on
-//! ("the proxy sent PKCE", "it used client_secret_basic"). Secrets are redacted
-//! before they are stored, so a journal can be printed in a failure report.
+//! What the journal (a bounded `mock_server::Journal`) keeps of each request, for
+//! tests to assert on ("the proxy sent PKCE", "it used client_secret_basic").
+//! Secrets are redacted before they are stored, so a journal can be printed in a
+//! failure report.
 
 use crate::faults::Endpoint;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 /// Entries kept; older ones are dropped first.
 pub const CAPACITY: usize = 1000;
@@ -27,29 +27,6 @@ pub struct JournalEntry {
     pub form: BTreeMap<String, String>,
     pub headers: BTreeMap<String, String>,
     pub status: u16,
-}
-
-#[derive(Default)]
-pub struct Journal {
-    entries: Mutex<VecDeque<JournalEntry>>,
-}
-
-impl Journal {
-    pub fn record(&self, entry: JournalEntry) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() == CAPACITY {
-            entries.pop_front();
-        }
-        entries.push_back(entry);
-    }
-
-    pub fn entries(&self) -> Vec<JournalEntry> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
-    }
-
-    pub fn clear(&self) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
 }
 
 /// Form or query parameters with secret values replaced.
@@ -88,7 +65,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_redacted_and_capacity_holds() {
+    fn secrets_are_redacted() {
         let (k1, v1, k2, v2) =
             ("client_secret".to_string(), "s3cret".to_string(), "scope".to_string(), "openid".to_string());
         let params = redact_params([(&k1, &v1), (&k2, &v2)]);
@@ -97,23 +74,5 @@ mod tests {
         let mut headers = axum::http::HeaderMap::new();
         headers.insert("authorization", "Basic YTpi".parse().unwrap());
         assert_eq!(redact_headers(&headers)["authorization"], "Basic [redacted]");
-
-        let journal = Journal::default();
-        for i in 0..CAPACITY + 5 {
-            journal.record(JournalEntry {
-                at: i as i64,
-                method: "GET".into(),
-                path: "/".into(),
-                issuer: None,
-                endpoint: None,
-                query: BTreeMap::new(),
-                form: BTreeMap::new(),
-                headers: BTreeMap::new(),
-                status: 200,
-            });
-        }
-        let entries = journal.entries();
-        assert_eq!(entries.len(), CAPACITY);
-        assert_eq!(entries[0].at, 5);
     }
 }

@@ -22,7 +22,6 @@ pub mod journal;
 pub mod jwt;
 pub mod keys;
 mod pages;
-mod server;
 pub mod state;
 pub mod token;
 
@@ -34,18 +33,16 @@ pub use state::NextLogin;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
+use mock_server::{ConnectionControls, Server};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 /// What every handler shares.
 pub(crate) struct App {
     pub idp: state::Idp,
     pub pages: pages::Pages,
-    pub journal: journal::Journal,
-    /// `true` while the server refuses connections.
-    pub listener: watch::Sender<bool>,
+    pub journal: mock_server::Journal<JournalEntry>,
+    pub connections: ConnectionControls,
 }
 
 /// Why the mock could not start.
@@ -64,9 +61,7 @@ pub enum SpawnError {
 /// A running mock provider. Dropping it stops the server.
 pub struct MockIdp {
     app: Arc<App>,
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: Server,
 }
 
 impl MockIdp {
@@ -74,20 +69,21 @@ impl MockIdp {
     pub async fn spawn(config: IdpConfig) -> Result<MockIdp, SpawnError> {
         config.validate()?;
         let bind = format!("{}:{}", config.host, config.port);
-        let listener =
-            TcpListener::bind(&bind).await.map_err(|source| SpawnError::Bind { addr: bind.clone(), source })?;
-        let addr = listener.local_addr().map_err(|source| SpawnError::Bind { addr: bind, source })?;
+        let listener = mock_server::bind(&config.host, config.port)
+            .await
+            .map_err(|source| SpawnError::Bind { addr: bind.clone(), source })?;
+        let addr = listener.local_addr().map_err(|source| SpawnError::Bind { addr: bind.clone(), source })?;
         let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let idp = tokio::task::spawn_blocking(move || state::Idp::new(&config, base_url))
             .await
             .map_err(|e| SpawnError::Keys(e.to_string()))?
             .map_err(SpawnError::Keys)?;
-        let (listener_tx, refusing) = watch::channel(false);
+        let connections = ConnectionControls::new();
         let app = Arc::new(App {
             idp,
             pages: pages::Pages::new()?,
-            journal: journal::Journal::default(),
-            listener: listener_tx,
+            journal: mock_server::Journal::new(journal::CAPACITY),
+            connections: connections.clone(),
         });
         let router = Router::new()
             .route("/", get(index))
@@ -95,13 +91,13 @@ impl MockIdp {
             .route("/{issuer}/{*rest}", any(http::issuer_endpoint))
             .layer(DefaultBodyLimit::max(http::MAX_BODY_BYTES))
             .with_state(app.clone());
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(server::serve(listener, router, refusing, shutdown_rx));
-        Ok(MockIdp { app, addr, shutdown, task: Some(task) })
+        let server =
+            Server::start(listener, router, connections).map_err(|source| SpawnError::Bind { addr: bind, source })?;
+        Ok(MockIdp { app, server })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:{port}` (or the configured public URL).
@@ -171,21 +167,12 @@ impl MockIdp {
 
     /// Closes the listening socket (and open connections) until called with `false`.
     pub fn refuse_connections(&self, refuse: bool) {
-        self.app.listener.send_replace(refuse);
+        self.app.connections.refuse_connections(refuse);
     }
 
     /// Stops serving and waits for the accept loop to end.
-    pub async fn shutdown(mut self) {
-        self.shutdown.send_replace(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for MockIdp {
-    fn drop(&mut self) {
-        self.shutdown.send_replace(true);
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

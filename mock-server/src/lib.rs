@@ -1,0 +1,12 @@
+//! What every mock service needs and none should write twice: binding a
+//! loopback port, an accept loop that can fail the way real servers fail
+//! (refuse connections, close a connection without answering), graceful stop,
+//! and a bounded journal of what was received.
+//!
+//! The mocks stay independent of each other and of the proxy; they share only this.
+
+mod journal;
+mod serve;
+
+pub use journal::Journal;
+pub use serve::{ConnectionControls, DropConnection, Server, bind};
