@@ -2,6 +2,7 @@
 //! One test binary (modules below) so the suite links once.
 
 mod authorize;
+mod binary;
 mod common;
 mod control;
 mod discovery;
