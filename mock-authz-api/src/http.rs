@@ -78,7 +78,7 @@ fn answer(app: &App, faults: &Faults, call: u64, headers: &HeaderMap, body: &[u8
     if faults.drop_connection {
         return (DropConnection::response(), "fault: connection dropped".into());
     }
-    let failing_call = faults.fail_every_nth > 0 && call % faults.fail_every_nth == 0;
+    let failing_call = faults.fail_every_nth > 0 && call.is_multiple_of(faults.fail_every_nth);
     if let Some(status) = faults.status.or(failing_call.then_some(500)) {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         // The shape of the guide's own error handler.
