@@ -26,3 +26,35 @@ pub fn missing_code_map_paths(architecture_md: &str, root: &Path) -> Vec<String>
         .map(str::to_string)
         .collect()
 }
+
+/// A Python interpreter that can import the official `openai` and `anthropic` SDKs.
+///
+/// Looks at `LLM_SSO_PYTHON`, then the repository's `.venv` (what `.ci/run`
+/// creates). `Err` says why none is usable; see [`skip_or_fail`].
+pub fn python_with_sdks() -> Result<PathBuf, String> {
+    let candidate = match std::env::var_os("LLM_SSO_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => workspace_root().join(".venv/bin/python"),
+    };
+    let probe = std::process::Command::new(&candidate).args(["-c", "import openai, anthropic"]).output();
+    match probe {
+        Ok(out) if out.status.success() => Ok(candidate),
+        Ok(out) => Err(format!(
+            "{} cannot import the SDKs: {}",
+            candidate.display(),
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default()
+        )),
+        Err(e) => Err(format!("{} not runnable: {e}", candidate.display())),
+    }
+}
+
+/// Handles a test that needs an outside program that is missing: in CI (`CI` set)
+/// that is a failure; locally the test is skipped with a loud reason on stderr.
+/// Returns normally only when skipping is allowed.
+pub fn skip_or_fail(test: &str, reason: &str) {
+    let hint = "install with: python3 -m venv .venv && .venv/bin/pip install openai anthropic";
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: required outside program missing in CI: {reason} ({hint})");
+    }
+    eprintln!("\n!!! SKIPPED {test}: {reason}\n!!! {hint}\n!!! (.ci/run makes this a failure)\n");
+}
