@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use mock_authz_api::{AuthzConfig, MockAuthzApi};
-use std::path::PathBuf;
+use mock_server::cli::{ServeArgs, wait_for_ctrl_c};
 use std::process::ExitCode;
 
 const DEFAULT_CONFIG: &str = include_str!("../../config/mock-authz-api.yaml");
@@ -11,41 +11,27 @@ const DEFAULT_CONFIG: &str = include_str!("../../config/mock-authz-api.yaml");
 #[derive(Parser)]
 #[command(version, about = "Mock enterprise authorization API (POST /api/authorize) for offline work")]
 struct Args {
-    /// YAML file with the secret and the policy (default: the built-in config/mock-authz-api.yaml).
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
-    #[arg(long)]
-    host: Option<String>,
-    /// 0 picks a free port.
-    #[arg(long)]
-    port: Option<u16>,
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
-    let loaded = match &args.config {
-        Some(path) => AuthzConfig::from_yaml_file(path).map_err(|e| e.to_string()),
-        None => AuthzConfig::from_yaml_str(DEFAULT_CONFIG).map_err(|e| format!("built-in config: {e}")),
-    };
-    let mut config = match loaded {
+    args.serve.init_logging();
+    let config = args.serve.load(
+        DEFAULT_CONFIG,
+        |path| AuthzConfig::from_yaml_file(path).map_err(|e| e.to_string()),
+        AuthzConfig::from_yaml_str,
+        |c| (&mut c.host, &mut c.port),
+    );
+    let config = match config {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mock-authz-api: {e}");
             return ExitCode::from(2);
         }
     };
-    if let Some(host) = args.host {
-        config.host = host;
-    }
-    if let Some(port) = args.port {
-        config.port = port;
-    }
     let signed = config.secret.is_some();
     let allowed = config.policy.allowed_emails.join(", ");
     let api = match MockAuthzApi::spawn(config).await {
@@ -61,10 +47,7 @@ async fn main() -> ExitCode {
     println!("  X-Signature required: {}", if signed { "yes" } else { "no" });
     println!("  allowed emails: {allowed}");
     println!("  control: {}/__control (journal, policy, faults, secret, clock, refuse)", api.base_url());
-    println!("Press Ctrl-C to stop.");
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("mock-authz-api: cannot wait for Ctrl-C: {e}");
-    }
+    let code = wait_for_ctrl_c("mock-authz-api").await;
     api.shutdown().await;
-    ExitCode::SUCCESS
+    code
 }

@@ -1,10 +1,11 @@
 //! What every mock service needs and none should write twice: binding a
 //! loopback port, an accept loop that can fail the way real servers fail
 //! (refuse connections, close a connection without answering), graceful stop,
-//! and a bounded journal of what was received.
+//! a bounded journal of what was received, and the binaries' shared options.
 //!
 //! The mocks stay independent of each other and of the proxy; they share only this.
 
+pub mod cli;
 mod journal;
 mod serve;
 
