@@ -1,7 +1,15 @@
-//! llm-sso-proxy: the reference proxy (SPEC §2 to §8, §11).
+//! llm-sso-proxy: single sign-on in front of LLM APIs for AI coding agents.
 //!
-//! Not built yet: issues 4 and 5 fill this crate. Until then the binary only
-//! answers `--version` and refuses to serve, so nobody mistakes it for a proxy.
+//! Agents send an agent token; without a valid one they get a sandbox reply in
+//! their API's format with a login URL ([`agent::sandbox`]). Authenticated
+//! requests are forwarded to the upstream with the proxy's own key
+//! ([`agent::forward`]). The browser half (OIDC login, authorization, token
+//! issuance) plugs in through [`links`] and the [`store`].
+
+pub mod clock;
+pub mod config;
+pub mod store;
+pub mod tokens;
 
 /// The version printed by `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,211 @@
+//! Configuration: the schema (this file), YAML with positions ([`yaml`]), the
+//! walk from YAML to typed values that collects every problem ([`schema`]), and
+//! the checks that span several keys ([`rules`]).
+//!
+//! Precedence: command line > environment (`SSO_*`) > file > defaults. String
+//! values may use `${NAME}` to read secrets from the environment. Loading does
+//! no network I/O.
+
+pub mod diagnostics;
+pub mod rules;
+pub mod schema;
+pub mod yaml;
+
+pub use diagnostics::{Diagnostic, Diagnostics};
+
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A secret value: never printed by `Debug`, logs or validation output.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub upstreams: Upstreams,
+    pub sso: SsoConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    /// Base of redirect and login URLs; no trailing slash, no path.
+    pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest request body an agent may send.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upstream {
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upstreams {
+    pub openai: Upstream,
+    pub anthropic: Upstream,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    SingleUser,
+    Enterprise,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::SingleUser => "single_user",
+            AuthMode::Enterprise => "enterprise",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimit {
+    pub max_attempts: u32,
+    pub backoff_multiplier: u32,
+    pub max_backoff_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authorization {
+    pub mode: AuthMode,
+    pub session_lifetime_hours: u32,
+    pub confirmation_code_expiry_minutes: u32,
+    pub max_confirmation_attempts: u32,
+    pub api_url: Option<String>,
+    pub api_timeout_seconds: u32,
+    pub api_secret: Option<Secret>,
+    pub rate_limit: RateLimit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provider {
+    pub kind: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub discovery_url: String,
+    pub scopes: Vec<String>,
+    pub allowed_tenants: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SsoConfig {
+    pub enabled: bool,
+    pub database_path: PathBuf,
+    pub authorization: Authorization,
+    /// Names are case-sensitive and used in URLs (`/auth/login/{name}`).
+    pub providers: BTreeMap<String, Provider>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                public_url: None,
+                trusted_proxies: Vec::new(),
+                max_body_bytes: 32 * 1024 * 1024,
+            },
+            upstreams: Upstreams {
+                openai: Upstream { base_url: "https://api.openai.com/v1".into(), api_key: None },
+                anthropic: Upstream { base_url: "https://api.anthropic.com".into(), api_key: None },
+                timeout_seconds: 600,
+            },
+            sso: SsoConfig {
+                enabled: false,
+                database_path: PathBuf::from("./var/sso_auth.db"),
+                authorization: Authorization {
+                    mode: AuthMode::SingleUser,
+                    session_lifetime_hours: 24,
+                    confirmation_code_expiry_minutes: 10,
+                    max_confirmation_attempts: 3,
+                    api_url: None,
+                    api_timeout_seconds: 5,
+                    api_secret: None,
+                    rate_limit: RateLimit { max_attempts: 10, backoff_multiplier: 2, max_backoff_seconds: 300 },
+                },
+                providers: BTreeMap::new(),
+            },
+        }
+    }
+}
+
+impl Config {
+    /// `{public_url or http://{host}:{port}}`: the base every browser URL hangs from.
+    pub fn base_url(&self) -> String {
+        match &self.server.public_url {
+            Some(url) => url.clone(),
+            None if self.server.host.contains(':') => format!("http://[{}]:{}", self.server.host, self.server.port),
+            None => format!("http://{}:{}", self.server.host, self.server.port),
+        }
+    }
+
+    /// The redirect URI to register at every provider, exactly (no trailing slash).
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/auth/callback", self.base_url())
+    }
+}
+
+/// Where settings come from, besides the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// Loads `path` (or defaults when `None`), applies the environment and the command
+/// line, and checks everything. Every problem is returned, each with its location.
+pub fn load(
+    path: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    overrides: &Overrides,
+) -> Result<Config, Diagnostics> {
+    let (file, text) = match path {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(text) => (p.display().to_string(), Some(text)),
+            Err(e) => {
+                let diag = Diagnostic::new(p.display().to_string(), "", format!("cannot read the config file: {e}"))
+                    .hint("pass the right path with --sso-config");
+                return Err(Diagnostics(vec![diag]));
+            }
+        },
+        None => ("<defaults>".to_string(), None),
+    };
+    let mut walked = schema::walk(&file, text.as_deref().unwrap_or(""), env);
+    rules::apply_environment(&mut walked, env);
+    if let Some(host) = &overrides.host {
+        walked.config.server.host = host.clone();
+        walked.origins.insert("server.host".into(), "command line --host".into());
+    }
+    if let Some(port) = overrides.port {
+        walked.config.server.port = port;
+        walked.origins.insert("server.port".into(), "command line --port".into());
+    }
+    rules::check(&mut walked);
+    if walked.diagnostics.is_empty() { Ok(walked.config) } else { Err(Diagnostics(walked.diagnostics)) }
+}

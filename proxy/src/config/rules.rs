@@ -1,0 +1,149 @@
+//! Settings from the environment (`SSO_*`), and the checks that involve more
+//! than one key: the mistakes of the troubleshooting guide that are not typos.
+
+use super::schema::{Walked, parse_mode};
+use super::{AuthMode, Diagnostic};
+use std::net::IpAddr;
+
+/// The environment variables that override the file (SPEC §3).
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    ("SSO_ENABLED", "sso.enabled"),
+    ("SSO_DATABASE_PATH", "sso.database_path"),
+    ("SSO_AUTH_MODE", "sso.authorization.mode"),
+    ("SSO_AUTH_API_URL", "sso.authorization.api_url"),
+    ("SSO_SESSION_LIFETIME_HOURS", "sso.authorization.session_lifetime_hours"),
+];
+
+pub fn apply_environment(w: &mut Walked, env: &dyn Fn(&str) -> Option<String>) {
+    for (name, path) in ENVIRONMENT {
+        let Some(value) = env(name) else { continue };
+        let origin = format!("environment {name}");
+        let value = value.trim().to_string();
+        let a = &mut w.config.sso.authorization;
+        let problem = match *name {
+            "SSO_ENABLED" => match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => {
+                    w.config.sso.enabled = true;
+                    None
+                }
+                "false" | "0" | "no" | "off" => {
+                    w.config.sso.enabled = false;
+                    None
+                }
+                _ => Some(format!("must be true or false, found {value:?}")),
+            },
+            "SSO_DATABASE_PATH" if !value.is_empty() => {
+                w.config.sso.database_path = value.into();
+                None
+            }
+            "SSO_AUTH_MODE" => match parse_mode(&value) {
+                Some(mode) => {
+                    a.mode = mode;
+                    None
+                }
+                None => Some(format!("must be single_user or enterprise, found {value:?}")),
+            },
+            "SSO_AUTH_API_URL" if !value.is_empty() => {
+                a.api_url = Some(value);
+                None
+            }
+            "SSO_SESSION_LIFETIME_HOURS" => match value.parse::<u32>() {
+                Ok(h) if (1..=24 * 365).contains(&h) => {
+                    a.session_lifetime_hours = h;
+                    None
+                }
+                _ => Some(format!("must be a whole number of hours (1 to 8760), found {value:?}")),
+            },
+            _ => Some("must not be empty".to_string()),
+        };
+        match problem {
+            Some(message) => w.diagnostics.push(Diagnostic::new(origin, *path, message)),
+            None => {
+                w.origins.insert((*path).to_string(), origin);
+            }
+        }
+    }
+}
+
+fn has_scheme(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The checks across keys. Run after the environment and the command line are applied.
+pub fn check(w: &mut Walked) {
+    let mut found: Vec<Diagnostic> = Vec::new();
+    let mut push = |w: &Walked, path: &str, message: String, hint: &str| {
+        found.push(Diagnostic::new(w.origin(path), path, message).hint(hint));
+    };
+    let c = w.config.clone();
+
+    if let Some(url) = &c.server.public_url {
+        let parsed = url::Url::parse(url);
+        let only_origin = parsed.as_ref().is_ok_and(|u| u.path() == "/" && u.query().is_none() && u.fragment().is_none());
+        if url.ends_with('/') || !has_scheme(url) || !only_origin {
+            push(w, "server.public_url", format!("must be a scheme and host only, found {url:?}"), &format!(
+                "e.g. \"https://proxy.company.com\": no trailing slash and no path (the redirect URI is {{public_url}}/auth/callback){}",
+                if url.ends_with('/') { "; remove the trailing slash" } else { "" }
+            ));
+        }
+    }
+    for (name, upstream) in [("openai", &c.upstreams.openai), ("anthropic", &c.upstreams.anthropic)] {
+        if !has_scheme(&upstream.base_url) {
+            let path = format!("upstreams.{name}.base_url");
+            push(w, &path, format!("must be an http:// or https:// URL, found {:?}", upstream.base_url), "include the scheme");
+        }
+    }
+
+    if !c.sso.enabled {
+        if !is_loopback(&c.server.host) {
+            push(w, "server.host", format!(
+                "SSO is disabled, so the proxy would serve {:?} without authentication", c.server.host),
+                "enable SSO (sso.enabled: true) or bind a loopback address such as 127.0.0.1",
+            );
+        }
+    } else {
+        let a = &c.sso.authorization;
+        if c.sso.providers.is_empty() && w.diagnostics.iter().all(|d| !d.path.starts_with("sso.providers.")) {
+            push(w, "sso.providers", "SSO is enabled but no provider is configured".into(),
+                "add one under sso.providers (e.g. google: with type, client_id, client_secret, discovery_url, scopes)");
+        }
+        if a.mode == AuthMode::Enterprise {
+            match &a.api_url {
+                None => push(w, "sso.authorization.api_url", "enterprise mode needs the authorization API URL".into(),
+                    "set api_url: \"https://company.com/api/authorize\" (or SSO_AUTH_API_URL), or use mode: \"single_user\""),
+                Some(url) if !has_scheme(url) => push(w, "sso.authorization.api_url",
+                    format!("must be an http:// or https:// URL, found {url:?}"),
+                    "include the scheme, e.g. \"https://company.com/api/authorize\""),
+                Some(_) => {}
+            }
+        }
+    }
+    for (name, p) in &c.sso.providers {
+        let path = format!("sso.providers.{name}");
+        let known = ["google", "microsoft"];
+        if let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(name) && *k != name) {
+            push(w, &path, format!("provider names are case-sensitive: {name:?} is not {k:?}"), &format!(
+                "rename it to `{k}:`; the login URL is /auth/login/{k} and \"Provider '{k}' not configured\" means this"));
+        }
+        if !has_scheme(&p.discovery_url) {
+            push(w, &format!("{path}.discovery_url"), format!("must be an http:// or https:// URL, found {:?}", p.discovery_url),
+                "e.g. https://accounts.google.com/.well-known/openid-configuration");
+        }
+        if !p.scopes.iter().any(|s| s == "openid") {
+            push(w, &format!("{path}.scopes"), "must include \"openid\"".into(), "scopes: [\"openid\", \"email\"]");
+        }
+        if p.client_id.trim() != p.client_id || p.client_id.is_empty() {
+            push(w, &format!("{path}.client_id"), "is empty or has leading or trailing spaces".into(),
+                "copy the client ID again without surrounding spaces or line breaks");
+        }
+        if p.client_secret.expose().trim() != p.client_secret.expose() || p.client_secret.expose().is_empty() {
+            push(w, &format!("{path}.client_secret"), "is empty or has leading or trailing spaces or line breaks".into(),
+                "IdPs reject such a secret with invalid_client; copy it again");
+        }
+    }
+    w.diagnostics.extend(found);
+}
