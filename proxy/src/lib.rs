@@ -1,13 +1,21 @@
 //! llm-sso-proxy: single sign-on in front of LLM APIs for AI coding agents.
 //!
 //! Agents send an agent token; without a valid one they get a sandbox reply in
-//! their API's format with a login URL ([`agent::sandbox`]). Authenticated
-//! requests are forwarded to the upstream with the proxy's own key
-//! ([`agent::forward`]). The browser half (OIDC login, authorization, token
-//! issuance) plugs in through [`links`] and the [`store`].
+//! their API's format with a login URL ([`agent::sandbox`]). The one auth layer
+//! ([`agent::auth`]) decides; authenticated requests are forwarded to the
+//! upstream with the proxy's own key ([`agent::forward`]). The browser half
+//! (OIDC login, authorization, token issuance) plugs in through [`links`] and
+//! the [`store`].
 
+pub mod agent;
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod links;
+pub mod logging;
+pub mod metrics;
+pub mod ops;
+pub mod server;
 pub mod store;
 pub mod tokens;
 

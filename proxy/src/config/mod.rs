@@ -207,5 +207,6 @@ pub fn load(
         walked.origins.insert("server.port".into(), "command line --port".into());
     }
     rules::check(&mut walked);
+    schema::sort(&mut walked.diagnostics);
     if walked.diagnostics.is_empty() { Ok(walked.config) } else { Err(Diagnostics(walked.diagnostics)) }
 }

@@ -51,9 +51,19 @@ pub struct Walked {
 }
 
 impl Walked {
-    /// Where `path` was set, or the file itself when it was not set at all.
+    /// Where `path` was set; for a key that is absent, where its nearest
+    /// enclosing section was; the file itself when nothing was set.
     pub fn origin(&self, path: &str) -> String {
-        self.origins.get(path).cloned().unwrap_or_else(|| self.file.clone())
+        let mut current = path;
+        loop {
+            if let Some(origin) = self.origins.get(current) {
+                return origin.clone();
+            }
+            match current.rsplit_once('.') {
+                Some((parent, _)) => current = parent,
+                None => return self.file.clone(),
+            }
+        }
     }
 }
 
@@ -76,9 +86,13 @@ pub fn walk(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Wal
         Ok(None) => {}
         Ok(Some(root)) => w.root(&root),
     }
-    // Reported in file order, however the walk visited the sections.
-    w.out.diagnostics.sort_by_key(|d| position(&d.location));
+    sort(&mut w.out.diagnostics);
     w.out
+}
+
+/// File order, however the checks visited the sections; other locations last.
+pub fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by_key(|d| position(&d.location));
 }
 
 /// (line, column) of a `file:line:column` location; other locations sort last.

@@ -1,0 +1,117 @@
+//! The one place that decides whether an agent request is authenticated. A
+//! tower middleware: it buffers the (bounded) body, reaches a [`Verdict`], and
+//! either answers with a sandbox reply or passes the request on with the
+//! verdict attached. Handlers never look at credentials themselves.
+//!
+//! Every invalid credential costs the same: one hash and one indexed lookup,
+//! also for a missing or malformed one, so timing tells nothing. Nothing is
+//! written to the database for unauthenticated traffic.
+
+use super::credentials;
+use super::errors;
+use super::routes::{self, Route};
+use super::sandbox::{self, Reason, Shape};
+use crate::clock::from_sqlite;
+use crate::server::AppState;
+use crate::store::TokenRecord;
+use crate::tokens;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// What the auth layer decided.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// SSO is disabled (loopback only): requests pass unauthenticated.
+    Open,
+    Authenticated(TokenRecord),
+    Sandbox(Reason),
+    /// The token store could not answer: fail closed with a clear error.
+    Unavailable(String),
+}
+
+/// Decides from the presented credential and the body. `now` is Unix seconds.
+pub async fn decide(state: &AppState, credential: Option<&str>, body: &[u8], now: i64) -> Verdict {
+    let Some(store) = &state.store else {
+        return Verdict::Open;
+    };
+    let format = credential.map(tokens::check_format);
+    // Same work for every credential: hash something and look it up.
+    let hash = tokens::hash(credential.unwrap_or(""));
+    let found = match store.find_token(hash).await {
+        Ok(found) => found,
+        Err(e) => return Verdict::Unavailable(e.to_string()),
+    };
+    match (format, found) {
+        (None, _) => Verdict::Sandbox(Reason::NoValidToken),
+        (Some(Err(problem)), _) => Verdict::Sandbox(Reason::Malformed(problem)),
+        (Some(Ok(())), None) => Verdict::Sandbox(Reason::NoValidToken),
+        (Some(Ok(())), Some(record)) if !record.is_active => Verdict::Sandbox(Reason::NoValidToken),
+        (Some(Ok(())), Some(record)) => {
+            let expires = record.auth_expires_at.as_deref().and_then(from_sqlite);
+            // Fail closed: not authenticated, no expiry, or an expiry that cannot be read.
+            let live = record.is_authenticated && expires.is_some_and(|t| t > now);
+            if !live {
+                let reauth_url = state.links.reauth_url(&record.token_hash);
+                Verdict::Sandbox(Reason::Expired { reauth_url })
+            } else if sandbox::contains_marker(body) {
+                Verdict::Sandbox(Reason::History)
+            } else {
+                Verdict::Authenticated(record)
+            }
+        }
+    }
+}
+
+/// The middleware around every `/v1/*` route.
+pub async fn layer(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let Some(route) = routes::classify(&path) else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let limit = state.config.server.max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        state.metrics.request(route.label(), "too_large");
+        let message = format!("Request body larger than {limit} bytes (server.max_body_bytes).");
+        return errors::response(route.api(), 413, &message);
+    };
+    let credential = credentials::presented(&parts.headers);
+    let verdict = decide(&state, credential.as_deref(), &bytes, state.clock.now()).await;
+    match &verdict {
+        Verdict::Sandbox(reason) => {
+            tracing::info!(route = route.label(), reason = reason.label(), "authentication failed: sandbox reply");
+            state.metrics.request(route.label(), "sandbox");
+            state.metrics.sandbox(reason.label());
+            return sandbox_response(&state, route, reason, &bytes);
+        }
+        Verdict::Unavailable(e) => {
+            tracing::error!(route = route.label(), "token store unavailable: {e}");
+            state.metrics.request(route.label(), "store_unavailable");
+            let message = format!("The proxy's token store is unavailable ({e}); try again shortly.");
+            return errors::response(route.api(), 503, &message);
+        }
+        Verdict::Authenticated(record) => {
+            tracing::debug!(user = %record.user_email, token_id = record.id, "authenticated");
+        }
+        Verdict::Open => {}
+    }
+    let mut request = Request::from_parts(parts, Body::from(bytes));
+    request.extensions_mut().insert(verdict);
+    next.run(request).await
+}
+
+fn sandbox_response(state: &AppState, route: Route, reason: &Reason, body: &Bytes) -> Response {
+    let text = sandbox::message(reason, &state.links.login_url());
+    let created = u64::try_from(state.clock.now()).unwrap_or_default();
+    let reply = sandbox::reply(route, &Shape::of(body), &text, created);
+    let status = axum::http::StatusCode::from_u16(reply.status).unwrap_or(axum::http::StatusCode::UNAUTHORIZED);
+    let mut response = (status, reply.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,204 @@
+//! The command line: parse, set up logging, load and check the configuration,
+//! then validate only or serve.
+
+use crate::agent::forward::Forwarder;
+use crate::clock::Clock;
+use crate::config::{self, Config, Overrides};
+use crate::links::Links;
+use crate::logging::{self, Format};
+use crate::metrics::Metrics;
+use crate::server::{self, AppState};
+use crate::store::{AsyncStore, sqlite::SqliteStore};
+use axum::Router;
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "llm-sso-proxy",
+    version,
+    about = "Single sign-on in front of LLM APIs for AI coding agents",
+    long_about = "Agents send an agent token (Authorization: Bearer or x-api-key). Without a valid one they get a \
+                  sandbox reply with a login URL; authenticated requests are forwarded upstream with the proxy's key."
+)]
+pub struct Args {
+    /// The YAML configuration file.
+    #[arg(long, value_name = "PATH")]
+    pub sso_config: Option<PathBuf>,
+    /// Load and check the configuration, print every problem, and exit (0 if valid, 1 if not).
+    #[arg(long)]
+    pub validate_only: bool,
+    /// ERROR, WARNING, INFO or DEBUG (any case).
+    #[arg(long, default_value = "INFO", value_name = "LEVEL")]
+    pub log_level: String,
+    /// Also write the log to this file.
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: Format,
+    /// Overrides server.host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Overrides server.port.
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let level = match logging::parse_level(&args.log_level) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("llm-sso-proxy: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = logging::init(level, args.log_file.as_deref(), args.log_format) {
+        eprintln!("llm-sso-proxy: {e}");
+        return ExitCode::from(2);
+    }
+    let overrides = Overrides { host: args.host.clone(), port: args.port };
+    let env = |name: &str| std::env::var(name).ok();
+    let loaded = config::load(args.sso_config.as_deref(), &env, &overrides);
+    let source = args.sso_config.as_ref().map_or("<no --sso-config: defaults>".to_string(), |p| p.display().to_string());
+    if args.validate_only {
+        return match loaded {
+            Ok(config) => {
+                println!("{source}: configuration OK");
+                print_summary(&config);
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                print!("{source}: {problems}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let config = match loaded {
+        Ok(c) => c,
+        Err(problems) => {
+            eprint!("llm-sso-proxy: refusing to start. {source}: {problems}");
+            eprintln!("Run with --validate-only to check the configuration without starting.");
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("llm-sso-proxy: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+fn print_summary(config: &Config) {
+    if config.sso.enabled {
+        println!("  SSO: enabled");
+        println!("  authorization mode: {}", config.sso.authorization.mode.as_str());
+        for name in config.sso.providers.keys() {
+            println!("  redirect URI to register for provider '{name}': {}", config.redirect_uri());
+        }
+        println!("  database: {}", config.sso.database_path.display());
+    } else {
+        println!("  SSO: DISABLED (requests are forwarded without authentication, loopback only)");
+    }
+    println!("  OpenAI upstream: {}", config.upstreams.openai.base_url);
+    println!("  Anthropic upstream: {}", config.upstreams.anthropic.base_url);
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let store = if config.sso.enabled {
+        let path = config.sso.database_path.clone();
+        match tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await {
+            Ok(Ok(store)) => Some(AsyncStore::new(Arc::new(store))),
+            Ok(Err(e)) => {
+                eprintln!("llm-sso-proxy: cannot open the database {e}");
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("llm-sso-proxy: cannot open the database: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        tracing::warn!("SSO is disabled: requests are forwarded WITHOUT authentication (loopback only)");
+        None
+    };
+    for (name, upstream) in [("openai", &config.upstreams.openai), ("anthropic", &config.upstreams.anthropic)] {
+        if upstream.api_key.is_none() {
+            tracing::warn!("upstreams.{name}.api_key is not set: requests to {} carry no API key", upstream.base_url);
+        }
+    }
+    let forwarder = match Forwarder::new(&config.upstreams) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("llm-sso-proxy: cannot build the upstream client: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bind = (config.server.host.clone(), config.server.port);
+    let listener = match tokio::net::TcpListener::bind(&bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "llm-sso-proxy: cannot listen on {}:{}: {e}\n  hint: another process (maybe an earlier proxy) holds \
+                 the port: find it with `lsof -i :{}`, or choose another with --port",
+                bind.0, bind.1, bind.1
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let addr = listener.local_addr().map_or_else(|_| format!("{}:{}", bind.0, bind.1), |a| a.to_string());
+    let config = Arc::new(config);
+    let state = Arc::new(AppState {
+        links: Links::new(&config.base_url()),
+        config: config.clone(),
+        store,
+        forwarder,
+        metrics: Metrics::default(),
+        clock: Clock,
+    });
+    println!("llm-sso-proxy {} listening on http://{addr}", crate::VERSION);
+    print_summary(&config);
+    println!("  agents: OpenAI base URL {}/v1, Anthropic base URL {}", config.base_url(), config.base_url());
+    let app = Router::new()
+        .fallback_service(server::app(state))
+        .layer(axum::middleware::map_request(|r| async { server::normalize_path(r) }));
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    match served {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("llm-sso-proxy: server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let in-flight requests (and streams) finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: no new connections, waiting for in-flight requests");
+}
