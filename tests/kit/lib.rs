@@ -1,5 +1,8 @@
-//! Shared helpers of the conformance kit. The cucumber runner (issue 6) builds on
-//! these; today they hold the repository-layout checks.
+//! Shared helpers of the conformance kit: the proxy under test as a spawned
+//! process ([`proxy`]), the Python SDK lookup, and the repository-layout
+//! checks. The cucumber runner (issue 6) builds on these.
+
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 

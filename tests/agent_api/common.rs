@@ -1,0 +1,71 @@
+//! One stack per test: the mock upstream in-process, the proxy as a process.
+
+use llm_sso_kit::proxy::{ProxyProcess, Setup, config, free_port};
+use mock_llm::{LlmConfig, MockLlm};
+use serde_json::{Value, json};
+
+pub const OPENAI_KEY: &str = "sk-mock-openai-upstream";
+pub const ANTHROPIC_KEY: &str = "sk-ant-mock-upstream";
+
+pub struct Stack {
+    pub llm: MockLlm,
+    pub proxy: ProxyProcess,
+}
+
+pub async fn stack(sso_enabled: bool) -> Stack {
+    let llm = MockLlm::spawn(LlmConfig::default()).await.expect("mock upstream starts");
+    let (openai, anthropic) = (llm.openai_base_url(), llm.base_url());
+    let setup = Setup {
+        sso_enabled,
+        openai_base_url: &openai,
+        openai_key: OPENAI_KEY,
+        anthropic_base_url: &anthropic,
+        anthropic_key: ANTHROPIC_KEY,
+    };
+    let port = free_port();
+    let proxy = ProxyProcess::start(&config(&setup, port), port).await.unwrap_or_else(|e| panic!("{e}"));
+    Stack { llm, proxy }
+}
+
+pub fn chat(stream: bool) -> Value {
+    json!({"model": "mock-gpt", "stream": stream, "messages": [{"role": "user", "content": "ping through the proxy"}]})
+}
+
+pub fn message(stream: bool) -> Value {
+    json!({"model": "mock-claude", "max_tokens": 32, "stream": stream,
+           "messages": [{"role": "user", "content": "ping through the proxy"}]})
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+impl Stack {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.proxy.base_url())
+    }
+
+    /// `POST /v1/chat/completions` with the token as Bearer (none when `None`).
+    pub async fn openai(&self, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut r = client().post(self.url("/v1/chat/completions")).json(body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.expect("proxy answers")
+    }
+
+    /// `POST /v1/messages` with the token as `x-api-key`, as older Anthropic clients send it.
+    pub async fn anthropic(&self, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut r = client().post(self.url("/v1/messages")).header("anthropic-version", "2023-06-01").json(body);
+        if let Some(t) = token {
+            r = r.header("x-api-key", t);
+        }
+        r.send().await.expect("proxy answers")
+    }
+}
+
+/// The assistant text of an OpenAI chat completion.
+pub async fn openai_text(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.expect("JSON");
+    body["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_string()
+}

@@ -1,0 +1,223 @@
+//! The proxy under test, as a real process: a config rendered into a private
+//! temporary directory, the binary started on a free loopback port, its console
+//! captured, and the documented database contract (the `agent_tokens` table)
+//! used to give it tokens, as an operator or the guide's SQL would.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("llm-sso-kit-{}-{label}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// The `llm-sso-proxy` binary: `LLM_SSO_PROXY_BIN`, or the one cargo built next to this test.
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("LLM_SSO_PROXY_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug/llm-sso-proxy
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let bin = dir.join("llm-sso-proxy");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p llm-sso-proxy` (plain `cargo test` builds it)", bin.display());
+    bin
+}
+
+/// A running proxy. Killed when dropped.
+pub struct ProxyProcess {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+    console: Arc<Mutex<String>>,
+}
+
+/// Where the proxy's upstreams and database are, for [`config`].
+pub struct Setup<'a> {
+    pub sso_enabled: bool,
+    pub openai_base_url: &'a str,
+    pub openai_key: &'a str,
+    pub anthropic_base_url: &'a str,
+    pub anthropic_key: &'a str,
+}
+
+/// A complete config for the proxy under test (a mock-idp discovery URL that
+/// nothing fetches yet; issue 5's flow will use a real one).
+pub fn config(setup: &Setup<'_>, port: u16) -> String {
+    format!(
+        r#"server:
+  host: "127.0.0.1"
+  port: {port}
+upstreams:
+  openai: {{ base_url: "{}", api_key: "{}" }}
+  anthropic: {{ base_url: "{}", api_key: "{}" }}
+sso:
+  enabled: {}
+  database_path: "./sso_auth.db"
+  providers:
+    google:
+      type: "oauth2"
+      client_id: "kit-client"
+      client_secret: "${{KIT_GOOGLE_SECRET}}"
+      discovery_url: "http://127.0.0.1:9/google/.well-known/openid-configuration"
+      scopes: ["openid", "email"]
+"#,
+        setup.openai_base_url, setup.openai_key, setup.anthropic_base_url, setup.anthropic_key, setup.sso_enabled
+    )
+}
+
+impl ProxyProcess {
+    /// Writes `config_yaml` to a new directory and starts the proxy there
+    /// (relative paths in the config resolve inside it); waits until it listens.
+    pub async fn start(config_yaml: &str, port: u16) -> Result<ProxyProcess, String> {
+        let dir = TempDir::new("proxy");
+        let config_path = dir.path().join("config.yaml");
+        std::fs::write(&config_path, config_yaml).map_err(|e| e.to_string())?;
+        let mut child = Command::new(binary())
+            .arg("--sso-config")
+            .arg(&config_path)
+            .current_dir(dir.path())
+            .env("KIT_GOOGLE_SECRET", "kit-secret-not-real")
+            .env_remove("SSO_ENABLED")
+            .env_remove("SSO_DATABASE_PATH")
+            .env_remove("SSO_AUTH_MODE")
+            .env_remove("SSO_AUTH_API_URL")
+            .env_remove("SSO_SESSION_LIFETIME_HOURS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary().display()))?;
+        let console = Arc::new(Mutex::new(String::new()));
+        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(1);
+        for stream in [child.stdout.take().map(Pipe::Out), child.stderr.take().map(Pipe::Err)].into_iter().flatten() {
+            let console = console.clone();
+            let ready_tx = ready_tx.clone();
+            tokio::spawn(async move {
+                let mut lines = match stream {
+                    Pipe::Out(s) => Lines::Out(BufReader::new(s).lines()),
+                    Pipe::Err(s) => Lines::Err(BufReader::new(s).lines()),
+                };
+                while let Some(line) = lines.next().await {
+                    if line.contains(" listening on http://") {
+                        let _ = ready_tx.try_send(());
+                    }
+                    let mut c = console.lock().unwrap_or_else(|p| p.into_inner());
+                    c.push_str(&line);
+                    c.push('\n');
+                }
+            });
+        }
+        drop(ready_tx);
+        let mut proxy = ProxyProcess { child, port, dir, console };
+        match tokio::time::timeout(Duration::from_secs(30), ready_rx.recv()).await {
+            Ok(Some(())) => Ok(proxy),
+            _ => {
+                let status = proxy.child.try_wait().ok().flatten();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Err(format!("proxy did not start (exit: {status:?}); console:\n{}", proxy.console()))
+            }
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("sso_auth.db")
+    }
+
+    /// Everything the proxy printed so far (stdout and stderr).
+    pub fn console(&self) -> String {
+        self.console.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sends SIGTERM (graceful shutdown).
+    pub fn terminate(&self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        }
+    }
+
+    /// Waits for the process to exit, up to `limit`.
+    pub async fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(limit, self.child.wait()).await.ok().and_then(Result::ok)
+    }
+
+    /// Runs SQL against the proxy's database, as the guide's `sqlite3` commands do.
+    pub fn sql(&self, statement: &str) -> rusqlite::Result<usize> {
+        let conn = rusqlite::Connection::open(self.db_path())?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.execute(statement, [])
+    }
+
+    /// A single-value query, e.g. `SELECT COUNT(*) FROM agent_tokens`.
+    pub fn query_i64(&self, statement: &str) -> rusqlite::Result<i64> {
+        let conn = rusqlite::Connection::open(self.db_path())?;
+        conn.query_row(statement, [], |r| r.get(0))
+    }
+
+    /// Inserts an authenticated token for `email` valid for 24 hours (through the
+    /// documented schema) and returns the token an agent would send.
+    pub fn mint_token(&self, email: &str) -> String {
+        let token = llm_sso_proxy::tokens::generate();
+        let statement = format!(
+            "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
+             created_at, last_authenticated_at, auth_expires_at) VALUES ('{}', 'google:{email}', '{email}', 'google', \
+             1, 1, datetime('now'), datetime('now'), datetime('now', '+24 hours'))",
+            llm_sso_proxy::tokens::hash(&token)
+        );
+        self.sql(&statement).unwrap_or_else(|e| panic!("insert token: {e}"));
+        token
+    }
+}
+
+enum Pipe {
+    Out(tokio::process::ChildStdout),
+    Err(tokio::process::ChildStderr),
+}
+
+enum Lines {
+    Out(tokio::io::Lines<BufReader<tokio::process::ChildStdout>>),
+    Err(tokio::io::Lines<BufReader<tokio::process::ChildStderr>>),
+}
+
+impl Lines {
+    async fn next(&mut self) -> Option<String> {
+        match self {
+            Lines::Out(l) => l.next_line().await.ok().flatten(),
+            Lines::Err(l) => l.next_line().await.ok().flatten(),
+        }
+    }
+}
