@@ -63,7 +63,8 @@ pub fn main() -> ExitCode {
     let overrides = Overrides { host: args.host.clone(), port: args.port };
     let env = |name: &str| std::env::var(name).ok();
     let loaded = config::load(args.sso_config.as_deref(), &env, &overrides);
-    let source = args.sso_config.as_ref().map_or("<no --sso-config: defaults>".to_string(), |p| p.display().to_string());
+    let source =
+        args.sso_config.as_ref().map_or("<no --sso-config: defaults>".to_string(), |p| p.display().to_string());
     if args.validate_only {
         return match loaded {
             Ok(config) => {
@@ -162,9 +163,10 @@ async fn serve(config: Config) -> ExitCode {
         metrics: Metrics::default(),
         clock: Clock,
     });
-    println!("llm-sso-proxy {} listening on http://{addr}", crate::VERSION);
     print_summary(&config);
     println!("  agents: OpenAI base URL {}/v1, Anthropic base URL {}", config.base_url(), config.base_url());
+    // Last, so that whoever waits for this line has seen the whole summary.
+    println!("llm-sso-proxy {} listening on http://{addr}", crate::VERSION);
     let app = Router::new()
         .fallback_service(server::app(state))
         .layer(axum::middleware::map_request(|r| async { server::normalize_path(r) }));

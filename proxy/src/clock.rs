@@ -60,8 +60,7 @@ pub fn from_sqlite(text: &str) -> Option<UnixSeconds> {
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
     let separators = bytes[4] == b'-' && bytes[7] == b'-' && bytes[13] == b':' && bytes[16] == b':';
     let fraction_ok = bytes.len() == 19 || (bytes[19] == b'.' && bytes[20..].iter().all(u8::is_ascii_digit));
-    if !separators || !fraction_ok || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59
-    {
+    if !separators || !fraction_ok || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
         return None;
     }
     Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s)
@@ -78,7 +77,8 @@ mod tests {
         assert_eq!(to_sqlite(951_782_400), "2000-02-29 00:00:00");
         assert_eq!(from_sqlite("2026-11-26 18:30:05"), Some(1_795_717_805));
         assert_eq!(from_sqlite("2026-11-26T18:30:05.123Z"), Some(1_795_717_805));
-        for bad in ["", "2026-11-26", "2026-13-01 00:00:00", "2026/11/26 00:00:00", "yesterday", "2026-11-26 24:00:00"] {
+        for bad in ["", "2026-11-26", "2026-13-01 00:00:00", "2026/11/26 00:00:00", "yesterday", "2026-11-26 24:00:00"]
+        {
             assert_eq!(from_sqlite(bad), None, "{bad}");
         }
     }

@@ -15,7 +15,8 @@ use crate::store::AsyncStore;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Uri;
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{any, get};
 use std::sync::Arc;
@@ -67,21 +68,19 @@ pub fn normalize_path(mut request: Request) -> Request {
 /// Forwards an agent request that the auth layer let through.
 async fn forward(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     verdict: Option<axum::Extension<Verdict>>,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
-    let Some(route) = routes::classify(uri.path()) else {
-        return not_found_response(&state, uri.path());
+    let Some(route) = routes::classify(parts.uri.path()) else {
+        return not_found_response(&state, parts.uri.path());
     };
     // Defence in depth: only a verdict from the auth layer lets a request through.
     match verdict.map(|v| v.0) {
         Some(Verdict::Authenticated(_) | Verdict::Open) => {}
         _ => return errors::response(route.api(), 401, "Not authenticated."),
     }
-    state.forwarder.send(route, method, uri.path(), uri.query(), &headers, body, &state.metrics).await
+    state.forwarder.send(route, &parts, body, &state.metrics).await
 }
 
 async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {

@@ -39,8 +39,11 @@ async fn streams_pass_through_chunk_by_chunk_for_both_apis() {
         .unwrap();
     for api in ["openai", "anthropic"] {
         let started = Instant::now();
-        let response =
-            if api == "openai" { s.openai(Some(&token), &chat(true)).await } else { s.anthropic(Some(&token), &message(true)).await };
+        let response = if api == "openai" {
+            s.openai(Some(&token), &chat(true)).await
+        } else {
+            s.anthropic(Some(&token), &message(true)).await
+        };
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["x-accel-buffering"], "no");
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
@@ -95,13 +98,15 @@ async fn upstream_errors_keep_their_shape_and_a_dead_upstream_is_502() {
 async fn sloppy_paths_are_tolerated_and_a_missing_v1_is_explained() {
     let s = stack(true).await;
     let token = s.proxy.mint_token("alice@company.com");
-    let response = client().post(s.url("/v1//chat/completions/")).bearer_auth(&token).json(&chat(false)).send().await.unwrap();
+    let response =
+        client().post(s.url("/v1//chat/completions/")).bearer_auth(&token).json(&chat(false)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let models = client().get(s.url("/v1/models/")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(models.status(), 200);
     assert_eq!(models.json::<Value>().await.unwrap()["data"][0]["id"], "mock-gpt");
 
-    let response = client().post(s.url("/chat/completions")).bearer_auth(&token).json(&chat(false)).send().await.unwrap();
+    let response =
+        client().post(s.url("/chat/completions")).bearer_auth(&token).json(&chat(false)).send().await.unwrap();
     assert_eq!(response.status(), 404);
     let message = response.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().to_string();
     assert!(message.contains(&format!("{}/v1", s.proxy.base_url())), "{message}");

@@ -49,7 +49,14 @@ async fn sandbox_replies_stream_when_asked_in_each_format() {
     assert!(text.contains("chat.completion.chunk") && text.contains("\"usage\":{"), "{text}");
 
     let text = s.anthropic(None, &message(true)).await.text().await.unwrap();
-    for event in ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"] {
+    for event in [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ] {
         assert!(text.contains(&format!("event: {event}\n")), "{event} missing: {text}");
     }
 }
@@ -87,7 +94,8 @@ async fn a_history_with_a_banner_is_sandboxed_even_with_a_valid_token() {
     assert!(text.contains("new conversation"), "{text}");
     assert!(s.llm.journal().is_empty());
     // The same words without the marker are an ordinary conversation.
-    let innocent = json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "Sign-in required. Session expired."}]});
+    let innocent =
+        json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "Sign-in required. Session expired."}]});
     assert_eq!(openai_text(s.openai(Some(&token), &innocent).await).await, "Sign-in required. Session expired.");
 }
 
@@ -101,7 +109,9 @@ async fn unauthenticated_traffic_does_not_grow_the_database() {
             .map(|f| std::fs::metadata(s.proxy.dir.path().join(f)).map_or(0, |m| m.len()))
             .sum::<u64>()
     };
-    let rows = || s.proxy.query_i64("SELECT (SELECT COUNT(*) FROM agent_tokens) + (SELECT COUNT(*) FROM rate_limits) + (SELECT COUNT(*) FROM pending_authorizations)").unwrap();
+    let rows = || {
+        s.proxy.query_i64("SELECT (SELECT COUNT(*) FROM agent_tokens) + (SELECT COUNT(*) FROM rate_limits) + (SELECT COUNT(*) FROM pending_authorizations)").unwrap()
+    };
     let (before_size, before_rows) = (size(), rows());
     for i in 0..40 {
         let token = if i % 2 == 0 { llm_sso_proxy::tokens::generate() } else { format!("garbage-{i}") };

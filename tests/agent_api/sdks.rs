@@ -38,6 +38,10 @@ async fn official_sdks_parse_sandbox_and_forwarded_replies() {
     }
     // The Anthropic SDK 2.x sends the key as Bearer; the upstream still gets x-api-key from the proxy.
     let journal = s.llm.journal();
-    assert!(journal.iter().any(|e| e.path == "/v1/messages" && e.headers.get("x-api-key").map(String::as_str) == Some(ANTHROPIC_KEY)));
+    assert!(
+        journal
+            .iter()
+            .any(|e| e.path == "/v1/messages" && e.headers.get("x-api-key").map(String::as_str) == Some(ANTHROPIC_KEY))
+    );
     assert!(journal.iter().all(|e| !format!("{:?}", e.headers).contains(&token)));
 }

@@ -50,7 +50,11 @@ pub fn binary() -> PathBuf {
     // target/debug/deps/<test> -> target/debug/llm-sso-proxy
     let dir = exe.parent().and_then(Path::parent).expect("target directory");
     let bin = dir.join("llm-sso-proxy");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p llm-sso-proxy` (plain `cargo test` builds it)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p llm-sso-proxy` (plain `cargo test` builds it)",
+        bin.display()
+    );
     bin
 }
 

@@ -8,7 +8,8 @@ use super::routes::{Api, Route};
 use crate::config::{Upstream, Upstreams};
 use crate::metrics::Metrics;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::Response;
 use futures_util::TryStreamExt;
 use std::time::{Duration, Instant};
@@ -16,9 +17,25 @@ use std::time::{Duration, Instant};
 /// Headers that describe one connection, not the message (RFC 9110 7.6.1), plus
 /// the ones the proxy sets itself.
 const DROPPED_REQUEST_HEADERS: &[&str] = &[
-    "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "host", "content-length", "authorization", "x-api-key", "cookie", "forwarded",
-    "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "authorization",
+    "x-api-key",
+    "cookie",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
 ];
 const DROPPED_RESPONSE_HEADERS: &[&str] =
     &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "set-cookie"];
@@ -64,19 +81,12 @@ impl Forwarder {
         }
     }
 
-    pub async fn send(
-        &self,
-        route: Route,
-        method: Method,
-        path: &str,
-        query: Option<&str>,
-        headers: &HeaderMap,
-        body: Bytes,
-        metrics: &Metrics,
-    ) -> Response {
+    /// Sends the agent's request (`parts` as received, normalized path) upstream.
+    pub async fn send(&self, route: Route, parts: &Parts, body: Bytes, metrics: &Metrics) -> Response {
         let api = route.api();
         let (name, upstream) = self.upstream(api);
-        let url = self.target(api, path, query);
+        let url = self.target(api, parts.uri.path(), parts.uri.query());
+        let (method, headers) = (parts.method.clone(), &parts.headers);
         let mut outgoing = HeaderMap::new();
         for (k, v) in headers {
             if !DROPPED_REQUEST_HEADERS.contains(&k.as_str()) {
@@ -93,7 +103,13 @@ impl Forwarder {
                     v.set_sensitive(true);
                     outgoing.insert(header_name, v);
                 }
-                Err(_) => return errors::response(api, 500, &format!("upstreams.{name}.api_key is not a valid header value")),
+                Err(_) => {
+                    return errors::response(
+                        api,
+                        500,
+                        &format!("upstreams.{name}.api_key is not a valid header value"),
+                    );
+                }
             }
         }
         let started = Instant::now();
@@ -102,17 +118,24 @@ impl Forwarder {
             Ok(r) => r,
             Err(e) => {
                 metrics.request(route.label(), "upstream_unreachable");
-                let host = url::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
-                let (status, what) = if e.is_timeout() { (504, "did not answer in time") } else { (502, "is unreachable") };
+                let host =
+                    url::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+                let (status, what) =
+                    if e.is_timeout() { (504, "did not answer in time") } else { (502, "is unreachable") };
                 tracing::error!(upstream = name, %host, "upstream {what}: {e}");
-                let message = format!("The {name} upstream ({host}) {what}. Try again later or tell the proxy's operator.");
+                let message =
+                    format!("The {name} upstream ({host}) {what}. Try again later or tell the proxy's operator.");
                 return errors::response(api, status, &message);
             }
         };
         metrics.upstream_latency(started.elapsed());
         let status = upstream_response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            tracing::error!(upstream = name, status = status.as_u16(), "the upstream rejected the proxy's API key (upstreams.{name}.api_key)");
+            tracing::error!(
+                upstream = name,
+                status = status.as_u16(),
+                "the upstream rejected the proxy's API key (upstreams.{name}.api_key)"
+            );
         }
         metrics.request(route.label(), if status.is_success() { "forwarded" } else { "upstream_error" });
         let mut response = Response::builder().status(status.as_u16());

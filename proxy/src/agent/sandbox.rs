@@ -107,9 +107,13 @@ const SSE: &str = "text/event-stream; charset=utf-8";
 /// The sandbox reply for a route. `created` is the Unix time to stamp OpenAI replies with.
 pub fn reply(route: Route, shape: &Shape, text: &str, created: u64) -> Reply {
     match route {
-        Route::OpenAiChat if shape.stream => Reply { status: 200, content_type: SSE, body: openai_stream(shape, text, created) },
+        Route::OpenAiChat if shape.stream => {
+            Reply { status: 200, content_type: SSE, body: openai_stream(shape, text, created) }
+        }
         Route::OpenAiChat => Reply { status: 200, content_type: JSON, body: openai_json(shape, text, created) },
-        Route::AnthropicMessages if shape.stream => Reply { status: 200, content_type: SSE, body: anthropic_stream(shape, text) },
+        Route::AnthropicMessages if shape.stream => {
+            Reply { status: 200, content_type: SSE, body: anthropic_stream(shape, text) }
+        }
         Route::AnthropicMessages => Reply { status: 200, content_type: JSON, body: anthropic_json(shape, text) },
         Route::Other(api) => Reply { status: 401, content_type: JSON, body: unauthorized(api, text) },
     }
@@ -186,11 +190,14 @@ fn anthropic_json(shape: &Shape, text: &str) -> Bytes {
 fn anthropic_stream(shape: &Shape, text: &str) -> Bytes {
     let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
     let mut out = String::new();
-    out.push_str(&event("message_start", json!({"type": "message_start", "message": {
-        "id": "msg_llmsso_sandbox", "type": "message", "role": "assistant", "model": shape.model,
-        "content": [], "stop_reason": null, "stop_sequence": null,
-        "usage": {"input_tokens": 0, "output_tokens": 0},
-    }})));
+    out.push_str(&event(
+        "message_start",
+        json!({"type": "message_start", "message": {
+            "id": "msg_llmsso_sandbox", "type": "message", "role": "assistant", "model": shape.model,
+            "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }}),
+    ));
     out.push_str(&event(
         "content_block_start",
         json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
@@ -200,8 +207,11 @@ fn anthropic_stream(shape: &Shape, text: &str) -> Bytes {
         json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
     ));
     out.push_str(&event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
-    out.push_str(&event("message_delta", json!({"type": "message_delta",
-        "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": tokens(text)}})));
+    out.push_str(&event(
+        "message_delta",
+        json!({"type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": tokens(text)}}),
+    ));
     out.push_str(&event("message_stop", json!({"type": "message_stop"})));
     Bytes::from(out)
 }
@@ -228,7 +238,9 @@ mod tests {
     #[test]
     fn every_banner_has_the_marker_and_the_right_url() {
         let expired = Reason::Expired { reauth_url: "https://proxy.example/auth/login?renew=ab".into() };
-        for reason in [Reason::NoValidToken, Reason::Malformed(FormatError::Truncated), expired.clone(), Reason::History] {
+        for reason in
+            [Reason::NoValidToken, Reason::Malformed(FormatError::Truncated), expired.clone(), Reason::History]
+        {
             let t = text(&reason);
             assert!(contains_marker(t.as_bytes()), "{t}");
         }
@@ -240,7 +252,8 @@ mod tests {
     #[test]
     fn history_detection_finds_the_marker_in_json_and_nothing_else() {
         let banner = text(&Reason::NoValidToken);
-        let history = json!({"messages": [{"role": "assistant", "content": banner}, {"role": "user", "content": "hi"}]});
+        let history =
+            json!({"messages": [{"role": "assistant", "content": banner}, {"role": "user", "content": "hi"}]});
         assert!(contains_marker(history.to_string().as_bytes()));
         let innocent = json!({"messages": [{"role": "user", "content": "sign in sandbox llmsso please"}]});
         assert!(!contains_marker(innocent.to_string().as_bytes()));
@@ -248,17 +261,24 @@ mod tests {
 
     #[test]
     fn shapes_are_read_leniently() {
-        assert_eq!(Shape::of(br#"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#), Shape {
-            model: "m".into(),
-            stream: true,
-            include_usage: true
-        });
-        assert_eq!(Shape::of(b"not json"), Shape { model: "llm-sso-sandbox".into(), stream: false, include_usage: false });
+        assert_eq!(
+            Shape::of(br#"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#),
+            Shape { model: "m".into(), stream: true, include_usage: true }
+        );
+        assert_eq!(
+            Shape::of(b"not json"),
+            Shape { model: "llm-sso-sandbox".into(), stream: false, include_usage: false }
+        );
     }
 
     #[test]
     fn snapshot_openai_chat_json() {
-        insta::assert_snapshot!(body(&reply(Route::OpenAiChat, &shape(false, false), &text(&Reason::NoValidToken), 1_700_000_000)));
+        insta::assert_snapshot!(body(&reply(
+            Route::OpenAiChat,
+            &shape(false, false),
+            &text(&Reason::NoValidToken),
+            1_700_000_000
+        )));
     }
 
     #[test]
@@ -282,7 +302,12 @@ mod tests {
 
     #[test]
     fn snapshot_anthropic_messages_stream_history() {
-        insta::assert_snapshot!(body(&reply(Route::AnthropicMessages, &shape(true, false), &text(&Reason::History), 0)));
+        insta::assert_snapshot!(body(&reply(
+            Route::AnthropicMessages,
+            &shape(true, false),
+            &text(&Reason::History),
+            0
+        )));
     }
 
     #[test]

@@ -210,3 +210,83 @@ pub fn load(
     schema::sort(&mut walked.diagnostics);
     if walked.diagnostics.is_empty() { Ok(walked.config) } else { Err(Diagnostics(walked.diagnostics)) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn located(d: &Diagnostic) -> bool {
+        let mut parts = d.location.rsplitn(3, ':');
+        let col = parts.next().and_then(|c| c.parse::<usize>().ok());
+        let line = parts.next().and_then(|l| l.parse::<usize>().ok());
+        matches!((line, col), (Some(l), Some(c)) if l >= 1 && c >= 1)
+    }
+
+    /// YAML-ish text built from the schema's own keys, so the walk goes deep.
+    fn yamlish() -> impl Strategy<Value = String> {
+        let keys = prop::sample::select(vec![
+            "server",
+            "sso",
+            "enabled",
+            "providers",
+            "google",
+            "Google",
+            "type",
+            "client_id",
+            "client_secret",
+            "scopes",
+            "authorization",
+            "mode",
+            "api_url",
+            "port",
+            "host",
+            "public_url",
+            "upstreams",
+            "openai",
+            "base_url",
+            "rate_limit",
+            "max_attempts",
+            "bogus",
+        ]);
+        let values = prop::sample::select(vec![
+            "",
+            "true",
+            "\"true\"",
+            "1",
+            "yes",
+            "[openid, email]",
+            "{}",
+            "\"${NOPE}\"",
+            "http://x",
+            "x/y",
+            "- a",
+            "\"single_user\"",
+            "enterprise",
+            "[",
+            "'",
+            "8080",
+            "-1",
+            "99999999999999999999",
+        ]);
+        prop::collection::vec((0usize..4, keys, values), 0..25).prop_map(|lines| {
+            lines.into_iter().map(|(indent, k, v)| format!("{}{k}: {v}\n", "  ".repeat(indent))).collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn walking_never_panics_and_every_file_problem_has_a_location(text in yamlish()) {
+            let mut walked = schema::walk("f.yaml", &text, &|_| None);
+            rules::check(&mut walked);
+            for d in &walked.diagnostics {
+                prop_assert!(located(d), "{d}");
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,200}") {
+            let _ = schema::walk("f.yaml", &text, &|_| None);
+        }
+    }
+}

@@ -83,41 +83,65 @@ pub fn check(w: &mut Walked) {
 
     if let Some(url) = &c.server.public_url {
         let parsed = url::Url::parse(url);
-        let only_origin = parsed.as_ref().is_ok_and(|u| u.path() == "/" && u.query().is_none() && u.fragment().is_none());
+        let only_origin =
+            parsed.as_ref().is_ok_and(|u| u.path() == "/" && u.query().is_none() && u.fragment().is_none());
         if url.ends_with('/') || !has_scheme(url) || !only_origin {
-            push(w, "server.public_url", format!("must be a scheme and host only, found {url:?}"), &format!(
-                "e.g. \"https://proxy.company.com\": no trailing slash and no path (the redirect URI is {{public_url}}/auth/callback){}",
-                if url.ends_with('/') { "; remove the trailing slash" } else { "" }
-            ));
+            push(
+                w,
+                "server.public_url",
+                format!("must be a scheme and host only, found {url:?}"),
+                &format!(
+                    "e.g. \"https://proxy.company.com\": no trailing slash and no path (the redirect URI is {{public_url}}/auth/callback){}",
+                    if url.ends_with('/') { "; remove the trailing slash" } else { "" }
+                ),
+            );
         }
     }
     for (name, upstream) in [("openai", &c.upstreams.openai), ("anthropic", &c.upstreams.anthropic)] {
         if !has_scheme(&upstream.base_url) {
             let path = format!("upstreams.{name}.base_url");
-            push(w, &path, format!("must be an http:// or https:// URL, found {:?}", upstream.base_url), "include the scheme");
+            push(
+                w,
+                &path,
+                format!("must be an http:// or https:// URL, found {:?}", upstream.base_url),
+                "include the scheme",
+            );
         }
     }
 
     if !c.sso.enabled {
         if !is_loopback(&c.server.host) {
-            push(w, "server.host", format!(
-                "SSO is disabled, so the proxy would serve {:?} without authentication", c.server.host),
+            push(
+                w,
+                "server.host",
+                format!("SSO is disabled, so the proxy would serve {:?} without authentication", c.server.host),
                 "enable SSO (sso.enabled: true) or bind a loopback address such as 127.0.0.1",
             );
         }
     } else {
         let a = &c.sso.authorization;
         if c.sso.providers.is_empty() && w.diagnostics.iter().all(|d| !d.path.starts_with("sso.providers.")) {
-            push(w, "sso.providers", "SSO is enabled but no provider is configured".into(),
-                "add one under sso.providers (e.g. google: with type, client_id, client_secret, discovery_url, scopes)");
+            push(
+                w,
+                "sso.providers",
+                "SSO is enabled but no provider is configured".into(),
+                "add one under sso.providers (e.g. google: with type, client_id, client_secret, discovery_url, scopes)",
+            );
         }
         if a.mode == AuthMode::Enterprise {
             match &a.api_url {
-                None => push(w, "sso.authorization.api_url", "enterprise mode needs the authorization API URL".into(),
-                    "set api_url: \"https://company.com/api/authorize\" (or SSO_AUTH_API_URL), or use mode: \"single_user\""),
-                Some(url) if !has_scheme(url) => push(w, "sso.authorization.api_url",
+                None => push(
+                    w,
+                    "sso.authorization.api_url",
+                    "enterprise mode needs the authorization API URL".into(),
+                    "set api_url: \"https://company.com/api/authorize\" (or SSO_AUTH_API_URL), or use mode: \"single_user\"",
+                ),
+                Some(url) if !has_scheme(url) => push(
+                    w,
+                    "sso.authorization.api_url",
                     format!("must be an http:// or https:// URL, found {url:?}"),
-                    "include the scheme, e.g. \"https://company.com/api/authorize\""),
+                    "include the scheme, e.g. \"https://company.com/api/authorize\"",
+                ),
                 Some(_) => {}
             }
         }
@@ -126,23 +150,41 @@ pub fn check(w: &mut Walked) {
         let path = format!("sso.providers.{name}");
         let known = ["google", "microsoft"];
         if let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(name) && *k != name) {
-            push(w, &path, format!("provider names are case-sensitive: {name:?} is not {k:?}"), &format!(
-                "rename it to `{k}:`; the login URL is /auth/login/{k} and \"Provider '{k}' not configured\" means this"));
+            push(
+                w,
+                &path,
+                format!("provider names are case-sensitive: {name:?} is not {k:?}"),
+                &format!(
+                    "rename it to `{k}:`; the login URL is /auth/login/{k} and \"Provider '{k}' not configured\" means this"
+                ),
+            );
         }
         if !has_scheme(&p.discovery_url) {
-            push(w, &format!("{path}.discovery_url"), format!("must be an http:// or https:// URL, found {:?}", p.discovery_url),
-                "e.g. https://accounts.google.com/.well-known/openid-configuration");
+            push(
+                w,
+                &format!("{path}.discovery_url"),
+                format!("must be an http:// or https:// URL, found {:?}", p.discovery_url),
+                "e.g. https://accounts.google.com/.well-known/openid-configuration",
+            );
         }
         if !p.scopes.iter().any(|s| s == "openid") {
             push(w, &format!("{path}.scopes"), "must include \"openid\"".into(), "scopes: [\"openid\", \"email\"]");
         }
         if p.client_id.trim() != p.client_id || p.client_id.is_empty() {
-            push(w, &format!("{path}.client_id"), "is empty or has leading or trailing spaces".into(),
-                "copy the client ID again without surrounding spaces or line breaks");
+            push(
+                w,
+                &format!("{path}.client_id"),
+                "is empty or has leading or trailing spaces".into(),
+                "copy the client ID again without surrounding spaces or line breaks",
+            );
         }
         if p.client_secret.expose().trim() != p.client_secret.expose() || p.client_secret.expose().is_empty() {
-            push(w, &format!("{path}.client_secret"), "is empty or has leading or trailing spaces or line breaks".into(),
-                "IdPs reject such a secret with invalid_client; copy it again");
+            push(
+                w,
+                &format!("{path}.client_secret"),
+                "is empty or has leading or trailing spaces or line breaks".into(),
+                "IdPs reject such a secret with invalid_client; copy it again",
+            );
         }
     }
     w.diagnostics.extend(found);

@@ -75,7 +75,12 @@ struct Walker<'a> {
 pub fn walk(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Walked {
     let mut w = Walker {
         env,
-        out: Walked { file: file.to_string(), config: Config::default(), diagnostics: Vec::new(), origins: BTreeMap::new() },
+        out: Walked {
+            file: file.to_string(),
+            config: Config::default(),
+            diagnostics: Vec::new(),
+            origins: BTreeMap::new(),
+        },
     };
     match yaml::parse(text) {
         Err(e) => {
@@ -125,9 +130,12 @@ impl Walker<'_> {
             Value::Null => return out,
             _ => {
                 let found = node.describe(true);
-                self.error(node.mark, path, format!("expected a mapping of keys, found {found}"), Some(
-                    "indent the keys that belong here by two more spaces".into(),
-                ));
+                self.error(
+                    node.mark,
+                    path,
+                    format!("expected a mapping of keys, found {found}"),
+                    Some("indent the keys that belong here by two more spaces".into()),
+                );
                 return out;
             }
         };
@@ -181,7 +189,9 @@ impl Walker<'_> {
         let key = path.rsplit('.').next().unwrap_or(path);
         match &node.value {
             Value::Scalar { text, quoted: false } if matches!(text.as_str(), "true" | "True" | "TRUE") => Some(true),
-            Value::Scalar { text, quoted: false } if matches!(text.as_str(), "false" | "False" | "FALSE") => Some(false),
+            Value::Scalar { text, quoted: false } if matches!(text.as_str(), "false" | "False" | "FALSE") => {
+                Some(false)
+            }
             Value::Scalar { text, quoted } => {
                 let lower = text.to_ascii_lowercase();
                 let hint = if *quoted && (lower == "true" || lower == "false") {
@@ -237,7 +247,10 @@ impl Walker<'_> {
             Value::Null => Some(Vec::new()),
             _ => {
                 let found = node.describe(true);
-                let hint = format!("write a list, e.g. `{}: [\"openid\", \"email\"]`", path.rsplit('.').next().unwrap_or(path));
+                let hint = format!(
+                    "write a list, e.g. `{}: [\"openid\", \"email\"]`",
+                    path.rsplit('.').next().unwrap_or(path)
+                );
                 self.error(node.mark, path, format!("must be a list, found {found}"), Some(hint));
                 None
             }
@@ -284,7 +297,8 @@ impl Walker<'_> {
         {
             let mut nets = Vec::new();
             for (i, text) in list.iter().enumerate() {
-                let net = text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+                let net =
+                    text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
                 match net {
                     Ok(net) => nets.push(net),
                     Err(_) => {
@@ -293,7 +307,12 @@ impl Walker<'_> {
                             _ => n.mark,
                         };
                         let msg = format!("{text:?} is not an IP address or CIDR network");
-                        self.error(mark, &format!("server.trusted_proxies[{i}]"), msg, Some("e.g. \"10.0.0.0/8\"".into()));
+                        self.error(
+                            mark,
+                            &format!("server.trusted_proxies[{i}]"),
+                            msg,
+                            Some("e.g. \"10.0.0.0/8\"".into()),
+                        );
                     }
                 }
             }
@@ -353,9 +372,14 @@ impl Walker<'_> {
         {
             match parse_mode(&v) {
                 Some(mode) => self.out.config.sso.authorization.mode = mode,
-                None => self.error(n.mark, "sso.authorization.mode", format!("unknown mode {v:?}"), Some(
-                    "use \"single_user\" (code in the server console) or \"enterprise\" (authorization API)".into(),
-                )),
+                None => self.error(
+                    n.mark,
+                    "sso.authorization.mode",
+                    format!("unknown mode {v:?}"),
+                    Some(
+                        "use \"single_user\" (code in the server console) or \"enterprise\" (authorization API)".into(),
+                    ),
+                ),
             }
         }
         let numbers: [(&str, u64, u64); 4] = [
@@ -379,13 +403,16 @@ impl Walker<'_> {
         if let Some(v) = f.get("api_url").and_then(|n| self.optional_string(n, "sso.authorization.api_url", false)) {
             self.out.config.sso.authorization.api_url = v;
         }
-        if let Some(v) = f.get("api_secret").and_then(|n| self.optional_string(n, "sso.authorization.api_secret", true)) {
+        if let Some(v) = f.get("api_secret").and_then(|n| self.optional_string(n, "sso.authorization.api_secret", true))
+        {
             self.out.config.sso.authorization.api_secret = v.filter(|s| !s.is_empty()).map(Secret::new);
         }
         if let Some(n) = f.get("rate_limit") {
             let rp = "sso.authorization.rate_limit";
             let r = self.fields(n, rp, rp);
-            for (key, min, max) in [("max_attempts", 1, 10_000), ("backoff_multiplier", 1, 10), ("max_backoff_seconds", 1, 86_400)] {
+            for (key, min, max) in
+                [("max_attempts", 1, 10_000), ("backoff_multiplier", 1, 10), ("max_backoff_seconds", 1, 86_400)]
+            {
                 let Some(n) = r.get(key) else { continue };
                 let Some(v) = self.number(n, &format!("{rp}.{key}"), min, max) else { continue };
                 let rl = &mut self.out.config.sso.authorization.rate_limit;
@@ -405,7 +432,12 @@ impl Walker<'_> {
             Value::Null => return,
             _ => {
                 let found = node.describe(true);
-                self.error(node.mark, "sso.providers", format!("expected a mapping of provider names, found {found}"), None);
+                self.error(
+                    node.mark,
+                    "sso.providers",
+                    format!("expected a mapping of provider names, found {found}"),
+                    None,
+                );
                 return;
             }
         };
@@ -431,7 +463,9 @@ impl Walker<'_> {
             for required in PROVIDER_REQUIRED {
                 if !f.contains_key(required) {
                     let hint = match *required {
-                        "client_secret" => "e.g. client_secret: \"${GOOGLE_CLIENT_SECRET}\" to read it from the environment",
+                        "client_secret" => {
+                            "e.g. client_secret: \"${GOOGLE_CLIENT_SECRET}\" to read it from the environment"
+                        }
                         "discovery_url" => "e.g. https://accounts.google.com/.well-known/openid-configuration",
                         "scopes" => "e.g. scopes: [\"openid\", \"email\"]",
                         "type" => "type: \"oauth2\"",
@@ -443,14 +477,21 @@ impl Walker<'_> {
             let kind = f.get("type").and_then(|n| self.string(n, &format!("{path}.type"), false));
             let client_id = f.get("client_id").and_then(|n| self.string(n, &format!("{path}.client_id"), false));
             let secret = f.get("client_secret").and_then(|n| self.string(n, &format!("{path}.client_secret"), true));
-            let discovery = f.get("discovery_url").and_then(|n| self.string(n, &format!("{path}.discovery_url"), false));
+            let discovery =
+                f.get("discovery_url").and_then(|n| self.string(n, &format!("{path}.discovery_url"), false));
             let scopes = f.get("scopes").and_then(|n| self.strings(n, &format!("{path}.scopes")));
             let tenants = match f.get("allowed_tenants") {
                 Some(n) => self.strings(n, &format!("{path}.allowed_tenants")),
                 None => Some(Vec::new()),
             };
-            if let (Some(kind), Some(client_id), Some(secret), Some(discovery_url), Some(scopes), Some(allowed_tenants)) =
-                (kind, client_id, secret, discovery, scopes, tenants)
+            if let (
+                Some(kind),
+                Some(client_id),
+                Some(secret),
+                Some(discovery_url),
+                Some(scopes),
+                Some(allowed_tenants),
+            ) = (kind, client_id, secret, discovery, scopes, tenants)
             {
                 let provider = Provider {
                     kind,
@@ -524,20 +565,17 @@ fn distance(a: &str, b: &str) -> usize {
 /// Where an unknown key probably belongs: another level (indentation), or a near spelling.
 pub fn unknown_key_hint(parent: &str, key: &str) -> String {
     let display = |p: &str| p.replace('*', "<provider>");
-    let elsewhere: Vec<String> = SCHEMA
-        .iter()
-        .filter(|(p, keys)| *p != parent && keys.contains(&key))
-        .map(|(p, _)| join(p, key))
-        .collect();
+    let elsewhere: Vec<String> =
+        SCHEMA.iter().filter(|(p, keys)| *p != parent && keys.contains(&key)).map(|(p, _)| join(p, key)).collect();
     if let Some(first) = elsewhere.first() {
-        return format!("check indentation: `{key}` belongs at `{}` (did you mean `{}`?)", display(first), display(first));
+        return format!(
+            "check indentation: `{key}` belongs at `{}` (did you mean `{}`?)",
+            display(first),
+            display(first)
+        );
     }
     let siblings = keys_of(parent);
-    let nearest = siblings
-        .iter()
-        .map(|k| (distance(&key.to_ascii_lowercase(), k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min();
+    let nearest = siblings.iter().map(|k| (distance(&key.to_ascii_lowercase(), k), *k)).filter(|(d, _)| *d <= 2).min();
     match nearest {
         Some((_, k)) => format!("did you mean `{}`?", display(&join(parent, k))),
         None if siblings.is_empty() => "remove it".into(),

@@ -45,11 +45,19 @@ impl Node {
             Value::Seq(_) => "a list".into(),
             Value::Null => "nothing (null)".into(),
             Value::Scalar { text, quoted } if !reveal => {
-                if *quoted { "a quoted string".into() } else { format!("the plain value of {} characters", text.len()) }
+                if *quoted {
+                    "a quoted string".into()
+                } else {
+                    format!("the plain value of {} characters", text.len())
+                }
             }
             Value::Scalar { text, quoted: true } => format!("the string {text:?}"),
             Value::Scalar { text, quoted: false } => {
-                if text.parse::<f64>().is_ok() { format!("the number {text}") } else { format!("{text:?}") }
+                if text.parse::<f64>().is_ok() {
+                    format!("the number {text}")
+                } else {
+                    format!("{text:?}")
+                }
             }
         }
     }

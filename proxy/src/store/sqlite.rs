@@ -63,9 +63,8 @@ impl SqliteStore {
             StoreError::Corrupt(m) => fail(m, recovery),
             other => fail(other.to_string(), "check the path and permissions of sso.database_path"),
         })?;
-        let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| fail(e.to_string(), recovery))?;
+        let check: String =
+            conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| fail(e.to_string(), recovery))?;
         if check != "ok" {
             return Err(fail(format!("database disk image is malformed ({check})"), recovery));
         }
