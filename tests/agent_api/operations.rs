@@ -62,3 +62,35 @@ async fn sigterm_lets_an_in_flight_stream_finish_and_refuses_new_connections() {
     let status = s.proxy.wait(Duration::from_secs(10)).await.expect("exits after the stream");
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn log_file_in_json_records_authentication_failures_without_the_token() {
+    use llm_sso_kit::proxy::{ProxyProcess, Setup, config, free_port};
+    let llm = mock_llm::MockLlm::spawn(mock_llm::LlmConfig::default()).await.unwrap();
+    let (openai, anthropic) = (llm.openai_base_url(), llm.base_url());
+    let setup = Setup {
+        sso_enabled: true,
+        openai_base_url: &openai,
+        openai_key: OPENAI_KEY,
+        anthropic_base_url: &anthropic,
+        anthropic_key: ANTHROPIC_KEY,
+    };
+    let port = free_port();
+    let args = ["--log-level", "debug", "--log-file", "logs/proxy.log", "--log-format", "json"];
+    let proxy = ProxyProcess::start_with_args(&config(&setup, port), port, &args).await.unwrap();
+    let token = llm_sso_proxy::tokens::generate();
+    client()
+        .post(format!("{}/v1/chat/completions", proxy.base_url()))
+        .bearer_auth(&token)
+        .json(&chat(false))
+        .send()
+        .await
+        .unwrap();
+    let log = std::fs::read_to_string(proxy.dir.path().join("logs/proxy.log")).expect("the log file exists");
+    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"].as_str().unwrap_or_default().contains("authentication failed")),
+        "{log}"
+    );
+    assert!(!log.contains(&token), "tokens are never logged");
+}

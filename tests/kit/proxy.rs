@@ -104,12 +104,18 @@ impl ProxyProcess {
     /// Writes `config_yaml` to a new directory and starts the proxy there
     /// (relative paths in the config resolve inside it); waits until it listens.
     pub async fn start(config_yaml: &str, port: u16) -> Result<ProxyProcess, String> {
+        Self::start_with_args(config_yaml, port, &[]).await
+    }
+
+    /// As [`ProxyProcess::start`], with extra command-line arguments (run in the proxy's directory).
+    pub async fn start_with_args(config_yaml: &str, port: u16, args: &[&str]) -> Result<ProxyProcess, String> {
         let dir = TempDir::new("proxy");
         let config_path = dir.path().join("config.yaml");
         std::fs::write(&config_path, config_yaml).map_err(|e| e.to_string())?;
         let mut child = Command::new(binary())
             .arg("--sso-config")
             .arg(&config_path)
+            .args(args)
             .current_dir(dir.path())
             .env("KIT_GOOGLE_SECRET", "kit-secret-not-real")
             .env_remove("SSO_ENABLED")
