@@ -37,6 +37,54 @@ pub struct NewToken {
     pub expires_at: UnixSeconds,
 }
 
+/// Which step of a sign-in a pending row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    /// Between the redirect to the IdP and the callback (keyed by `state`).
+    Oidc,
+    /// Between the callback and the confirmation code (single_user mode).
+    Confirmation,
+}
+
+impl PendingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingKind::Oidc => "oidc",
+            PendingKind::Confirmation => "confirmation",
+        }
+    }
+}
+
+/// One row of `pending_authorizations`: bounded in time, single use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: String,
+    pub kind: PendingKind,
+    pub provider: Option<String>,
+    pub user_id: Option<String>,
+    pub user_email: Option<String>,
+    pub nonce: Option<String>,
+    pub pkce_verifier: Option<String>,
+    pub code_hash: Option<String>,
+    pub attempts: u32,
+    pub renew_token_hash: Option<String>,
+    pub client_ip: Option<String>,
+    pub csrf_token: Option<String>,
+    pub expires_at: UnixSeconds,
+}
+
+/// One row of `rate_limits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitRecord {
+    pub identifier: String,
+    pub failed_attempts: u32,
+    /// As stored (may have been written or cleared by hand).
+    pub blocked_until: Option<String>,
+}
+
+/// Most sign-ins in progress at once; past it new ones are refused until some expire.
+pub const MAX_PENDING: i64 = 10_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// Another process holds a lock longer than the busy timeout.
@@ -47,6 +95,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Other(String),
+    /// A bounded table is full.
+    #[error("{0}")]
+    Full(String),
 }
 
 /// What every backend provides.
@@ -61,6 +112,21 @@ pub trait Store: Send + Sync + 'static {
     fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// A cheap query proving the store answers (for `/ready`).
     fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a sign-in step, after removing expired ones; refuses past [`MAX_PENDING`].
+    fn insert_pending(&self, pending: &Pending, now: UnixSeconds) -> Result<(), StoreError>;
+    /// Removes and returns an unexpired pending row (single use).
+    fn take_pending(&self, id: &str, kind: PendingKind, now: UnixSeconds) -> Result<Option<Pending>, StoreError>;
+    /// Returns an unexpired pending row without consuming it.
+    fn get_pending(&self, id: &str, kind: PendingKind, now: UnixSeconds) -> Result<Option<Pending>, StoreError>;
+    /// Counts one more confirmation attempt; returns the new count.
+    fn count_attempt(&self, id: &str) -> Result<u32, StoreError>;
+    fn delete_pending(&self, id: &str) -> Result<(), StoreError>;
+
+    fn rate_limit(&self, identifier: &str) -> Result<Option<RateLimitRecord>, StoreError>;
+    /// Records a failure and the time until which the identifier is blocked; returns the failure count.
+    fn record_failure(&self, identifier: &str, now: UnixSeconds, blocked_until: UnixSeconds) -> Result<u32, StoreError>;
+    fn clear_rate_limit(&self, identifier: &str) -> Result<(), StoreError>;
 }
 
 /// The store as the async server uses it: each call on the blocking pool.
@@ -94,5 +160,13 @@ impl AsyncStore {
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.run(|s| s.ping()).await
+    }
+
+    /// Any other store call, on the blocking pool.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.run(f).await
     }
 }

@@ -1,7 +1,7 @@
 //! SQLite backend: WAL, a busy timeout, foreign keys, versioned migrations,
 //! file mode 0600, and a small pool of connections used from blocking threads.
 
-use super::{NewToken, Store, StoreError, TokenRecord};
+use super::{MAX_PENDING, NewToken, Pending, PendingKind, RateLimitRecord, Store, StoreError, TokenRecord};
 use crate::clock::{UnixSeconds, to_sqlite};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_SIZE: usize = 8;
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_pending_csrf.sql")];
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -164,6 +165,30 @@ fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
+const PENDING_COLUMNS: &str = "id, kind, provider, user_id, user_email, nonce, pkce_verifier, code_hash, attempts, \
+                               renew_token_hash, client_ip, csrf_token, expires_at";
+
+fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
+    let kind: String = row.get(1)?;
+    let expires: String = row.get(12)?;
+    Ok(Pending {
+        id: row.get(0)?,
+        kind: if kind == "confirmation" { PendingKind::Confirmation } else { PendingKind::Oidc },
+        provider: row.get(2)?,
+        user_id: row.get(3)?,
+        user_email: row.get(4)?,
+        nonce: row.get(5)?,
+        pkce_verifier: row.get(6)?,
+        code_hash: row.get(7)?,
+        attempts: row.get::<_, i64>(8)?.clamp(0, i64::from(u32::MAX)) as u32,
+        renew_token_hash: row.get(9)?,
+        client_ip: row.get(10)?,
+        csrf_token: row.get(11)?,
+        // Unreadable expiry (edited by hand): treat as expired.
+        expires_at: crate::clock::from_sqlite(&expires).unwrap_or(0),
+    })
+}
+
 impl Store for SqliteStore {
     fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM agent_tokens WHERE token_hash = ?1");
@@ -206,6 +231,116 @@ impl Store for SqliteStore {
 
     fn ping(&self) -> Result<(), StoreError> {
         self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    fn insert_pending(&self, p: &Pending, now: UnixSeconds) -> Result<(), StoreError> {
+        let count = self.with(|c| {
+            c.execute("DELETE FROM pending_authorizations WHERE expires_at <= ?1", [to_sqlite(now)])?;
+            c.query_row("SELECT COUNT(*) FROM pending_authorizations", [], |r| r.get::<_, i64>(0))
+        })?;
+        if count >= MAX_PENDING {
+            return Err(StoreError::Full("too many sign-ins in progress; try again in a few minutes".into()));
+        }
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO pending_authorizations ({PENDING_COLUMNS}, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                ),
+                params![
+                    p.id,
+                    p.kind.as_str(),
+                    p.provider,
+                    p.user_id,
+                    p.user_email,
+                    p.nonce,
+                    p.pkce_verifier,
+                    p.code_hash,
+                    i64::from(p.attempts),
+                    p.renew_token_hash,
+                    p.client_ip,
+                    p.csrf_token,
+                    to_sqlite(p.expires_at),
+                    to_sqlite(now),
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn take_pending(&self, id: &str, kind: PendingKind, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
+        let taken = self.with(|c| {
+            c.query_row(
+                &format!("DELETE FROM pending_authorizations WHERE id = ?1 AND kind = ?2 RETURNING {PENDING_COLUMNS}"),
+                params![id, kind.as_str()],
+                pending_row,
+            )
+            .optional()
+        })?;
+        Ok(taken.filter(|p| p.expires_at > now))
+    }
+
+    fn get_pending(&self, id: &str, kind: PendingKind, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
+        let found = self.with(|c| {
+            c.query_row(
+                &format!("SELECT {PENDING_COLUMNS} FROM pending_authorizations WHERE id = ?1 AND kind = ?2"),
+                params![id, kind.as_str()],
+                pending_row,
+            )
+            .optional()
+        })?;
+        Ok(found.filter(|p| p.expires_at > now))
+    }
+
+    fn count_attempt(&self, id: &str) -> Result<u32, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "UPDATE pending_authorizations SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32)
+        })
+    }
+
+    fn delete_pending(&self, id: &str) -> Result<(), StoreError> {
+        self.with(|c| c.execute("DELETE FROM pending_authorizations WHERE id = ?1", [id]).map(|_| ()))
+    }
+
+    fn rate_limit(&self, identifier: &str) -> Result<Option<RateLimitRecord>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT identifier, failed_attempts, blocked_until FROM rate_limits WHERE identifier = ?1",
+                [identifier],
+                |r| {
+                    Ok(RateLimitRecord {
+                        identifier: r.get(0)?,
+                        failed_attempts: r.get::<_, i64>(1)?.clamp(0, i64::from(u32::MAX)) as u32,
+                        blocked_until: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn record_failure(&self, identifier: &str, now: UnixSeconds, blocked_until: UnixSeconds) -> Result<u32, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "INSERT INTO rate_limits (identifier, failed_attempts, last_attempt_at, blocked_until) \
+                 VALUES (?1, 1, ?2, ?3) \
+                 ON CONFLICT (identifier) DO UPDATE SET failed_attempts = failed_attempts + 1, \
+                 last_attempt_at = excluded.last_attempt_at, blocked_until = excluded.blocked_until \
+                 RETURNING failed_attempts",
+                params![identifier, to_sqlite(now), to_sqlite(blocked_until)],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32)
+        })
+    }
+
+    fn clear_rate_limit(&self, identifier: &str) -> Result<(), StoreError> {
+        self.with(|c| c.execute("DELETE FROM rate_limits WHERE identifier = ?1", [identifier]).map(|_| ()))
     }
 }
 
@@ -263,6 +398,54 @@ mod tests {
         assert!(!store.find_token(&hash).unwrap().unwrap().is_active);
         assert_eq!(store.find_token("nope").unwrap(), None);
         assert_eq!(store.list_tokens().unwrap().len(), 1);
+    }
+
+    fn pending(id: &str, kind: PendingKind, expires_at: UnixSeconds) -> Pending {
+        Pending {
+            id: id.into(),
+            kind,
+            provider: Some("google".into()),
+            user_id: None,
+            user_email: None,
+            nonce: Some("n".into()),
+            pkce_verifier: Some("v".into()),
+            code_hash: None,
+            attempts: 0,
+            renew_token_hash: None,
+            client_ip: Some("127.0.0.1".into()),
+            csrf_token: Some("c".into()),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn pending_rows_are_single_use_bounded_in_time_and_cleaned_up() {
+        let store = SqliteStore::open(&temp_db("pending")).unwrap();
+        store.insert_pending(&pending("s1", PendingKind::Oidc, 2_000), 1_000).unwrap();
+        assert!(store.get_pending("s1", PendingKind::Confirmation, 1_000).unwrap().is_none(), "kind must match");
+        assert!(store.get_pending("s1", PendingKind::Oidc, 2_000).unwrap().is_none(), "expired");
+        let taken = store.take_pending("s1", PendingKind::Oidc, 1_500).unwrap().unwrap();
+        assert_eq!(taken.nonce.as_deref(), Some("n"));
+        assert!(store.take_pending("s1", PendingKind::Oidc, 1_500).unwrap().is_none(), "single use");
+
+        store.insert_pending(&pending("c1", PendingKind::Confirmation, 2_000), 1_000).unwrap();
+        assert_eq!(store.count_attempt("c1").unwrap(), 1);
+        assert_eq!(store.count_attempt("c1").unwrap(), 2);
+        // An insert later than its expiry removes it.
+        store.insert_pending(&pending("s2", PendingKind::Oidc, 9_000), 3_000).unwrap();
+        assert!(store.get_pending("c1", PendingKind::Confirmation, 1_000).unwrap().is_none());
+    }
+
+    #[test]
+    fn rate_limits_count_and_clear() {
+        let store = SqliteStore::open(&temp_db("rate")).unwrap();
+        assert_eq!(store.rate_limit("1.2.3.4").unwrap(), None);
+        assert_eq!(store.record_failure("1.2.3.4", 1_000, 1_000).unwrap(), 1);
+        assert_eq!(store.record_failure("1.2.3.4", 1_001, 1_003).unwrap(), 2);
+        let row = store.rate_limit("1.2.3.4").unwrap().unwrap();
+        assert_eq!((row.failed_attempts, row.blocked_until.as_deref()), (2, Some("1970-01-01 00:16:43")));
+        store.clear_rate_limit("1.2.3.4").unwrap();
+        assert_eq!(store.rate_limit("1.2.3.4").unwrap(), None);
     }
 
     #[test]
