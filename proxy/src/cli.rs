@@ -8,6 +8,8 @@ use crate::links::Links;
 use crate::logging::{self, Format};
 use crate::metrics::Metrics;
 use crate::server::{self, AppState};
+use crate::sso::pages::Pages;
+use crate::sso::providers::ProviderRuntime;
 use crate::store::{AsyncStore, sqlite::SqliteStore};
 use axum::Router;
 use clap::Parser;
@@ -154,7 +156,27 @@ async fn serve(config: Config) -> ExitCode {
         }
     };
     let addr = listener.local_addr().map_or_else(|_| format!("{}:{}", bind.0, bind.1), |a| a.to_string());
+    let (http, pages) = match (server::outbound_client(), Pages::new()) {
+        (Ok(h), Ok(p)) => (h, p),
+        (Err(e), _) => {
+            eprintln!("llm-sso-proxy: cannot build the HTTP client: {e}");
+            return ExitCode::FAILURE;
+        }
+        (_, Err(e)) => {
+            eprintln!("llm-sso-proxy: templates: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = Arc::new(config);
+    let mut providers = std::collections::BTreeMap::new();
+    if config.sso.enabled {
+        for (name, p) in &config.sso.providers {
+            let runtime = Arc::new(ProviderRuntime::new(name, p.clone(), &config.redirect_uri(), http.clone()));
+            let warming = runtime.clone();
+            tokio::spawn(async move { warming.warm_up().await });
+            providers.insert(name.clone(), runtime);
+        }
+    }
     let state = Arc::new(AppState {
         links: Links::new(&config.base_url()),
         config: config.clone(),
@@ -162,6 +184,9 @@ async fn serve(config: Config) -> ExitCode {
         forwarder,
         metrics: Metrics::default(),
         clock: Clock,
+        providers,
+        pages,
+        http,
     });
     print_summary(&config);
     println!("  agents: OpenAI base URL {}/v1, Anthropic base URL {}", config.base_url(), config.base_url());

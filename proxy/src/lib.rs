@@ -8,7 +8,9 @@
 //! the [`store`].
 
 pub mod agent;
+pub mod authz;
 pub mod cli;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod links;
@@ -16,6 +18,7 @@ pub mod logging;
 pub mod metrics;
 pub mod ops;
 pub mod server;
+pub mod sso;
 pub mod store;
 pub mod tokens;
 

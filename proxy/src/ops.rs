@@ -13,8 +13,8 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// 200 when the token store answers (and, once issue 5 lands, every provider's
-/// discovery document is usable); 503 naming the failing check otherwise.
+/// 200 when the token store answers and every provider's discovery document is
+/// loaded; 503 naming the failing check otherwise.
 pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
     let database = match &state.store {
         None => "not used (SSO disabled)".to_string(),
@@ -26,7 +26,16 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
             }
         },
     };
-    Json(json!({"status": "ready", "checks": {"database": database}})).into_response()
+    let mut checks = serde_json::Map::new();
+    checks.insert("database".into(), json!(database));
+    let mut ready = true;
+    for (name, provider) in &state.providers {
+        let ok = provider.is_ready();
+        ready &= ok;
+        checks.insert(format!("provider {name}"), json!(if ok { "ok" } else { "discovery document not loaded" }));
+    }
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"status": if ready { "ready" } else { "not ready" }, "checks": checks}))).into_response()
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {

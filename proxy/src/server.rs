@@ -11,6 +11,8 @@ use crate::config::Config;
 use crate::links::Links;
 use crate::metrics::Metrics;
 use crate::ops;
+use crate::sso::pages::Pages;
+use crate::sso::providers::ProviderRuntime;
 use crate::store::AsyncStore;
 use axum::Router;
 use axum::body::Bytes;
@@ -19,6 +21,7 @@ use axum::http::Uri;
 use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{any, get};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Everything handlers share. Built once at startup.
@@ -30,6 +33,21 @@ pub struct AppState {
     pub forwarder: Forwarder,
     pub metrics: Metrics,
     pub clock: Clock,
+    /// Configured identity providers by (case-sensitive) name.
+    pub providers: BTreeMap<String, Arc<ProviderRuntime>>,
+    pub pages: Pages,
+    /// For the IdPs and the authorization API; honours HTTP(S)_PROXY and NO_PROXY.
+    pub http: reqwest::Client,
+}
+
+/// The client for identity providers and the authorization API: no redirects
+/// (OIDC safety), bounded time, proxy settings from the environment.
+pub fn outbound_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
 }
 
 /// The whole HTTP surface, with path normalization applied before routing.
@@ -42,6 +60,7 @@ pub fn app(state: Arc<AppState>) -> axum::routing::RouterIntoService<axum::body:
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .merge(agent)
+        .merge(crate::sso::flow::router())
         .fallback(not_found)
         // The auth layer enforces server.max_body_bytes itself, with an API-shaped 413.
         .layer(DefaultBodyLimit::disable())

@@ -66,19 +66,27 @@ pub struct ProxyProcess {
     console: Arc<Mutex<String>>,
 }
 
-/// Where the proxy's upstreams and database are, for [`config`].
+/// Where the proxy's upstreams and identity providers are, for [`config`].
 pub struct Setup<'a> {
     pub sso_enabled: bool,
     pub openai_base_url: &'a str,
     pub openai_key: &'a str,
     pub anthropic_base_url: &'a str,
     pub anthropic_key: &'a str,
+    /// `(name, discovery_url, allowed_tenants)`; every provider uses client [`CLIENT_ID`] / [`CLIENT_SECRET`].
+    pub providers: Vec<(&'a str, String, Vec<String>)>,
+    /// Lines under `sso.authorization:` (each indented by four spaces), e.g. `    mode: "enterprise"`.
+    pub authorization: Vec<String>,
 }
 
-/// A complete config for the proxy under test (a mock-idp discovery URL that
-/// nothing fetches yet; issue 5's flow will use a real one).
+/// The OIDC client the kit's configs use (register it at the mock IdP).
+pub const CLIENT_ID: &str = "kit-client";
+/// Passed to the proxy through the environment (`${KIT_CLIENT_SECRET}`), never written in the file.
+pub const CLIENT_SECRET: &str = "kit-secret-not-real";
+
+/// A complete config for the proxy under test.
 pub fn config(setup: &Setup<'_>, port: u16) -> String {
-    format!(
+    let mut yaml = format!(
         r#"server:
   host: "127.0.0.1"
   port: {port}
@@ -88,16 +96,25 @@ upstreams:
 sso:
   enabled: {}
   database_path: "./sso_auth.db"
-  providers:
-    google:
-      type: "oauth2"
-      client_id: "kit-client"
-      client_secret: "${{KIT_GOOGLE_SECRET}}"
-      discovery_url: "http://127.0.0.1:9/google/.well-known/openid-configuration"
-      scopes: ["openid", "email"]
+  authorization:
+    rate_limit: {{ max_attempts: 10, backoff_multiplier: 2, max_backoff_seconds: 300 }}
 "#,
         setup.openai_base_url, setup.openai_key, setup.anthropic_base_url, setup.anthropic_key, setup.sso_enabled
-    )
+    );
+    for line in &setup.authorization {
+        yaml.push_str(line);
+        yaml.push('\n');
+    }
+    yaml.push_str("  providers:\n");
+    for (name, discovery, tenants) in &setup.providers {
+        let tenants: Vec<String> = tenants.iter().map(|t| format!("\"{t}\"")).collect();
+        yaml.push_str(&format!(
+            "    {name}:\n      type: \"oauth2\"\n      client_id: \"{CLIENT_ID}\"\n      client_secret: \"${{KIT_CLIENT_SECRET}}\"\n      \
+             discovery_url: \"{discovery}\"\n      scopes: [\"openid\", \"email\", \"profile\"]\n      allowed_tenants: [{}]\n",
+            tenants.join(", ")
+        ));
+    }
+    yaml
 }
 
 impl ProxyProcess {
@@ -117,7 +134,7 @@ impl ProxyProcess {
             .arg(&config_path)
             .args(args)
             .current_dir(dir.path())
-            .env("KIT_GOOGLE_SECRET", "kit-secret-not-real")
+            .env("KIT_CLIENT_SECRET", CLIENT_SECRET)
             .env_remove("SSO_ENABLED")
             .env_remove("SSO_DATABASE_PATH")
             .env_remove("SSO_AUTH_MODE")
@@ -194,6 +211,12 @@ impl ProxyProcess {
 
     /// A single-value query, e.g. `SELECT COUNT(*) FROM agent_tokens`.
     pub fn query_i64(&self, statement: &str) -> rusqlite::Result<i64> {
+        let conn = rusqlite::Connection::open(self.db_path())?;
+        conn.query_row(statement, [], |r| r.get(0))
+    }
+
+    /// A single text value, e.g. `SELECT user_id FROM agent_tokens`.
+    pub fn query_text(&self, statement: &str) -> rusqlite::Result<String> {
         let conn = rusqlite::Connection::open(self.db_path())?;
         conn.query_row(statement, [], |r| r.get(0))
     }

@@ -125,7 +125,8 @@ pub trait Store: Send + Sync + 'static {
 
     fn rate_limit(&self, identifier: &str) -> Result<Option<RateLimitRecord>, StoreError>;
     /// Records a failure and the time until which the identifier is blocked; returns the failure count.
-    fn record_failure(&self, identifier: &str, now: UnixSeconds, blocked_until: UnixSeconds) -> Result<u32, StoreError>;
+    fn record_failure(&self, identifier: &str, now: UnixSeconds, blocked_until: UnixSeconds)
+    -> Result<u32, StoreError>;
     fn clear_rate_limit(&self, identifier: &str) -> Result<(), StoreError>;
 }
 

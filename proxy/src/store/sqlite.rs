@@ -324,7 +324,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_failure(&self, identifier: &str, now: UnixSeconds, blocked_until: UnixSeconds) -> Result<u32, StoreError> {
+    fn record_failure(
+        &self,
+        identifier: &str,
+        now: UnixSeconds,
+        blocked_until: UnixSeconds,
+    ) -> Result<u32, StoreError> {
         self.with(|c| {
             c.query_row(
                 "INSERT INTO rate_limits (identifier, failed_attempts, last_attempt_at, blocked_until) \

@@ -10,9 +10,20 @@ async fn health_ready_and_metrics() {
     let s = stack(true).await;
     let health: Value = client().get(s.url("/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health, serde_json::json!({"status": "ok"}));
-    let ready = client().get(s.url("/ready")).send().await.unwrap();
-    assert_eq!(ready.status(), 200);
-    assert_eq!(ready.json::<Value>().await.unwrap()["checks"]["database"], "ok");
+    // Discovery runs in the background after startup: ready once it has loaded.
+    let mut ready = Value::Null;
+    for _ in 0..100 {
+        let response = client().get(s.url("/ready")).send().await.unwrap();
+        let ok = response.status() == 200;
+        ready = response.json().await.unwrap();
+        if ok {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["checks"]["database"], "ok");
+    assert_eq!(ready["checks"]["provider google"], "ok");
 
     let token = s.proxy.mint_token("alice@company.com");
     s.openai(Some(&token), &chat(false)).await;
@@ -68,14 +79,17 @@ async fn log_file_in_json_records_authentication_failures_without_the_token() {
     use llm_sso_kit::proxy::{ProxyProcess, Setup, config, free_port};
     let llm = mock_llm::MockLlm::spawn(mock_llm::LlmConfig::default()).await.unwrap();
     let (openai, anthropic) = (llm.openai_base_url(), llm.base_url());
+    let port = free_port();
+    let idp = idp_for(port).await;
     let setup = Setup {
         sso_enabled: true,
         openai_base_url: &openai,
         openai_key: OPENAI_KEY,
         anthropic_base_url: &anthropic,
         anthropic_key: ANTHROPIC_KEY,
+        providers: vec![("google", idp.discovery_url("google", None).unwrap(), Vec::new())],
+        authorization: Vec::new(),
     };
-    let port = free_port();
     let args = ["--log-level", "debug", "--log-file", "logs/proxy.log", "--log-format", "json"];
     let proxy = ProxyProcess::start_with_args(&config(&setup, port), port, &args).await.unwrap();
     let token = llm_sso_proxy::tokens::generate();

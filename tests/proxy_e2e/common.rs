@@ -1,6 +1,7 @@
 //! One stack per test: the mock upstream in-process, the proxy as a process.
 
-use llm_sso_kit::proxy::{ProxyProcess, Setup, config, free_port};
+use llm_sso_kit::proxy::{CLIENT_ID, CLIENT_SECRET, ProxyProcess, Setup, config, free_port};
+use mock_idp::{IdpConfig, MockIdp};
 use mock_llm::{LlmConfig, MockLlm};
 use serde_json::{Value, json};
 
@@ -9,22 +10,43 @@ pub const ANTHROPIC_KEY: &str = "sk-ant-mock-upstream";
 
 pub struct Stack {
     pub llm: MockLlm,
+    pub idp: MockIdp,
     pub proxy: ProxyProcess,
 }
 
+/// The mock IdP with the kit's client registered for a proxy on `port`.
+pub async fn idp_for(port: u16) -> MockIdp {
+    let mut config = IdpConfig::default();
+    let redirect = format!("http://127.0.0.1:{port}/auth/callback");
+    let mut client = mock_idp::Client::new(CLIENT_ID, CLIENT_SECRET, &redirect);
+    client.require_pkce = true;
+    config.clients.push(client);
+    MockIdp::spawn(config).await.expect("mock IdP starts")
+}
+
 pub async fn stack(sso_enabled: bool) -> Stack {
+    stack_with(sso_enabled, Vec::new()).await
+}
+
+/// A stack whose `sso.authorization` block has `authorization` lines (single_user when empty).
+pub async fn stack_with(sso_enabled: bool, authorization: Vec<String>) -> Stack {
     let llm = MockLlm::spawn(LlmConfig::default()).await.expect("mock upstream starts");
+    let port = free_port();
+    let idp = idp_for(port).await;
     let (openai, anthropic) = (llm.openai_base_url(), llm.base_url());
+    let google = idp.discovery_url("google", None).expect("google issuer");
+    let microsoft = idp.discovery_url("microsoft", Some("common")).expect("microsoft issuer");
     let setup = Setup {
         sso_enabled,
         openai_base_url: &openai,
         openai_key: OPENAI_KEY,
         anthropic_base_url: &anthropic,
         anthropic_key: ANTHROPIC_KEY,
+        providers: vec![("google", google, Vec::new()), ("microsoft", microsoft, Vec::new())],
+        authorization,
     };
-    let port = free_port();
     let proxy = ProxyProcess::start(&config(&setup, port), port).await.unwrap_or_else(|e| panic!("{e}"));
-    Stack { llm, proxy }
+    Stack { llm, idp, proxy }
 }
 
 pub fn chat(stream: bool) -> Value {

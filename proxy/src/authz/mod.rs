@@ -1,0 +1,8 @@
+//! After SSO proves who the user is, authorization decides whether they may
+//! have a token: a confirmation code printed in the server console
+//! ([`single_user`]) or the company's authorization API ([`enterprise`]).
+//! [`backoff`] slows down whoever keeps failing.
+
+pub mod backoff;
+pub mod enterprise;
+pub mod single_user;

@@ -1,0 +1,83 @@
+//! The HTML a person sees, from templates in `proxy/templates/` rendered by
+//! minijinja with auto-escaping (names end in `.html`), and the security headers
+//! every page carries.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{Environment, Value};
+
+pub struct Pages {
+    env: Environment<'static>,
+}
+
+/// Strict: no inline script, nothing from elsewhere, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub const COPY_JS: &str = include_str!("../../templates/copy.js");
+
+impl Pages {
+    pub fn new() -> Result<Pages, minijinja::Error> {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("../../templates/base.html")),
+            ("providers.html", include_str!("../../templates/providers.html")),
+            ("confirm.html", include_str!("../../templates/confirm.html")),
+            ("success.html", include_str!("../../templates/success.html")),
+            ("renewed.html", include_str!("../../templates/renewed.html")),
+            ("error.html", include_str!("../../templates/error.html")),
+        ] {
+            env.add_template(name, source)?;
+        }
+        Ok(Pages { env })
+    }
+
+    /// Renders `template` with `context` as an HTML response with `status`.
+    pub fn render(&self, status: StatusCode, template: &str, context: Value) -> Response {
+        match self.env.get_template(template).and_then(|t| t.render(context)) {
+            Ok(html) => secure((status, Html(html)).into_response()),
+            Err(e) => {
+                tracing::error!("template {template}: {e}");
+                secure((StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response())
+            }
+        }
+    }
+
+    /// An error page: what happened, what to do, and optionally where to start again.
+    pub fn error(&self, status: StatusCode, title: &str, message: &str, detail: Option<&str>, retry: bool) -> Response {
+        let context = minijinja::context! {
+            title, message, detail,
+            retry_url => if retry { Some("/auth/login") } else { None },
+        };
+        self.render(status, "error.html", context)
+    }
+}
+
+/// Adds the headers every auth page carries.
+pub fn secure(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reflected_values_are_escaped() {
+        let pages = Pages::new().unwrap();
+        let response =
+            pages.error(StatusCode::BAD_REQUEST, "<b>t</b>", "<script>alert(1)</script>", Some("\"x'"), true);
+        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<b>t</b>"));
+    }
+}

@@ -1,0 +1,10 @@
+//! The proxy end to end: `llm-sso-proxy` as a spawned process in front of the
+//! mock LLM upstream, signing in at mock-idp, authorized by mock-authz-api.
+//! One test binary, one module per area.
+
+mod common;
+mod forwarding;
+mod login;
+mod operations;
+mod sandbox;
+mod sdks;
