@@ -2,6 +2,7 @@
 //! mock LLM upstream, signing in at mock-idp, authorized by mock-authz-api.
 //! One test binary, one module per area.
 
+mod browser;
 mod common;
 mod forwarding;
 mod login;
