@@ -126,13 +126,34 @@ impl ProxyProcess {
 
     /// As [`ProxyProcess::start`], with extra command-line arguments (run in the proxy's directory).
     pub async fn start_with_args(config_yaml: &str, port: u16, args: &[&str]) -> Result<ProxyProcess, String> {
-        let dir = TempDir::new("proxy");
+        Self::start_in(TempDir::new("proxy"), config_yaml, port, args, &[]).await
+    }
+
+    /// Stops this proxy (SIGTERM) and starts it again with the same directory,
+    /// database and port: what an operator's restart does.
+    pub async fn restart(mut self) -> Result<ProxyProcess, String> {
+        self.terminate();
+        let _ = self.wait(Duration::from_secs(10)).await;
+        let config = std::fs::read_to_string(self.dir.path().join("config.yaml")).map_err(|e| e.to_string())?;
+        let ProxyProcess { dir, port, .. } = self;
+        Self::start_in(dir, &config, port, &[], &[]).await
+    }
+
+    /// Starts the proxy in `dir` with extra arguments and environment variables.
+    pub async fn start_in(
+        dir: TempDir,
+        config_yaml: &str,
+        port: u16,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<ProxyProcess, String> {
         let config_path = dir.path().join("config.yaml");
         std::fs::write(&config_path, config_yaml).map_err(|e| e.to_string())?;
         let mut child = Command::new(binary())
             .arg("--sso-config")
             .arg(&config_path)
             .args(args)
+            .envs(envs.iter().copied())
             .current_dir(dir.path())
             .env("KIT_CLIENT_SECRET", CLIENT_SECRET)
             .env_remove("SSO_ENABLED")

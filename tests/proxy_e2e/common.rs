@@ -30,6 +30,11 @@ pub async fn stack(sso_enabled: bool) -> Stack {
 
 /// A stack whose `sso.authorization` block has `authorization` lines (single_user when empty).
 pub async fn stack_with(sso_enabled: bool, authorization: Vec<String>) -> Stack {
+    stack_env(sso_enabled, authorization, &[]).await
+}
+
+/// As [`stack_with`], with environment variables for the proxy process.
+pub async fn stack_env(sso_enabled: bool, authorization: Vec<String>, envs: &[(&str, &str)]) -> Stack {
     let llm = MockLlm::spawn(LlmConfig::default()).await.expect("mock upstream starts");
     let port = free_port();
     let idp = idp_for(port).await;
@@ -45,7 +50,9 @@ pub async fn stack_with(sso_enabled: bool, authorization: Vec<String>) -> Stack 
         providers: vec![("google", google, Vec::new()), ("microsoft", microsoft, Vec::new())],
         authorization,
     };
-    let proxy = ProxyProcess::start(&config(&setup, port), port).await.unwrap_or_else(|e| panic!("{e}"));
+    let dir = llm_sso_kit::proxy::TempDir::new("proxy");
+    let proxy =
+        ProxyProcess::start_in(dir, &config(&setup, port), port, &[], envs).await.unwrap_or_else(|e| panic!("{e}"));
     Stack { llm, idp, proxy }
 }
 

@@ -468,3 +468,43 @@ async fn starting_a_login_is_blocked_during_backoff() {
     let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
     assert_eq!(page.status, 200);
 }
+
+#[tokio::test]
+async fn a_sign_in_started_before_a_restart_finishes_after_it() {
+    let Stack { llm, idp, proxy } = stack(true).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
+    let to_idp = client.get(format!("{}/auth/login/google", proxy.base_url())).send().await.unwrap();
+    let idp_url = to_idp.headers()["location"].to_str().unwrap().to_string();
+    let callback = client.get(&idp_url).send().await.unwrap().headers()["location"].to_str().unwrap().to_string();
+    // The flow state is in the database, not in the process.
+    let proxy = proxy.restart().await.unwrap();
+    let s = Stack { llm, idp, proxy };
+    let mut browser = Browser::new();
+    let confirm = browser.open(&callback).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.html);
+    let code = code_from_console(&s, "alice@company.com").await;
+    let done = browser
+        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &input(&confirm.html, "csrf_token"))])
+        .await;
+    let token = token_on(&done);
+    assert_eq!(openai_text(s.openai(Some(&token), &chat(false)).await).await, "ping through the proxy");
+}
+
+#[tokio::test]
+async fn https_proxy_settings_are_honoured_for_the_identity_provider() {
+    // A proxy that does not exist: every IdP call through it fails, and the page says where to look.
+    let dead = format!("http://127.0.0.1:{}", llm_sso_kit::proxy::free_port());
+    let s = stack_env(true, Vec::new(), &[("HTTP_PROXY", &dead), ("HTTPS_PROXY", &dead), ("NO_PROXY", "")]).await;
+    let mut browser = Browser::new();
+    let page = browser.open(&s.url("/auth/login/google")).await;
+    assert_eq!(page.status, 502, "{}", page.html);
+    assert!(page.text().contains("Failed to connect to identity provider 127.0.0.1"), "{}", page.html);
+    assert!(page.text().contains("HTTPS_PROXY"));
+
+    // NO_PROXY exempts the IdP's host again.
+    let s =
+        stack_env(true, Vec::new(), &[("HTTP_PROXY", &dead), ("HTTPS_PROXY", &dead), ("NO_PROXY", "127.0.0.1")]).await;
+    let token = login_for_token(&s, "google", "alice@company.com").await;
+    assert!(token.starts_with("llmsso_"));
+}
