@@ -29,3 +29,50 @@ fn readme_starts_with_the_two_commands_and_ci_runs_the_test_command() {
     let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
     assert!(ci.contains("cargo test --workspace"), ".ci/run must run the README's test command");
 }
+
+/// Tags used on `Feature:` or `Scenario` lines of every `.feature` file.
+fn feature_tags(root: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut tags = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(root.join("features")).expect("features/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "feature") {
+            let text = std::fs::read_to_string(&path).expect("readable feature");
+            for line in text.lines().map(str::trim).filter(|l| l.starts_with('@')) {
+                tags.extend(line.split_whitespace().map(str::to_string));
+            }
+        }
+    }
+    tags
+}
+
+#[test]
+fn the_features_index_matches_the_feature_files() {
+    let root = workspace_root();
+    let index = std::fs::read_to_string(root.join("features/README.md")).expect("features/README.md");
+    let used = feature_tags(&root);
+    let mut listed = std::collections::BTreeSet::new();
+    let mut pending = Vec::new();
+    for row in index.lines().filter(|l| l.starts_with("| ") && l.contains("`@")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (tag, status) = (cells[3].trim_matches('`').to_string(), cells[4]);
+        match status {
+            "covered" => assert!(used.contains(&tag), "{tag} is marked covered but no scenario carries it"),
+            "pending" => {
+                assert!(!used.contains(&tag), "{tag} has scenarios: mark it covered in features/README.md");
+                pending.push(tag.clone());
+            }
+            other => panic!("unknown status {other:?} for {tag}"),
+        }
+        listed.insert(tag);
+    }
+    assert!(listed.len() >= 23, "every area of the guide has a row");
+    let unlisted: Vec<&String> = used.iter().filter(|t| t.starts_with("@guide-") && !listed.contains(*t)).collect();
+    assert!(unlisted.is_empty(), "tags missing from features/README.md: {unlisted:?}");
+    if !pending.is_empty() {
+        eprintln!(
+            "\n!!! conformance kit: {} guide sections have no scenario yet: {}\n",
+            pending.len(),
+            pending.join(" ")
+        );
+    }
+}

@@ -58,6 +58,31 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// The command that starts the proxy under test. `LLM_SSO_PROXY_CMD`, when set, is a
+/// shell command template with `{config}`, `{port}` and `{db}` placeholders (to test
+/// another implementation of the same contract); otherwise the workspace's binary.
+pub fn command(config: Option<&Path>, port: u16, db: &Path) -> Command {
+    match std::env::var("LLM_SSO_PROXY_CMD") {
+        Ok(template) => {
+            let line = template
+                .replace("{config}", &config.map(|c| c.display().to_string()).unwrap_or_default())
+                .replace("{port}", &port.to_string())
+                .replace("{db}", &db.display().to_string());
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("exec {line}")]);
+            c
+        }
+        Err(_) => {
+            let mut c = Command::new(binary());
+            match config {
+                Some(path) => c.arg("--sso-config").arg(path),
+                None => c.arg("--port").arg(port.to_string()),
+            };
+            c
+        }
+    }
+}
+
 /// A running proxy. Killed when dropped.
 pub struct ProxyProcess {
     child: Child,
@@ -147,13 +172,25 @@ impl ProxyProcess {
         args: &[&str],
         envs: &[(&str, &str)],
     ) -> Result<ProxyProcess, String> {
+        Self::launch(dir, Some(config_yaml), port, args, envs).await
+    }
+
+    /// The general form: `config_yaml` `None` starts the proxy with no `--sso-config`
+    /// at all (then `--port` is passed so it still listens where the kit expects).
+    pub async fn launch(
+        dir: TempDir,
+        config_yaml: Option<&str>,
+        port: u16,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<ProxyProcess, String> {
         let config_path = dir.path().join("config.yaml");
-        std::fs::write(&config_path, config_yaml).map_err(|e| e.to_string())?;
-        let mut child = Command::new(binary())
-            .arg("--sso-config")
-            .arg(&config_path)
+        if let Some(yaml) = config_yaml {
+            std::fs::write(&config_path, yaml).map_err(|e| e.to_string())?;
+        }
+        let mut command = command(config_yaml.map(|_| config_path.as_path()), port, &dir.path().join("sso_auth.db"));
+        let mut child = command
             .args(args)
-            .envs(envs.iter().copied())
             .current_dir(dir.path())
             .env("KIT_CLIENT_SECRET", CLIENT_SECRET)
             .env_remove("SSO_ENABLED")
@@ -161,11 +198,13 @@ impl ProxyProcess {
             .env_remove("SSO_AUTH_MODE")
             .env_remove("SSO_AUTH_API_URL")
             .env_remove("SSO_SESSION_LIFETIME_HOURS")
+            // The scenario's own environment last, so it may set any of the above.
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary().display()))?;
+            .map_err(|e| format!("cannot start the proxy under test: {e}"))?;
         let console = Arc::new(Mutex::new(String::new()));
         let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(1);
         for stream in [child.stdout.take().map(Pipe::Out), child.stderr.take().map(Pipe::Err)].into_iter().flatten() {

@@ -1,0 +1,50 @@
+@guide-diagnostics
+Feature: Diagnostics the troubleshooting guide starts with
+  "Check if proxy is running", "Validate configuration", "Start proxy with debug logging".
+
+  Scenario: The health endpoint answers when the proxy runs
+    Given the proxy is running
+    When I request GET "/health"
+    Then the response status is 200
+    And the response body is JSON:
+      """
+      {"status": "ok"}
+      """
+
+  Scenario: --version prints the version
+    When I run the proxy with "--version"
+    Then the command succeeds
+    And the output says "llm-sso-proxy "
+
+  Scenario: --validate-only accepts a good configuration and prints what to register
+    Given the kit's standard configuration
+    When I run the proxy with "--validate-only"
+    Then the command succeeds
+    And the output says "configuration OK"
+    And the output says "redirect URI to register for provider 'google'"
+    And the output does not contain "kit-secret-not-real"
+
+  Scenario: --validate-only reports every problem at once, with its location
+    Given the proxy configuration file:
+      """
+      server:
+        prot: 8080
+      sso:
+        enabled: "true"
+        authorization:
+          mode: "single-user"
+      """
+    When I run the proxy with "--validate-only"
+    Then the command fails with exit code 1
+    And the output reports 3 problems
+    And the output says "config.yaml:2:3: server.prot"
+    And the output says "did you mean `server.port`?"
+    And the output says "config.yaml:4:12: sso.enabled: must be a boolean"
+
+  Scenario: Debug logging to a file records authentication failures, never the token
+    Given the proxy is started with "--log-level DEBUG --log-file proxy.log"
+    And the proxy is running
+    And the user "alice@company.com" holds a valid agent token
+    When the agent sends a chat request with its token cut short by 1 characters
+    Then the console shows "authentication failed"
+    And the console never shows the agent token

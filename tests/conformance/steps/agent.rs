@@ -1,0 +1,138 @@
+//! What an agent does (requests with or without its token) and what it sees.
+
+use crate::world::{KitWorld, Reply};
+use cucumber::gherkin::Step;
+use cucumber::{given, then, when};
+use serde_json::{Value, json};
+
+fn chat_body() -> Value {
+    json!({"model": "gpt-4", "messages": [{"role": "user", "content": "test"}]})
+}
+
+async fn send(world: &mut KitWorld, method: &str, path: &str, token: Option<String>, body: Option<Value>) {
+    let url = format!("{}{path}", world.base_url());
+    let client = reqwest::Client::new();
+    let mut request = match method {
+        "GET" => client.get(&url),
+        _ => client.post(&url),
+    };
+    if let Some(t) = token {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(b) = body {
+        request = request.json(&b);
+    }
+    let response = request.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+    let body = response.text().await.unwrap_or_default();
+    world.reply = Some(Reply { status, headers, body });
+}
+
+#[given(expr = "the user {string} holds a valid agent token")]
+async fn holds_token(world: &mut KitWorld, email: String) {
+    world.token = Some(world.proxy().mint_token(&email));
+}
+
+#[when("the agent sends a chat request without a token")]
+async fn without(world: &mut KitWorld) {
+    send(world, "POST", "/v1/chat/completions", None, Some(chat_body())).await;
+}
+
+#[when("the agent sends a chat request with its token")]
+async fn with_token(world: &mut KitWorld) {
+    let token = world.token.clone();
+    send(world, "POST", "/v1/chat/completions", token, Some(chat_body())).await;
+}
+
+#[when(expr = "the agent sends a chat request with its token cut short by {int} characters")]
+async fn truncated(world: &mut KitWorld, n: usize) {
+    let token = world.token.clone().expect("a token");
+    let cut = token[..token.len().saturating_sub(n)].to_string();
+    send(world, "POST", "/v1/chat/completions", Some(cut), Some(chat_body())).await;
+}
+
+#[when(expr = "the agent sends a chat request to {string} with its token")]
+async fn to_path(world: &mut KitWorld, path: String) {
+    let token = world.token.clone();
+    send(world, "POST", &path, token, Some(chat_body())).await;
+}
+
+#[when(expr = "I request {word} {string}")]
+async fn request(world: &mut KitWorld, method: String, path: String) {
+    send(world, &method, &path, None, None).await;
+}
+
+#[when(expr = "I run the guide's curl test against {string}")]
+async fn curl_test(world: &mut KitWorld, path: String) {
+    // curl http://localhost:8080/v1/chat/completions -H "Authorization: Bearer YOUR_TOKEN" -d '{...}'
+    let token = world.token.clone();
+    send(world, "POST", &path, token, Some(chat_body())).await;
+}
+
+#[then(expr = "the response status is {int}")]
+async fn status(world: &mut KitWorld, code: u16) {
+    let r = world.reply.as_ref().expect("a reply");
+    assert_eq!(r.status, code, "{}", r.body);
+}
+
+#[then("the response body is JSON:")]
+async fn body_json(world: &mut KitWorld, step: &Step) {
+    let expected: Value = serde_json::from_str(step.docstring.as_deref().unwrap_or("null")).expect("JSON docstring");
+    let r = world.reply.as_ref().expect("a reply");
+    let actual: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body));
+    assert_eq!(actual, expected);
+}
+
+fn assistant_text(world: &KitWorld) -> String {
+    let r = world.reply.as_ref().expect("a reply");
+    let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body));
+    v["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_string()
+}
+
+#[then("the agent sees a sandbox reply with the login URL")]
+async fn sandbox_login(world: &mut KitWorld) {
+    let text = assistant_text(world);
+    assert_eq!(world.reply.as_ref().map(|r| r.status), Some(200), "sandbox replies are well-formed completions");
+    assert!(text.contains(&format!("{}/auth/login", world.base_url())), "{text}");
+}
+
+#[then("the agent sees a sandbox reply with a re-authentication URL")]
+async fn sandbox_reauth(world: &mut KitWorld) {
+    let text = assistant_text(world);
+    assert!(text.contains("Session expired"), "{text}");
+    assert!(text.contains(&format!("{}/auth/login?renew=", world.base_url())), "{text}");
+}
+
+#[then(expr = "the sandbox reply says {string}")]
+async fn sandbox_says(world: &mut KitWorld, words: String) {
+    let text = assistant_text(world);
+    assert!(text.contains(&words), "{text}");
+}
+
+#[then("the agent sees the model's answer")]
+async fn model_answer(world: &mut KitWorld) {
+    assert_eq!(assistant_text(world), "test", "the mock upstream echoes the prompt");
+}
+
+#[then(expr = "the response says {string}")]
+async fn response_says(world: &mut KitWorld, words: String) {
+    let r = world.reply.as_ref().expect("a reply");
+    assert!(r.body.contains(&words), "{}", r.body);
+}
+
+#[then(expr = "connecting to port {int} is refused")]
+async fn refused(_world: &mut KitWorld, port: u16) {
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
+}
+
+#[then("the upstream received no request")]
+async fn upstream_untouched(world: &mut KitWorld) {
+    assert!(world.mocks().await.llm.journal().is_empty());
+}
+
+#[then(expr = "the response header {word} is {string}")]
+async fn header_is(world: &mut KitWorld, name: String, value: String) {
+    let r = world.reply.as_ref().expect("a reply");
+    let actual = r.headers.get(name.as_str()).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert_eq!(actual, value, "header {name}");
+}

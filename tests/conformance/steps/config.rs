@@ -1,0 +1,96 @@
+//! Given a config / environment; When the proxy starts or is validated; Then the command's outcome.
+
+use crate::world::{CommandRun, KitWorld};
+use cucumber::gherkin::Step;
+use cucumber::{given, then, when};
+
+#[given("the kit's standard configuration")]
+async fn standard(world: &mut KitWorld) {
+    world.config_yaml = Some(world.standard_config().await);
+}
+
+#[given("the proxy configuration file:")]
+async fn config_file(world: &mut KitWorld, step: &Step) {
+    let text = step.docstring.clone().expect("a docstring with the YAML");
+    // Gherkin keeps the line break after the opening quotes: drop it so line numbers match.
+    let text = text.strip_prefix('\n').unwrap_or(&text).to_string();
+    world.config_yaml = Some(world.fill(&text).await);
+}
+
+#[given("no configuration file is passed")]
+async fn no_config(world: &mut KitWorld) {
+    world.no_config = true;
+}
+
+#[given(expr = "the environment variable {word} is {string}")]
+async fn env(world: &mut KitWorld, name: String, value: String) {
+    world.env.push((name, value));
+}
+
+#[given(expr = "the proxy is started with {string}")]
+async fn extra_args(world: &mut KitWorld, args: String) {
+    world.args.extend(args.split_whitespace().map(str::to_string));
+}
+
+#[given("the proxy is running")]
+#[when("the proxy starts")]
+async fn start(world: &mut KitWorld) {
+    world.start_proxy().await;
+}
+
+/// Runs the binary to completion in the scenario's directory (config as `config.yaml`).
+async fn run(world: &mut KitWorld, args: &[String]) {
+    let dir = world.dir_path();
+    let mut cmd = tokio::process::Command::new(llm_sso_kit::proxy::binary());
+    if let Some(yaml) = &world.config_yaml {
+        std::fs::write(dir.join("config.yaml"), yaml).expect("write config");
+        cmd.args(["--sso-config", "config.yaml"]);
+    }
+    cmd.args(args).current_dir(&dir).env("KIT_CLIENT_SECRET", llm_sso_kit::proxy::CLIENT_SECRET);
+    for (k, v) in &world.env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), cmd.output())
+        .await
+        .expect("the command finishes")
+        .expect("the binary runs");
+    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    world.command = Some(CommandRun { code: out.status.code(), output });
+}
+
+#[when(expr = "I run the proxy with {string}")]
+async fn run_with(world: &mut KitWorld, args: String) {
+    let args: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+    run(world, &args).await;
+}
+
+#[then("the command succeeds")]
+async fn succeeds(world: &mut KitWorld) {
+    let c = world.command.as_ref().expect("a command ran");
+    assert_eq!(c.code, Some(0), "{}", c.output);
+}
+
+#[then(expr = "the command fails with exit code {int}")]
+async fn fails(world: &mut KitWorld, code: i32) {
+    let c = world.command.as_ref().expect("a command ran");
+    assert_eq!(c.code, Some(code), "{}", c.output);
+}
+
+#[then(expr = "the output says {string}")]
+async fn output_says(world: &mut KitWorld, text: String) {
+    let c = world.command.as_ref().expect("a command ran");
+    assert!(c.output.contains(&text), "output lacks {text:?}:\n{}", c.output);
+}
+
+#[then(expr = "the output does not contain {string}")]
+async fn output_lacks(world: &mut KitWorld, text: String) {
+    let c = world.command.as_ref().expect("a command ran");
+    assert!(!c.output.contains(&text), "output contains {text:?}:\n{}", c.output);
+}
+
+#[then(expr = "the output reports {int} problem(s)")]
+async fn problems(world: &mut KitWorld, n: usize) {
+    let c = world.command.as_ref().expect("a command ran");
+    let expected = format!("{n} configuration problem{}", if n == 1 { "" } else { "s" });
+    assert!(c.output.contains(&expected), "expected {expected:?}:\n{}", c.output);
+}

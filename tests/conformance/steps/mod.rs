@@ -1,0 +1,7 @@
+//! Step definitions, grouped by domain: the config file and command line, the
+//! agent's requests, the browser-facing pages, the console, the database.
+
+mod agent;
+mod config;
+mod console;
+mod database;

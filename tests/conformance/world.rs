@@ -1,0 +1,184 @@
+//! The stack of one scenario: a private directory, the mocks on ephemeral
+//! loopback ports (started on first use), the proxy process with its captured
+//! console, and what the last step observed. Dropped, it tears everything down,
+//! also when a step failed.
+
+use llm_sso_kit::proxy::{CLIENT_ID, CLIENT_SECRET, ProxyProcess, Setup, TempDir, config, free_port};
+use mock_authz_api::{AuthzConfig, MockAuthzApi};
+use mock_idp::{IdpConfig, MockIdp};
+use mock_llm::{LlmConfig, MockLlm};
+
+/// The outside world the proxy talks to.
+pub struct Mocks {
+    pub llm: MockLlm,
+    pub idp: MockIdp,
+    pub authz: MockAuthzApi,
+}
+
+/// An HTTP answer as a step saw it.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+/// A finished command (`--validate-only`, `--version`, a failed start).
+pub struct CommandRun {
+    pub code: Option<i32>,
+    pub output: String,
+}
+
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct KitWorld {
+    pub dir: Option<TempDir>,
+    pub port: u16,
+    /// The config file of the scenario, with `{placeholders}` already filled; `None` = the kit's standard one.
+    pub config_yaml: Option<String>,
+    /// Start without `--sso-config` at all.
+    pub no_config: bool,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+    pub mocks: Option<Mocks>,
+    pub proxy: Option<ProxyProcess>,
+    pub reply: Option<Reply>,
+    pub command: Option<CommandRun>,
+    pub token: Option<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl std::fmt::Debug for KitWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KitWorld").field("port", &self.port).field("proxy_running", &self.proxy.is_some()).finish()
+    }
+}
+
+impl KitWorld {
+    fn new() -> Self {
+        KitWorld {
+            dir: Some(TempDir::new("scenario")),
+            port: free_port(),
+            config_yaml: None,
+            no_config: false,
+            env: Vec::new(),
+            args: Vec::new(),
+            mocks: None,
+            proxy: None,
+            reply: None,
+            command: None,
+            token: None,
+            rows: Vec::new(),
+        }
+    }
+
+    /// The mocks, started on first use; the IdP knows the kit's client for this scenario's port.
+    pub async fn mocks(&mut self) -> &Mocks {
+        if self.mocks.is_none() {
+            let llm = MockLlm::spawn(LlmConfig::default()).await.expect("mock LLM starts");
+            let mut idp_config = IdpConfig::default();
+            let mut client = mock_idp::Client::new(
+                CLIENT_ID,
+                CLIENT_SECRET,
+                &format!("http://127.0.0.1:{}/auth/callback", self.port),
+            );
+            client.require_pkce = true;
+            idp_config.clients.push(client);
+            let idp = MockIdp::spawn(idp_config).await.expect("mock IdP starts");
+            let authz = MockAuthzApi::spawn(AuthzConfig::default()).await.expect("mock authorization API starts");
+            self.mocks = Some(Mocks { llm, idp, authz });
+        }
+        self.mocks.as_ref().expect("just started")
+    }
+
+    /// Fills `{port}`, `{openai_url}`, `{anthropic_url}`, `{google_discovery}`,
+    /// `{microsoft_discovery}` and `{authz_url}` in a scenario's text.
+    pub async fn fill(&mut self, text: &str) -> String {
+        let port = self.port;
+        let m = self.mocks().await;
+        text.replace("{port}", &port.to_string())
+            .replace("{openai_url}", &m.llm.openai_base_url())
+            .replace("{anthropic_url}", &m.llm.base_url())
+            .replace("{google_discovery}", &m.idp.discovery_url("google", None).unwrap_or_default())
+            .replace("{microsoft_discovery}", &m.idp.discovery_url("microsoft", Some("common")).unwrap_or_default())
+            .replace("{authz_url}", &m.authz.authorize_url())
+    }
+
+    /// The kit's standard config: SSO on, the mocks as upstream and IdPs.
+    pub async fn standard_config(&mut self) -> String {
+        let port = self.port;
+        let m = self.mocks().await;
+        let (openai, anthropic) = (m.llm.openai_base_url(), m.llm.base_url());
+        let setup = Setup {
+            sso_enabled: true,
+            openai_base_url: &openai,
+            openai_key: "sk-mock-openai-upstream",
+            anthropic_base_url: &anthropic,
+            anthropic_key: "sk-ant-mock-upstream",
+            providers: vec![
+                ("google", m.idp.discovery_url("google", None).unwrap_or_default(), Vec::new()),
+                ("microsoft", m.idp.discovery_url("microsoft", Some("common")).unwrap_or_default(), Vec::new()),
+            ],
+            authorization: Vec::new(),
+        };
+        config(&setup, port)
+    }
+
+    /// Starts the proxy with the scenario's config; panics with its console if it does not listen.
+    pub async fn start_proxy(&mut self) {
+        let yaml = match (&self.config_yaml, self.no_config) {
+            (_, true) => None,
+            (Some(y), false) => Some(y.clone()),
+            (None, false) => Some(self.standard_config().await),
+        };
+        self.mocks().await;
+        let dir = self.dir.take().unwrap_or_else(|| TempDir::new("scenario"));
+        let envs: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let proxy = ProxyProcess::launch(dir, yaml.as_deref(), self.port, &args, &envs)
+            .await
+            .unwrap_or_else(|e| panic!("the proxy did not start: {e}"));
+        self.proxy = Some(proxy);
+    }
+
+    pub fn proxy(&self) -> &ProxyProcess {
+        self.proxy.as_ref().expect("a step started the proxy first")
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Where the scenario's files are (before and after the proxy starts).
+    pub fn dir_path(&self) -> std::path::PathBuf {
+        match (&self.proxy, &self.dir) {
+            (Some(p), _) => p.dir.path().to_path_buf(),
+            (None, Some(d)) => d.path().to_path_buf(),
+            (None, None) => std::env::temp_dir(),
+        }
+    }
+
+    /// What a failure report shows: the last reply or command, and the tail of the proxy's console.
+    pub fn failure_report(&self) -> String {
+        let mut out = String::new();
+        if let Some(r) = &self.reply {
+            out.push_str(&format!(
+                "last reply: HTTP {}\n{}\n",
+                r.status,
+                r.body.chars().take(2000).collect::<String>()
+            ));
+        }
+        if let Some(c) = &self.command {
+            out.push_str(&format!("last command exit {:?}:\n{}\n", c.code, c.output));
+        }
+        if let Some(p) = &self.proxy {
+            let console = p.console();
+            let tail: Vec<&str> = console.lines().rev().take(40).collect();
+            out.push_str("proxy console (tail):\n");
+            for line in tail.into_iter().rev() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
