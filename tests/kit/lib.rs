@@ -2,6 +2,7 @@
 //! process ([`proxy`]), the Python SDK lookup, and the repository-layout
 //! checks. The cucumber runner (issue 6) builds on these.
 
+pub mod browser;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};

@@ -18,14 +18,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// The code printed in the console for `email`.
 async fn console_code(s: &Stack, email: &str) -> String {
     for _ in 0..200 {
-        let console = s.proxy.console();
-        if let Some(code) = console
-            .lines()
-            .rev()
-            .filter(|l| l.contains(email))
-            .find_map(|l| l.split("Confirmation Code: ").nth(1))
-            .map(|r| r.chars().take(6).collect::<String>())
-        {
+        if let Some(code) = llm_sso_kit::browser::code_in(&s.proxy.console(), email) {
             return code;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;

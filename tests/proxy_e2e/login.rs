@@ -9,88 +9,16 @@ use mock_idp::{NextLogin, TokenFault};
 use reqwest::StatusCode;
 use std::time::Duration;
 
-/// A browser: keeps cookies, follows redirects itself so every hop is seen.
-pub struct Browser {
-    client: reqwest::Client,
-    pub visited: Vec<String>,
-}
-
-pub struct Page {
-    pub status: StatusCode,
-    pub headers: reqwest::header::HeaderMap,
-    pub html: String,
-}
-
-impl Page {
-    /// The page as a person reads it (HTML entities decoded).
-    pub fn text(&self) -> String {
-        self.html
-            .replace("&#x2f;", "/")
-            .replace("&#x27;", "'")
-            .replace("&quot;", "\"")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&")
-    }
-}
-
-impl Browser {
-    pub fn new() -> Browser {
-        let client =
-            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { client, visited: Vec::new() }
-    }
-
-    async fn follow(&mut self, mut response: reqwest::Response) -> Page {
-        for _ in 0..10 {
-            let url = response.url().to_string();
-            self.visited.push(url.clone());
-            if !response.status().is_redirection() {
-                let (status, headers) = (response.status(), response.headers().clone());
-                return Page { status, headers, html: response.text().await.unwrap() };
-            }
-            let location = response.headers()["location"].to_str().unwrap().to_string();
-            let next = url::Url::parse(&url).unwrap().join(&location).unwrap();
-            response = self.client.get(next).send().await.expect("redirect target answers");
-        }
-        panic!("redirect loop: {:?}", self.visited);
-    }
-
-    pub async fn open(&mut self, url: &str) -> Page {
-        let response = self.client.get(url).send().await.expect("page answers");
-        self.follow(response).await
-    }
-
-    pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
-        let response = self.client.post(url).form(form).send().await.expect("form answers");
-        self.follow(response).await
-    }
-}
-
-/// The value of `<input ... name="{name}" value="...">` (or `id`).
-fn input(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    html.split(&marker).nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string()
-}
+use llm_sso_kit::browser::{Browser, Page};
 
 fn token_on(page: &Page) -> String {
-    let token =
-        page.html.split("id=\"token\" readonly value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
-    assert!(token.starts_with("llmsso_"), "no token on the page:\n{}", page.html);
-    token.to_string()
+    page.token().unwrap_or_else(|| panic!("no token on the page:\n{}", page.html))
 }
 
 /// The code the proxy printed for `email`, as a person reads it from the console.
 async fn code_from_console(s: &Stack, email: &str) -> String {
     for _ in 0..100 {
-        let console = s.proxy.console();
-        let code = console
-            .lines()
-            .rev()
-            .filter(|l| l.contains("WARN") && l.contains(email))
-            .find_map(|l| l.split("Confirmation Code: ").nth(1))
-            .map(|rest| rest.chars().take(6).collect::<String>());
-        if let Some(code) = code {
+        if let Some(code) = llm_sso_kit::browser::code_in(&s.proxy.console(), email) {
             return code;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -112,7 +40,7 @@ async fn login_for_token(s: &Stack, provider: &str, email: &str) -> String {
     assert_eq!(confirm.status, 200, "{}", confirm.html);
     assert!(confirm.html.contains("server console"), "{}", confirm.html);
     let code = code_from_console(s, email).await;
-    let csrf = input(&confirm.html, "csrf_token");
+    let csrf = confirm.input("csrf_token");
     let done = browser.post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &csrf)]).await;
     assert_eq!(done.status, 200, "{}", done.html);
     let token = token_on(&done);
@@ -139,7 +67,7 @@ async fn single_user_google_login_issues_a_working_token() {
     let code = code_from_console(&s, "alice@company.com").await;
     let console = s.proxy.console();
     assert_eq!(console.matches(&code).count(), 1, "the code appears once, in the WARNING line");
-    let csrf = input(&confirm.html, "csrf_token");
+    let csrf = confirm.input("csrf_token");
     let done = browser.post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &csrf)]).await;
     assert_eq!(done.headers["cache-control"], "no-store");
     let token = token_on(&done);
@@ -181,7 +109,7 @@ async fn wrong_codes_count_down_back_off_and_lock_until_a_new_login() {
     let s = stack(true).await;
     let mut browser = Browser::new();
     let confirm = sign_in(&s, &mut browser, "google", "bob@example.com", "/auth/login/google").await;
-    let csrf = input(&confirm.html, "csrf_token");
+    let csrf = confirm.input("csrf_token");
     let code = code_from_console(&s, "bob@example.com").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let page = browser.post(&s.url("/auth/confirm"), &[("code", wrong), ("csrf_token", &csrf)]).await;
@@ -215,7 +143,7 @@ async fn an_expired_code_or_a_forged_form_is_refused() {
     let s = stack(true).await;
     let mut browser = Browser::new();
     let confirm = sign_in(&s, &mut browser, "google", "bob@example.com", "/auth/login/google").await;
-    let csrf = input(&confirm.html, "csrf_token");
+    let csrf = confirm.input("csrf_token");
     let code = code_from_console(&s, "bob@example.com").await;
     let page = browser.post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", "forged")]).await;
     assert_eq!(page.status, 403);
@@ -244,7 +172,7 @@ async fn reauthentication_renews_the_same_token_for_its_owner_only() {
     let confirm = sign_in(&s, &mut mallory, "google", "mallory@example.com", &href).await;
     let code = code_from_console(&s, "mallory@example.com").await;
     let page = mallory
-        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &input(&confirm.html, "csrf_token"))])
+        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
         .await;
     assert!(page.html.contains("belongs to another account"), "{}", page.html);
 
@@ -253,7 +181,7 @@ async fn reauthentication_renews_the_same_token_for_its_owner_only() {
     let confirm = sign_in(&s, &mut alice, "google", "alice@company.com", &href).await;
     let code = code_from_console(&s, "alice@company.com").await;
     let page = alice
-        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &input(&confirm.html, "csrf_token"))])
+        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
         .await;
     assert!(page.html.contains("Session restored"), "{}", page.html);
     assert!(!page.html.contains("llmsso_"), "no new token is shown");
@@ -485,7 +413,7 @@ async fn a_sign_in_started_before_a_restart_finishes_after_it() {
     assert_eq!(confirm.status, 200, "{}", confirm.html);
     let code = code_from_console(&s, "alice@company.com").await;
     let done = browser
-        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &input(&confirm.html, "csrf_token"))])
+        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
         .await;
     let token = token_on(&done);
     assert_eq!(openai_text(s.openai(Some(&token), &chat(false)).await).await, "ping through the proxy");
