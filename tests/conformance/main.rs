@@ -1,7 +1,7 @@
 //! The conformance kit's runner: every `.feature` file under `features/`, run by
 //! cucumber against the proxy under test as a spawned process (the workspace's
 //! `llm-sso-proxy`, or `LLM_SSO_PROXY_CMD` with `{config}`, `{port}`, `{db}`
-//! placeholders). Undefined or skipped steps fail. Prints a cargo-style closing
+//! placeholders; `LLM_SSO_KIT_FEATURES` narrows the run). Undefined or skipped steps fail. Prints a cargo-style closing
 //! line and exits non-zero on any failure.
 
 mod steps;
@@ -13,7 +13,11 @@ use world::KitWorld;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let features = llm_sso_kit::workspace_root().join("features");
+    // LLM_SSO_KIT_FEATURES narrows the run to one file or folder (the harness's own test uses it).
+    let features = match std::env::var_os("LLM_SSO_KIT_FEATURES") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => llm_sso_kit::workspace_root().join("features"),
+    };
     let writer = KitWorld::cucumber()
         // Isolated scenarios (own ports, own directories) run side by side; 2 cores.
         .max_concurrent_scenarios(4)

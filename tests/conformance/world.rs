@@ -45,6 +45,10 @@ pub struct KitWorld {
     pub command: Option<CommandRun>,
     pub token: Option<String>,
     pub rows: Vec<Vec<String>>,
+    /// Lines under `sso.authorization:` of the standard config.
+    pub authorization: Vec<String>,
+    pub browser: llm_sso_kit::browser::Browser,
+    pub page: Option<llm_sso_kit::browser::Page>,
 }
 
 impl std::fmt::Debug for KitWorld {
@@ -68,6 +72,9 @@ impl KitWorld {
             command: None,
             token: None,
             rows: Vec::new(),
+            authorization: Vec::new(),
+            browser: llm_sso_kit::browser::Browser::new(),
+            page: None,
         }
     }
 
@@ -106,6 +113,7 @@ impl KitWorld {
     /// The kit's standard config: SSO on, the mocks as upstream and IdPs.
     pub async fn standard_config(&mut self) -> String {
         let port = self.port;
+        let authorization = self.authorization.clone();
         let m = self.mocks().await;
         let (openai, anthropic) = (m.llm.openai_base_url(), m.llm.base_url());
         let setup = Setup {
@@ -118,7 +126,7 @@ impl KitWorld {
                 ("google", m.idp.discovery_url("google", None).unwrap_or_default(), Vec::new()),
                 ("microsoft", m.idp.discovery_url("microsoft", Some("common")).unwrap_or_default(), Vec::new()),
             ],
-            authorization: Vec::new(),
+            authorization,
         };
         config(&setup, port)
     }
@@ -165,6 +173,13 @@ impl KitWorld {
                 "last reply: HTTP {}\n{}\n",
                 r.status,
                 r.body.chars().take(2000).collect::<String>()
+            ));
+        }
+        if let Some(p) = &self.page {
+            out.push_str(&format!(
+                "last page: HTTP {}\n{}\n",
+                p.status,
+                p.text().chars().take(2000).collect::<String>()
             ));
         }
         if let Some(c) = &self.command {

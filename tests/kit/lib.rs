@@ -62,3 +62,15 @@ pub fn skip_or_fail(test: &str, reason: &str) {
     }
     eprintln!("\n!!! SKIPPED {test}: {reason}\n!!! {hint}\n!!! (.ci/run makes this a failure)\n");
 }
+
+/// Waits (up to 5 s) until nothing accepts connections on `addr`: a mock told to
+/// refuse connections closes its socket asynchronously.
+pub async fn until_refused(addr: std::net::SocketAddr) {
+    for _ in 0..250 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{addr} still accepts connections");
+}

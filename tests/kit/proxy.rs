@@ -61,15 +61,16 @@ pub fn binary() -> PathBuf {
 /// The command that starts the proxy under test. `LLM_SSO_PROXY_CMD`, when set, is a
 /// shell command template with `{config}`, `{port}` and `{db}` placeholders (to test
 /// another implementation of the same contract); otherwise the workspace's binary.
-pub fn command(config: Option<&Path>, port: u16, db: &Path) -> Command {
+pub fn command(config: Option<&Path>, port: u16, db: &Path, extra: &[&str]) -> Command {
     match std::env::var("LLM_SSO_PROXY_CMD") {
         Ok(template) => {
+            let quoted: Vec<String> = extra.iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
             let line = template
                 .replace("{config}", &config.map(|c| c.display().to_string()).unwrap_or_default())
                 .replace("{port}", &port.to_string())
                 .replace("{db}", &db.display().to_string());
             let mut c = Command::new("sh");
-            c.args(["-c", &format!("exec {line}")]);
+            c.args(["-c", &format!("exec {line} {}", quoted.join(" "))]);
             c
         }
         Err(_) => {
@@ -78,6 +79,7 @@ pub fn command(config: Option<&Path>, port: u16, db: &Path) -> Command {
                 Some(path) => c.arg("--sso-config").arg(path),
                 None => c.arg("--port").arg(port.to_string()),
             };
+            c.args(extra);
             c
         }
     }
@@ -188,9 +190,9 @@ impl ProxyProcess {
         if let Some(yaml) = config_yaml {
             std::fs::write(&config_path, yaml).map_err(|e| e.to_string())?;
         }
-        let mut command = command(config_yaml.map(|_| config_path.as_path()), port, &dir.path().join("sso_auth.db"));
+        let mut command =
+            command(config_yaml.map(|_| config_path.as_path()), port, &dir.path().join("sso_auth.db"), args);
         let mut child = command
-            .args(args)
             .current_dir(dir.path())
             .env("KIT_CLIENT_SECRET", CLIENT_SECRET)
             .env_remove("SSO_ENABLED")

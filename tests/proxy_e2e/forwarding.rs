@@ -84,7 +84,7 @@ async fn upstream_errors_keep_their_shape_and_a_dead_upstream_is_502() {
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["type"], "overloaded_error");
 
     s.llm.refuse_connections(true);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    llm_sso_kit::until_refused(s.llm.addr()).await;
     let response = s.openai(Some(&token), &chat(false)).await;
     assert_eq!(response.status(), 502);
     let body: Value = response.json().await.unwrap();

@@ -6,7 +6,6 @@
 use crate::common::*;
 use mock_authz_api::{AuthzConfig, Faults, MockAuthzApi, Policy};
 use mock_idp::{NextLogin, TokenFault};
-use reqwest::StatusCode;
 use std::time::Duration;
 
 use llm_sso_kit::browser::{Browser, Page};
@@ -171,18 +170,16 @@ async fn reauthentication_renews_the_same_token_for_its_owner_only() {
     let href = format!("/auth/login/google?renew={}", llm_sso_proxy::tokens::hash(&token));
     let confirm = sign_in(&s, &mut mallory, "google", "mallory@example.com", &href).await;
     let code = code_from_console(&s, "mallory@example.com").await;
-    let page = mallory
-        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
-        .await;
+    let page =
+        mallory.post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))]).await;
     assert!(page.html.contains("belongs to another account"), "{}", page.html);
 
     // The owner: same token, renewed, no new row.
     let mut alice = Browser::new();
     let confirm = sign_in(&s, &mut alice, "google", "alice@company.com", &href).await;
     let code = code_from_console(&s, "alice@company.com").await;
-    let page = alice
-        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
-        .await;
+    let page =
+        alice.post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))]).await;
     assert!(page.html.contains("Session restored"), "{}", page.html);
     assert!(!page.html.contains("llmsso_"), "no new token is shown");
     assert_eq!(s.proxy.query_i64("SELECT COUNT(*) FROM agent_tokens").unwrap(), 1);
@@ -253,7 +250,7 @@ async fn every_authorization_api_failure_denies_with_its_named_message() {
     }
     api.clear_faults();
     api.refuse_connections(true);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    llm_sso_kit::until_refused(api.addr()).await;
     s.proxy.sql("DELETE FROM rate_limits").unwrap();
     let mut browser = Browser::new();
     let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
@@ -341,7 +338,7 @@ async fn a_rotated_signing_key_is_fetched_and_an_unreachable_idp_is_named() {
     let back = client.get(&idp_url).send().await.unwrap();
     let callback = back.headers()["location"].to_str().unwrap().to_string();
     s.idp.refuse_connections(true);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    llm_sso_kit::until_refused(s.idp.addr()).await;
     let page = browser.open(&callback).await;
     assert!(page.html.contains("Failed to connect to identity provider 127.0.0.1"), "{}", page.html);
     assert!(page.html.contains("HTTPS_PROXY"));
@@ -412,9 +409,8 @@ async fn a_sign_in_started_before_a_restart_finishes_after_it() {
     let confirm = browser.open(&callback).await;
     assert_eq!(confirm.status, 200, "{}", confirm.html);
     let code = code_from_console(&s, "alice@company.com").await;
-    let done = browser
-        .post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
-        .await;
+    let done =
+        browser.post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))]).await;
     let token = token_on(&done);
     assert_eq!(openai_text(s.openai(Some(&token), &chat(false)).await).await, "ping through the proxy");
 }

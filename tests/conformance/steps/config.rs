@@ -41,12 +41,15 @@ async fn start(world: &mut KitWorld) {
 /// Runs the binary to completion in the scenario's directory (config as `config.yaml`).
 async fn run(world: &mut KitWorld, args: &[String]) {
     let dir = world.dir_path();
-    let mut cmd = tokio::process::Command::new(llm_sso_kit::proxy::binary());
+    let config = dir.join("config.yaml");
     if let Some(yaml) = &world.config_yaml {
-        std::fs::write(dir.join("config.yaml"), yaml).expect("write config");
-        cmd.args(["--sso-config", "config.yaml"]);
+        std::fs::write(&config, yaml).expect("write config");
     }
-    cmd.args(args).current_dir(&dir).env("KIT_CLIENT_SECRET", llm_sso_kit::proxy::CLIENT_SECRET);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // The same command template as a started proxy, so another implementation can be tested.
+    let config = world.config_yaml.as_ref().map(|_| config.as_path());
+    let mut cmd = llm_sso_kit::proxy::command(config, world.port, &dir.join("sso_auth.db"), &args);
+    cmd.current_dir(&dir).env("KIT_CLIENT_SECRET", llm_sso_kit::proxy::CLIENT_SECRET);
     for (k, v) in &world.env {
         cmd.env(k, v);
     }

@@ -1,7 +1,7 @@
 //! The guide's SQL, run against the proxy's database through its documented schema.
 
 use crate::world::KitWorld;
-use cucumber::{then, when};
+use cucumber::{given, then, when};
 
 fn db(world: &KitWorld) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(world.proxy().db_path()).expect("open the database");
@@ -50,4 +50,28 @@ async fn rows(world: &mut KitWorld, n: usize) {
 async fn shows(world: &mut KitWorld, text: String) {
     let all = format!("{:?}", world.rows);
     assert!(all.contains(&text), "{all}");
+}
+
+#[given("the database file contains garbage")]
+async fn garbage(world: &mut KitWorld) {
+    std::fs::write(world.dir_path().join("sso_auth.db"), vec![0x42u8; 8192]).expect("write");
+}
+
+#[then("the database file exists")]
+async fn exists(world: &mut KitWorld) {
+    assert!(world.proxy().db_path().exists());
+}
+
+#[given(expr = "another process holds a write lock on the database for {int} ms")]
+async fn write_lock(world: &mut KitWorld, ms: u64) {
+    let path = world.proxy().db_path();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(path).expect("open");
+        conn.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+        let _ = locked_tx.send(());
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        conn.execute_batch("COMMIT").expect("release");
+    });
+    locked_rx.recv().expect("the lock is held");
 }

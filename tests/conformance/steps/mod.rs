@@ -2,6 +2,9 @@
 //! agent's requests, the browser-facing pages, the console, the database.
 
 mod agent;
+mod authz;
+mod browser;
 mod config;
 mod console;
 mod database;
+mod idp;

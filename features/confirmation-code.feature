@@ -1,0 +1,75 @@
+Feature: The confirmation code (single_user mode)
+
+  @guide-code-not-appearing
+  Scenario: The code appears in the server console at WARNING, once
+    Given the proxy is running
+    And the identity provider signs in "alice@company.com" next
+    When I sign in with "google"
+    Then the page says "Check the server console"
+    And the console shows "Confirmation Code: "
+    And the console shows "WARN"
+
+  @guide-code-not-appearing
+  Scenario: With --log-level ERROR the code is not shown
+    Given the proxy is started with "--log-level ERROR"
+    And the proxy is running
+    And the identity provider signs in "alice@company.com" next
+    When I sign in with "google"
+    Then the console does not show "Confirmation Code"
+
+  @guide-code-expired
+  Scenario: An expired code sends the user back to SSO, which issues a new one
+    Given the proxy is running
+    And the identity provider signs in "alice@company.com" next
+    When I sign in with "google"
+    And I apply the fix `UPDATE pending_authorizations SET expires_at = datetime('now', '-1 minute')`
+    And I enter the confirmation code printed for "alice@company.com"
+    Then the page says "Confirmation code expired"
+    Given the identity provider signs in "alice@company.com" next
+    When I sign in with "google"
+    And I enter the confirmation code printed for "alice@company.com"
+    Then I receive an agent token
+
+  @guide-max-attempts
+  Scenario: Three wrong codes: "Maximum attempts exceeded"; a new SSO login resets the counter
+    Given the proxy is running
+    And the identity provider signs in "bob@example.com" next
+    When I sign in with "google"
+    And I enter a wrong confirmation code for "bob@example.com"
+    Then the page says "Wrong code. 2 attempts left."
+    When I apply the fix `DELETE FROM rate_limits`
+    And I enter a wrong confirmation code for "bob@example.com"
+    And I apply the fix `DELETE FROM rate_limits`
+    And I enter a wrong confirmation code for "bob@example.com"
+    Then the page says "Maximum attempts exceeded"
+    When I apply the fix `DELETE FROM rate_limits`
+    Given the identity provider signs in "bob@example.com" next
+    When I sign in with "google"
+    And I enter the confirmation code printed for "bob@example.com"
+    Then I receive an agent token
+
+  @guide-max-attempts
+  Scenario: A configured limit of 1 attempt
+    Given the authorization setting max_confirmation_attempts is 1
+    And the proxy is running
+    And the identity provider signs in "bob@example.com" next
+    When I sign in with "google"
+    And I enter a wrong confirmation code for "bob@example.com"
+    Then the page says "Maximum attempts exceeded"
+
+  @guide-rate-limited
+  Scenario: Failures back off: "Please wait before trying again"; the guide's DELETE clears it
+    Given the proxy is running
+    And the identity provider signs in "bob@example.com" next
+    When I sign in with "google"
+    And I enter a wrong confirmation code for "bob@example.com"
+    And I enter a wrong confirmation code for "bob@example.com"
+    And I enter the confirmation code printed for "bob@example.com"
+    Then the page status is 429
+    And the page says "Please wait before trying again"
+    And the page header retry-after is present
+    When I run the diagnosis `SELECT identifier, failed_attempts, blocked_until FROM rate_limits;`
+    Then the diagnosis shows "127.0.0.1"
+    When I apply the fix `DELETE FROM rate_limits WHERE identifier = '127.0.0.1';`
+    And I sign in with "google"
+    Then the page status is 200

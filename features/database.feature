@@ -1,0 +1,32 @@
+Feature: The token database
+
+  @guide-database-locked
+  Scenario: WAL is on, so readers never wait for the guide's manual fixes
+    Given the proxy is running
+    When I run the diagnosis `PRAGMA journal_mode;`
+    Then the diagnosis shows "wal"
+
+  @guide-database-corrupt
+  Scenario: A damaged database stops startup with SQLite's message and the recovery command
+    Given the kit's standard configuration
+    And the database file contains garbage
+    When I run the proxy with ""
+    Then the command fails with exit code 1
+    And the output says "file is not a database"
+    And the output says "db recover"
+
+  @guide-database-corrupt
+  Scenario: A deleted database is created again, empty; users sign in again
+    Given the proxy is running
+    Then the database file exists
+
+  @guide-database-locked
+  Scenario: While another process holds the write lock, agents keep working and a sign-in waits, then succeeds
+    Given the proxy is running
+    And the user "alice@company.com" holds a valid agent token
+    And another process holds a write lock on the database for 1500 ms
+    When the agent sends a chat request with its token
+    Then the agent sees the model's answer
+    Given the identity provider signs in "bob@example.com" next
+    When I sign in with "google"
+    Then the page says "Check the server console"

@@ -1,0 +1,55 @@
+@protocol-relying-party
+Feature: The proxy is a strict OpenID Connect relying party
+  Every ID token fault of the mock identity provider is refused; accepted spellings are accepted.
+
+  Background:
+    Given the proxy is running
+    And the identity provider signs in "alice@company.com" next
+
+  Scenario Outline: An ID token with <fault> is refused
+    Given the identity provider's ID tokens have the fault <fault>
+    When I sign in with "google"
+    Then the page says "could not be verified"
+    And the page shows no agent token
+
+    Examples:
+      | fault           |
+      | bad_signature   |
+      | unpublished_key |
+      | alg_none        |
+      | wrong_issuer    |
+      | wrong_audience  |
+      | missing_sub     |
+      | missing_iat     |
+      | expired         |
+      | iat_in_future   |
+      | wrong_nonce     |
+
+  Scenario: An unverified email is refused
+    Given the identity provider's ID tokens have the fault email_not_verified
+    When I sign in with "google"
+    Then the page says "not verified"
+
+  Scenario: Google's issuer spelled without https:// is accepted
+    Given the identity provider's ID tokens have the fault issuer_without_scheme
+    When I sign in with "google"
+    Then the page says "Check the server console"
+
+  Scenario: A rotated signing key is fetched again and accepted
+    Given the identity provider rotates its signing key
+    When I sign in with "google"
+    Then the page says "Check the server console"
+
+  Scenario: Entra's common endpoint: the {tenantid} issuer filled with the token's tenant
+    Given the identity provider knows "carol@contoso.com" in the Entra tenant "b9c6a2f4-1f3e-4d8a-9c3b-2e7d5f6a8b10"
+    And the identity provider signs in "carol@contoso.com" next
+    When I sign in with "microsoft"
+    And I enter the confirmation code printed for "carol@contoso.com"
+    Then I receive an agent token
+    When I run the diagnosis `SELECT user_id FROM agent_tokens`
+    Then the diagnosis shows "microsoft:b9c6a2f4-1f3e-4d8a-9c3b-2e7d5f6a8b10:"
+
+  Scenario: A declined consent is "Access denied"
+    Given the user declines at the identity provider
+    When I sign in with "google"
+    Then the page says "Access denied"

@@ -1,0 +1,22 @@
+@guide-redirect-uri-mismatch
+Feature: Redirect URI mismatch
+  The IdP's registration and the proxy's redirect URI differ: the IdP shows its own error page.
+
+  Scenario: Google shows "Error 400: redirect_uri_mismatch" when another port is registered
+    Given the identity provider has the redirect URI "http://127.0.0.1:3000/auth/callback" registered instead
+    And the proxy is running
+    When I sign in with "google"
+    Then the page status is 400
+    And the page says "Error 400: redirect_uri_mismatch"
+    And the page says "redirect_uri=http://127.0.0.1:{port}/auth/callback"
+
+  Scenario: Microsoft shows AADSTS50011 naming the URI when a trailing slash is registered
+    Given the identity provider has the redirect URI "http://127.0.0.1:{port}/auth/callback/" registered instead
+    And the proxy is running
+    When I sign in with "microsoft"
+    Then the page says "AADSTS50011"
+
+  Scenario: The proxy prints the exact redirect URI to register
+    Given the kit's standard configuration
+    When I run the proxy with "--validate-only"
+    Then the output says "/auth/callback"

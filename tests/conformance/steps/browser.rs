@@ -1,0 +1,105 @@
+//! What a person does in the browser: sign in, type the code, read the page.
+
+use crate::world::KitWorld;
+use cucumber::{then, when};
+use std::time::Duration;
+
+#[when("I open the login page")]
+async fn login_page(world: &mut KitWorld) {
+    let url = format!("{}/auth/login", world.base_url());
+    world.page = Some(world.browser.open(&url).await);
+}
+
+#[when(expr = "I sign in with {string}")]
+async fn sign_in(world: &mut KitWorld, provider: String) {
+    let url = format!("{}/auth/login/{provider}", world.base_url());
+    world.page = Some(world.browser.open(&url).await);
+}
+
+#[when("I open the re-authentication URL from the sandbox reply and sign in with \"google\"")]
+async fn reauth(world: &mut KitWorld) {
+    let body = world.reply.as_ref().expect("a sandbox reply").body.clone();
+    let value: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let text = value["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_string();
+    let url = text.split_whitespace().find(|w| w.contains("renew=")).expect("a re-authentication URL").to_string();
+    let list = world.browser.open(&url).await;
+    let hash = url.split("renew=").nth(1).unwrap_or_default().to_string();
+    assert!(list.html.contains(&hash), "the provider links keep the renewal");
+    let start = format!("{}/auth/login/google?renew={hash}", world.base_url());
+    world.page = Some(world.browser.open(&start).await);
+}
+
+async fn console_code(world: &KitWorld, email: &str) -> String {
+    for _ in 0..200 {
+        if let Some(code) = llm_sso_kit::browser::code_in(&world.proxy().console(), email) {
+            return code;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no confirmation code for {email} in the console");
+}
+
+async fn submit(world: &mut KitWorld, code: &str) {
+    let csrf =
+        world.page.as_ref().map(|p| p.input("csrf_token")).filter(|c| !c.is_empty()).unwrap_or_else(|| "none".into());
+    let url = format!("{}/auth/confirm", world.base_url());
+    world.page = Some(world.browser.post(&url, &[("code", code), ("csrf_token", &csrf)]).await);
+}
+
+#[when(expr = "I enter the confirmation code printed for {string}")]
+async fn enter_code(world: &mut KitWorld, email: String) {
+    let code = console_code(world, &email).await;
+    submit(world, &code).await;
+}
+
+#[when(expr = "I enter a wrong confirmation code for {string}")]
+async fn wrong_code(world: &mut KitWorld, email: String) {
+    let code = console_code(world, &email).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    // Keep the form of the page that asked for the code.
+    submit(world, wrong).await;
+}
+
+#[when(expr = "I enter the code {string}")]
+async fn enter_literal(world: &mut KitWorld, code: String) {
+    submit(world, &code).await;
+}
+
+#[then(expr = "the page says {string}")]
+async fn page_says(world: &mut KitWorld, words: String) {
+    let words = world.fill(&words).await;
+    let page = world.page.as_ref().expect("a page");
+    assert!(page.text().contains(&words), "page lacks {words:?}:\n{}", page.text());
+}
+
+#[then(expr = "the page does not say {string}")]
+async fn page_lacks(world: &mut KitWorld, words: String) {
+    let page = world.page.as_ref().expect("a page");
+    assert!(!page.text().contains(&words), "page says {words:?}");
+}
+
+#[then(expr = "the page status is {int}")]
+async fn page_status(world: &mut KitWorld, status: u16) {
+    let page = world.page.as_ref().expect("a page");
+    assert_eq!(page.status.as_u16(), status, "{}", page.text());
+}
+
+#[then(expr = "the page header {word} is present")]
+async fn page_header(world: &mut KitWorld, name: String) {
+    let page = world.page.as_ref().expect("a page");
+    assert!(page.headers.contains_key(name.as_str()), "{name} missing");
+}
+
+#[then("I receive an agent token")]
+async fn receive_token(world: &mut KitWorld) {
+    let page = world.page.as_ref().expect("a page");
+    let token = page.token().unwrap_or_else(|| panic!("no token on the page:\n{}", page.text()));
+    assert!(world.browser.visited.iter().all(|u| !u.contains(&token)), "the token is never in a URL");
+    world.token = Some(token);
+}
+
+#[then("the page shows no agent token")]
+async fn no_token(world: &mut KitWorld) {
+    let page = world.page.as_ref().expect("a page");
+    assert!(page.token().is_none() && !page.html.contains("llmsso_"));
+}
