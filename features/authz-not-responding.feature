@@ -29,3 +29,12 @@ Feature: Authorization API not responding
     And the identity provider signs in "alice@company.com" next
     When I sign in with "google"
     Then I receive an agent token
+
+  Scenario: The guide's fallback: switching to single_user mode while the API is down
+    Given the authorization API refuses connections
+    And the authorization setting mode is "single_user"
+    And the proxy is running
+    And the identity provider signs in "alice@company.com" next
+    When I sign in with "google"
+    And I enter the confirmation code printed for "alice@company.com"
+    Then I receive an agent token

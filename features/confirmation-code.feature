@@ -73,3 +73,19 @@ Feature: The confirmation code (single_user mode)
     When I apply the fix `DELETE FROM rate_limits WHERE identifier = '127.0.0.1';`
     And I sign in with "google"
     Then the page status is 200
+
+  @guide-code-not-appearing
+  Scenario: The proxy warns at startup when the log level would hide the code
+    Given the proxy is started with "--log-level ERROR"
+    And the proxy is running
+    Then the console shows "single_user mode prints the confirmation code at WARNING level"
+
+  @guide-code-not-appearing
+  Scenario: Enterprise mode shows no code at all
+    Given enterprise authorization with a 5 second timeout
+    And the authorization API allows only "alice@company.com"
+    And the proxy is running
+    And the identity provider signs in "alice@company.com" next
+    When I sign in with "google"
+    Then I receive an agent token
+    And the console does not show "Confirmation Code"

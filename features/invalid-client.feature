@@ -34,3 +34,23 @@ Feature: Invalid client credentials
     When I sign in with "google"
     And I enter the confirmation code printed for "alice@company.com"
     Then I receive an agent token
+
+  Scenario: A client id the identity provider does not know: "Error 401: invalid_client"
+    Given the proxy configuration file:
+      """
+      server:
+        port: {port}
+      sso:
+        enabled: true
+        database_path: "./sso_auth.db"
+        providers:
+          google:
+            type: "oauth2"
+            client_id: "not-registered-anywhere"
+            client_secret: "${KIT_CLIENT_SECRET}"
+            discovery_url: "{google_discovery}"
+            scopes: ["openid", "email"]
+      """
+    And the proxy is running
+    When I sign in with "google"
+    Then the page says "Error 401: invalid_client"

@@ -53,3 +53,7 @@ Feature: The proxy is a strict OpenID Connect relying party
     Given the user declines at the identity provider
     When I sign in with "google"
     Then the page says "Access denied"
+
+  Scenario: The authorization request uses PKCE S256, state and nonce
+    When I sign in with "google"
+    Then the sign-in went to the identity provider with PKCE S256, a state and a nonce

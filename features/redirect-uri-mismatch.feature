@@ -20,3 +20,22 @@ Feature: Redirect URI mismatch
     Given the kit's standard configuration
     When I run the proxy with "--validate-only"
     Then the output says "/auth/callback"
+
+  Scenario: Behind an HTTPS public_url the redirect URI to register is https
+    Given the proxy configuration file:
+      """
+      server:
+        public_url: "https://proxy.company.com"
+      sso:
+        enabled: true
+        providers:
+          google:
+            type: "oauth2"
+            client_id: "id"
+            client_secret: "s"
+            discovery_url: "{google_discovery}"
+            scopes: ["openid", "email"]
+      """
+    When I run the proxy with "--validate-only"
+    Then the command succeeds
+    And the output says "redirect URI to register for provider 'google': https://proxy.company.com/auth/callback"

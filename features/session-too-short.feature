@@ -11,3 +11,17 @@ Feature: Session expires too quickly
     Then I receive an agent token
     When I run the diagnosis `SELECT CAST(ROUND((julianday(auth_expires_at) - julianday(created_at)) * 24) AS INTEGER) FROM agent_tokens`
     Then the diagnosis shows "Integer(48)"
+
+  Scenario: An IdP clock two minutes ahead is within tolerance
+    Given the identity provider's clock is 120 seconds ahead
+    And the proxy is running
+    And the identity provider signs in "alice@company.com" next
+    When I sign in with "google"
+    Then the page says "Check the server console"
+
+  Scenario: An IdP clock ten minutes ahead is refused with a hint about clocks
+    Given the identity provider's clock is 600 seconds ahead
+    And the proxy is running
+    And the identity provider signs in "alice@company.com" next
+    When I sign in with "google"
+    Then the page says "check the clocks"

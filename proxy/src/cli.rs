@@ -88,6 +88,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if config.sso.enabled
+        && config.sso.authorization.mode == crate::config::AuthMode::SingleUser
+        && level < tracing::level_filters::LevelFilter::WARN
+    {
+        // Written past the log filter on purpose: the filter is what hides the code.
+        eprintln!(
+            "llm-sso-proxy: WARNING: single_user mode prints the confirmation code at WARNING level, but \
+             --log-level {} hides it: use --log-level WARNING (or INFO, DEBUG)",
+            args.log_level
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

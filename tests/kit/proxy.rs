@@ -252,6 +252,18 @@ impl ProxyProcess {
         self.console.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Whether `text` shows up in the console within two seconds (it is read by
+    /// another task, so a line just logged may still be on its way).
+    pub async fn console_shows(&self, text: &str) -> bool {
+        for _ in 0..100 {
+            if self.console().contains(text) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     /// Sends SIGTERM (graceful shutdown).
     pub fn terminate(&self) {
         if let Some(pid) = self.child.id() {

@@ -246,7 +246,7 @@ async fn every_authorization_api_failure_denies_with_its_named_message() {
         let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
         assert_eq!(page.status, 503, "{logged}: {}", page.html);
         assert!(page.html.contains("Access denied") && page.html.contains("administrator"));
-        assert!(s.proxy.console().contains(logged), "log lacks {logged:?}:\n{}", s.proxy.console());
+        assert!(s.proxy.console_shows(logged).await, "log lacks {logged:?}:\n{}", s.proxy.console());
     }
     api.clear_faults();
     api.refuse_connections(true);
@@ -255,7 +255,7 @@ async fn every_authorization_api_failure_denies_with_its_named_message() {
     let mut browser = Browser::new();
     let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
     assert_eq!(page.status, 503);
-    assert!(s.proxy.console().contains("Failed to connect to authorization API"));
+    assert!(s.proxy.console_shows("Failed to connect to authorization API").await);
     assert_eq!(s.proxy.query_i64("SELECT COUNT(*) FROM agent_tokens").unwrap(), 0, "fail closed");
 }
 

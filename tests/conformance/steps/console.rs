@@ -5,8 +5,7 @@ use cucumber::then;
 
 #[then(expr = "the console shows {string}")]
 async fn console_shows(world: &mut KitWorld, text: String) {
-    let console = world.proxy().console();
-    assert!(console.contains(&text), "console lacks {text:?}:\n{console}");
+    assert!(world.proxy().console_shows(&text).await, "console lacks {text:?}:\n{}", world.proxy().console());
 }
 
 #[then(expr = "the console does not show {string}")]

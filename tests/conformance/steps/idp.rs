@@ -1,7 +1,7 @@
 //! The identity provider's side: who signs in, its registrations, its faults.
 
 use crate::world::KitWorld;
-use cucumber::given;
+use cucumber::{given, then};
 use llm_sso_kit::proxy::{CLIENT_ID, CLIENT_SECRET};
 use mock_idp::{Client, Faults, NextLogin, TokenFault, User};
 
@@ -60,4 +60,23 @@ async fn unreachable(world: &mut KitWorld) {
     let idp = &world.mocks().await.idp;
     idp.refuse_connections(true);
     llm_sso_kit::until_refused(idp.addr()).await;
+}
+
+#[given(expr = "the identity provider's clock is {int} seconds ahead")]
+async fn clock_ahead(world: &mut KitWorld, seconds: i64) {
+    world.mocks().await.idp.set_clock_offset(seconds);
+}
+
+#[then("the sign-in went to the identity provider with PKCE S256, a state and a nonce")]
+async fn pkce_used(world: &mut KitWorld) {
+    let authorize = world
+        .browser
+        .visited
+        .iter()
+        .find(|u| u.contains("/o/oauth2/v2/auth") || u.contains("/oauth2/v2.0/authorize"))
+        .expect("an authorization request")
+        .clone();
+    for part in ["code_challenge_method=S256", "code_challenge=", "state=", "nonce="] {
+        assert!(authorize.contains(part), "{part} missing in {authorize}");
+    }
 }
