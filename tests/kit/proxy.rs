@@ -35,10 +35,27 @@ impl Drop for TempDir {
     }
 }
 
-/// A loopback port nobody listens on right now.
+/// A loopback port for a proxy under test, nobody listening on it now.
+///
+/// Taken from 20000-31999, below Linux's ephemeral range (32768-60999): the mocks
+/// bind port 0 and get ephemeral ports, so they can never be handed a port
+/// chosen here between this call and the proxy's bind. A per-process random
+/// start and a counter keep concurrent scenarios and test binaries apart.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % 12_000
+    });
+    for _ in 0..12_000 {
+        let port = 20_000 + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free port in 20000-31999");
 }
 
 /// The `llm-sso-proxy` binary: `LLM_SSO_PROXY_BIN`, or the one cargo built next to this test.
