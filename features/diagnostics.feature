@@ -48,3 +48,13 @@ Feature: Diagnostics the troubleshooting guide starts with
     When the agent sends a chat request with its token cut short by 1 characters
     Then the console shows "authentication failed"
     And the console never shows the agent token
+
+  Scenario: A redacted configuration for bug reports shows what is in force, never a secret
+    Given the kit's standard configuration
+    And the environment variable SSO_SESSION_LIFETIME_HOURS is "48"
+    When I run the proxy with "--print-config"
+    Then the command succeeds
+    And the output says "session_lifetime_hours: 48"
+    And the output says 'client_secret: "[redacted]"'
+    And the output does not contain "kit-secret-not-real"
+    And the output does not contain "sk-mock-openai-upstream"

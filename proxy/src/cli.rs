@@ -33,6 +33,9 @@ pub struct Args {
     /// Load and check the configuration, print every problem, and exit (0 if valid, 1 if not).
     #[arg(long)]
     pub validate_only: bool,
+    /// Print the effective configuration (file, environment, flags) with secrets redacted, for bug reports, and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// ERROR, WARNING, INFO or DEBUG (any case).
     #[arg(long, default_value = "INFO", value_name = "LEVEL")]
     pub log_level: String,
@@ -72,6 +75,19 @@ pub fn main() -> ExitCode {
             Ok(config) => {
                 println!("{source}: configuration OK");
                 print_summary(&config);
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                print!("{source}: {problems}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if args.print_config {
+        return match loaded {
+            Ok(config) => {
+                println!("# effective configuration of {source}; secrets redacted");
+                print!("{}", crate::config::redacted::render(&config));
                 ExitCode::SUCCESS
             }
             Err(problems) => {

@@ -7,6 +7,7 @@
 //! no network I/O.
 
 pub mod diagnostics;
+pub mod redacted;
 pub mod rules;
 pub mod schema;
 pub mod yaml;
