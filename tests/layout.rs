@@ -24,7 +24,7 @@ fn readme_starts_with_the_two_commands_and_ci_runs_the_test_command() {
     let root = workspace_root();
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let head: String = readme.lines().take(20).collect::<Vec<_>>().join("\n");
-    assert!(head.contains("cargo run -p mock-idp"), "README must open with the command that starts the offline stack");
+    assert!(head.contains("cargo run --bin up"), "README must open with the command that starts the offline stack");
     assert!(head.contains("cargo test"), "README must open with the test command");
     let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
     assert!(ci.contains("cargo test --workspace"), ".ci/run must run the README's test command");

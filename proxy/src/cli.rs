@@ -140,7 +140,9 @@ fn print_summary(config: &Config) {
     println!("  Anthropic upstream: {}", config.upstreams.anthropic.base_url);
 }
 
-async fn serve(config: Config) -> ExitCode {
+/// Opens the store, binds, prints the startup summary and serves until Ctrl-C or
+/// SIGTERM (graceful: in-flight requests finish). Used by `main` and by the kit's `up`.
+pub async fn serve(config: Config) -> ExitCode {
     let store = if config.sso.enabled {
         let path = config.sso.database_path.clone();
         match tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await {

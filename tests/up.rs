@@ -1,0 +1,99 @@
+//! `cargo run --bin up` brings the whole offline stack up on its fixed ports, a
+//! newcomer can sign in and use a token with no account anywhere, and Ctrl-C
+//! stops everything cleanly.
+
+use llm_sso_kit::browser::{Browser, code_in};
+use llm_sso_kit::proxy::TempDir;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_serves_the_offline_stack_end_to_end_and_stops_on_ctrl_c() {
+    let dir = TempDir::new("up"); // the proxy's ./var/sso_auth.db goes here, not into the repository
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_up"))
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("up starts");
+    let console = Arc::new(Mutex::new(String::new()));
+    for reader in [
+        Box::new(BufReader::new(child.stdout.take().expect("stdout")).lines()) as Box<dyn LineSource>,
+        Box::new(BufReader::new(child.stderr.take().expect("stderr")).lines()),
+    ] {
+        let console = console.clone();
+        tokio::spawn(async move {
+            let mut reader = reader;
+            while let Some(line) = reader.next_line_boxed().await {
+                let mut c = console.lock().unwrap();
+                c.push_str(&line);
+                c.push('\n');
+            }
+        });
+    }
+    let text = || console.lock().unwrap().clone();
+    for _ in 0..300 {
+        if text().contains("listening on http://127.0.0.1:8080") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(text().contains("Open http://127.0.0.1:8080/auth/login"), "{}", text());
+
+    // The newcomer's walk: sign in as alice at the mock IdP's page, type the code from the console.
+    let mut browser = Browser::new();
+    let login = browser.open("http://127.0.0.1:8080/auth/login/google").await;
+    let request_id = login.input("request_id");
+    assert!(!request_id.is_empty(), "the mock IdP's login page: {}", login.text());
+    let confirm = browser
+        .post("http://127.0.0.1:9000/google/login", &[("request_id", &request_id), ("email", "alice@company.com")])
+        .await;
+    let mut code = None;
+    for _ in 0..100 {
+        code = code_in(&text(), "alice@company.com");
+        if code.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let code = code.expect("a confirmation code in the console");
+    let done = browser
+        .post("http://127.0.0.1:8080/auth/confirm", &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
+        .await;
+    let token = done.token().unwrap_or_else(|| panic!("no token: {}", done.text()));
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post("http://127.0.0.1:8080/v1/chat/completions")
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["choices"][0]["message"]["content"], "hello");
+
+    let pid = child.id().expect("running").to_string();
+    std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("stops").unwrap();
+    assert!(status.success(), "{status:?}\n{}", text());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(text().contains("up: stopped"));
+    for port in [8080u16, 9000, 9100, 9200] {
+        assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "port {port} still open");
+    }
+}
+
+/// Lines from stdout or stderr, behind one type.
+trait LineSource: Send {
+    fn next_line_boxed(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>>;
+}
+
+impl<R: tokio::io::AsyncBufRead + Unpin + Send> LineSource for tokio::io::Lines<R> {
+    fn next_line_boxed(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>> {
+        Box::pin(async move { self.next_line().await.ok().flatten() })
+    }
+}
