@@ -30,3 +30,20 @@ Feature: The token database
     Given the identity provider signs in "bob@example.com" next
     When I sign in with "google"
     Then the page says "Check the server console"
+
+  @guide-database-corrupt
+  Scenario: The guide's dump-and-restore, as one command that keeps the damaged file aside
+    Given the proxy is running
+    And the user "alice@company.com" holds a valid agent token
+    When I run the proxy with "db recover"
+    Then the command succeeds
+    And the output says "agent_tokens: 1 rows recovered"
+    And the output says "damaged file kept as"
+
+  @guide-database-corrupt
+  Scenario: db check names the problem and the fix
+    Given the kit's standard configuration
+    And the database file contains garbage
+    When I run the proxy with "db check"
+    Then the command fails with exit code 1
+    And the output says "db recover"

@@ -50,6 +50,8 @@ pub struct Args {
     /// Overrides server.port.
     #[arg(long)]
     pub port: Option<u16>,
+    #[command(subcommand)]
+    pub command: Option<crate::admin::Command>,
 }
 
 pub fn main() -> ExitCode {
@@ -79,6 +81,19 @@ pub fn main() -> ExitCode {
             }
             Err(problems) => {
                 print!("{source}: {problems}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if let Some(command) = &args.command {
+        // `tokens hash` needs no configuration; the others need the database path.
+        if let crate::admin::Command::Tokens { action: crate::admin::TokensAction::Hash } = command {
+            return crate::admin::run(command, std::path::Path::new(""));
+        }
+        return match loaded {
+            Ok(config) => crate::admin::run(command, &config.sso.database_path),
+            Err(problems) => {
+                eprint!("llm-sso-proxy: {source}: {problems}");
                 ExitCode::from(1)
             }
         };

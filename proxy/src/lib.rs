@@ -7,6 +7,7 @@
 //! (OIDC login, authorization, token issuance) plugs in through [`links`] and
 //! the [`store`].
 
+pub mod admin;
 pub mod agent;
 pub mod authz;
 pub mod cli;

@@ -138,6 +138,10 @@ impl KitWorld {
             (Some(y), false) => Some(y.clone()),
             (None, false) => Some(self.standard_config().await),
         };
+        // Later commands (`--validate-only`, `db recover`, ...) use the same file.
+        if yaml.is_some() {
+            self.config_yaml = yaml.clone();
+        }
         self.mocks().await;
         let dir = self.dir.take().unwrap_or_else(|| TempDir::new("scenario"));
         let envs: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -128,6 +128,13 @@ pub trait Store: Send + Sync + 'static {
     fn record_failure(&self, identifier: &str, now: UnixSeconds, blocked_until: UnixSeconds)
     -> Result<u32, StoreError>;
     fn clear_rate_limit(&self, identifier: &str) -> Result<(), StoreError>;
+
+    // Operator commands (`llm-sso-proxy tokens|ratelimit ...`).
+    /// Soft-deletes every active token of `email`; returns how many.
+    fn revoke_user_tokens(&self, email: &str) -> Result<usize, StoreError>;
+    fn list_rate_limits(&self) -> Result<Vec<RateLimitRecord>, StoreError>;
+    /// Removes every backoff record; returns how many.
+    fn clear_all_rate_limits(&self) -> Result<usize, StoreError>;
 }
 
 /// The store as the async server uses it: each call on the blocking pool.

@@ -347,6 +347,30 @@ impl Store for SqliteStore {
     fn clear_rate_limit(&self, identifier: &str) -> Result<(), StoreError> {
         self.with(|c| c.execute("DELETE FROM rate_limits WHERE identifier = ?1", [identifier]).map(|_| ()))
     }
+
+    fn revoke_user_tokens(&self, email: &str) -> Result<usize, StoreError> {
+        self.with(|c| {
+            c.execute("UPDATE agent_tokens SET is_active = 0 WHERE user_email = ?1 AND is_active = 1", [email])
+        })
+    }
+
+    fn list_rate_limits(&self) -> Result<Vec<RateLimitRecord>, StoreError> {
+        self.with(|c| {
+            c.prepare("SELECT identifier, failed_attempts, blocked_until FROM rate_limits ORDER BY identifier")?
+                .query_map([], |r| {
+                    Ok(RateLimitRecord {
+                        identifier: r.get(0)?,
+                        failed_attempts: r.get::<_, i64>(1)?.clamp(0, i64::from(u32::MAX)) as u32,
+                        blocked_until: r.get(2)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+
+    fn clear_all_rate_limits(&self) -> Result<usize, StoreError> {
+        self.with(|c| c.execute("DELETE FROM rate_limits", []))
+    }
 }
 
 #[cfg(test)]

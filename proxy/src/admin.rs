@@ -1,0 +1,312 @@
+//! Operator subcommands, replacing the guide's raw SQL: `tokens list|revoke|hash`,
+//! `ratelimit list|clear`, `db check|backup|recover`. They work on the database
+//! named by the configuration, also while the proxy runs (SQLite's WAL and busy
+//! timeout make that safe), except `db recover`, which wants the proxy stopped.
+
+use crate::store::sqlite::{SqliteStore, classify, schema_version};
+use crate::store::{Store, StoreError};
+use crate::tokens;
+use clap::Subcommand;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Agent tokens (never shows a token itself).
+    Tokens {
+        #[command(subcommand)]
+        action: TokensAction,
+    },
+    /// The per-IP backoff records (`rate_limits`).
+    Ratelimit {
+        #[command(subcommand)]
+        action: RatelimitAction,
+    },
+    /// The database file itself.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensAction {
+    /// User, provider, created, expires, state of every token.
+    List,
+    /// Revoke (soft delete) one token by id, or every token of a user.
+    Revoke {
+        /// The token's id (from `tokens list`).
+        id: Option<i64>,
+        /// Revoke all tokens of this email instead.
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+    },
+    /// Read a token on stdin, print its token_hash (for the guide's `WHERE token_hash = ?`).
+    Hash,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RatelimitAction {
+    /// Identifiers in backoff, their failures and until when they are blocked.
+    List,
+    /// Clear one identifier's backoff (e.g. an IP), or all of them.
+    Clear { identifier: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Integrity, WAL mode, schema version and file permissions.
+    Check,
+    /// A consistent online copy (SQLite's backup API), safe while the proxy runs.
+    Backup { path: PathBuf },
+    /// Dump what is readable into a fresh database; the damaged file is kept aside. Stop the proxy first.
+    Recover,
+}
+
+fn open(db: &Path) -> Result<SqliteStore, ExitCode> {
+    SqliteStore::open(db).map_err(|e| {
+        eprintln!("llm-sso-proxy: cannot open the database {e}");
+        ExitCode::from(1)
+    })
+}
+
+fn report(e: &StoreError) -> ExitCode {
+    eprintln!("llm-sso-proxy: {e}");
+    ExitCode::from(1)
+}
+
+pub fn run(command: &Command, db: &Path) -> ExitCode {
+    match command {
+        Command::Tokens { action: TokensAction::Hash } => hash_stdin(),
+        Command::Tokens { action } => tokens_cmd(action, db),
+        Command::Ratelimit { action } => ratelimit_cmd(action, db),
+        Command::Db { action: DbAction::Check } => check(db),
+        Command::Db { action: DbAction::Backup { path } } => backup(db, path),
+        Command::Db { action: DbAction::Recover } => recover(db),
+    }
+}
+
+fn hash_stdin() -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().take(4096).read_to_string(&mut input) {
+        eprintln!("llm-sso-proxy: cannot read stdin: {e}");
+        return ExitCode::from(1);
+    }
+    // Only the line break that ends the input; other spaces are part of what the agent sends.
+    let token = input.strip_suffix('\n').unwrap_or(&input);
+    let token = token.strip_suffix('\r').unwrap_or(token);
+    if let Err(problem) = tokens::check_format(token) {
+        eprintln!("note: this is not a well-formed agent token: {}", problem.hint());
+    }
+    println!("{}", tokens::hash(token));
+    ExitCode::SUCCESS
+}
+
+fn tokens_cmd(action: &TokensAction, db: &Path) -> ExitCode {
+    let store = match open(db) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match action {
+        TokensAction::List => match store.list_tokens() {
+            Ok(rows) => {
+                println!("{:>4}  {:<32} {:<10} {:<19}  {:<19}  state", "id", "user", "provider", "created", "expires");
+                for t in rows {
+                    let state = match (t.is_active, t.is_authenticated) {
+                        (false, _) => "revoked",
+                        (true, true) => "active",
+                        (true, false) => "needs sign-in",
+                    };
+                    let expires = t.auth_expires_at.unwrap_or_else(|| "-".into());
+                    println!(
+                        "{:>4}  {:<32} {:<10} {:<19}  {:<19}  {state}",
+                        t.id, t.user_email, t.provider, t.created_at, expires
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(&e),
+        },
+        TokensAction::Revoke { id: Some(id), user: None } => match store.revoke_token(*id) {
+            Ok(true) => {
+                println!("revoked token {id}");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                eprintln!("llm-sso-proxy: no active token with id {id}");
+                ExitCode::from(1)
+            }
+            Err(e) => report(&e),
+        },
+        TokensAction::Revoke { id: None, user: Some(email) } => match store.revoke_user_tokens(email) {
+            Ok(n) => {
+                println!("revoked {n} token{} of {email}", if n == 1 { "" } else { "s" });
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(&e),
+        },
+        TokensAction::Revoke { .. } => {
+            eprintln!("llm-sso-proxy: give a token id, or --user EMAIL (not both)");
+            ExitCode::from(2)
+        }
+        TokensAction::Hash => hash_stdin(),
+    }
+}
+
+fn ratelimit_cmd(action: &RatelimitAction, db: &Path) -> ExitCode {
+    let store = match open(db) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match action {
+        RatelimitAction::List => match store.list_rate_limits() {
+            Ok(rows) => {
+                println!("{:<40} {:>8}  blocked_until", "identifier", "failures");
+                for r in rows {
+                    println!("{:<40} {:>8}  {}", r.identifier, r.failed_attempts, r.blocked_until.unwrap_or_default());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(&e),
+        },
+        RatelimitAction::Clear { identifier: Some(id) } => match store.clear_rate_limit(id) {
+            Ok(()) => {
+                println!("cleared {id}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(&e),
+        },
+        RatelimitAction::Clear { identifier: None } => match store.clear_all_rate_limits() {
+            Ok(n) => {
+                println!("cleared {n} record{}", if n == 1 { "" } else { "s" });
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(&e),
+        },
+    }
+}
+
+fn check(db: &Path) -> ExitCode {
+    use std::os::unix::fs::PermissionsExt;
+    let mut ok = true;
+    let mut line = |good: bool, what: String| {
+        ok &= good;
+        println!("{} {what}", if good { "ok  " } else { "FAIL" });
+    };
+    let meta = match std::fs::metadata(db) {
+        Ok(m) => m,
+        Err(e) => {
+            line(false, format!("{}: {e} (the proxy creates it at startup)", db.display()));
+            return ExitCode::from(1);
+        }
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    line(mode & 0o077 == 0, format!("file mode {mode:o} (0600 expected: tokens hashes and sign-in state)"));
+    let conn = match rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) {
+        Ok(c) => c,
+        Err(e) => {
+            line(false, format!("open: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    match conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)) {
+        Ok(v) if v == "ok" => line(true, "integrity_check: ok".into()),
+        Ok(v) => line(false, format!("integrity_check: {v}: run `llm-sso-proxy db recover` with the proxy stopped")),
+        Err(e) => line(false, format!("integrity_check: {e}: run `llm-sso-proxy db recover` with the proxy stopped")),
+    }
+    match conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)) {
+        Ok(m) => line(m == "wal", format!("journal_mode: {m} (wal expected)")),
+        Err(e) => line(false, format!("journal_mode: {e}")),
+    }
+    match schema_version(&conn) {
+        Ok(v) => line(v >= 1, format!("schema version {v}")),
+        Err(e) => line(false, format!("schema version: {e}")),
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn backup(db: &Path, to: &Path) -> ExitCode {
+    if to.exists() {
+        eprintln!("llm-sso-proxy: {} exists; choose a new file", to.display());
+        return ExitCode::from(1);
+    }
+    let result = (|| -> rusqlite::Result<()> {
+        let src = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        src.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut dst = rusqlite::Connection::open(to)?;
+        let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
+        backup.run_to_completion(64, std::time::Duration::from_millis(10), None)
+    })();
+    match result {
+        Ok(()) => {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600));
+            println!("backed up {} to {}", db.display(), to.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => report(&classify(&e)),
+    }
+}
+
+/// The guide's dump-and-restore: copy every readable row of the known tables into a
+/// fresh database with the current schema; keep the damaged file next to it.
+fn recover(db: &Path) -> ExitCode {
+    if !db.exists() {
+        eprintln!("llm-sso-proxy: no database at {}: nothing to recover (check sso.database_path)", db.display());
+        return ExitCode::from(1);
+    }
+    let stamp = crate::clock::to_sqlite(crate::clock::Clock.now()).replace([' ', ':'], "-");
+    let aside = db.with_extension(format!("db.corrupt-{stamp}"));
+    let fresh = db.with_extension("db.recovering");
+    let _ = std::fs::remove_file(&fresh);
+    if let Err(e) = SqliteStore::open(&fresh) {
+        eprintln!("llm-sso-proxy: cannot create {}: {e}", fresh.display());
+        return ExitCode::from(1);
+    }
+    let copied = (|| -> rusqlite::Result<Vec<(String, usize, Option<String>)>> {
+        let dst = rusqlite::Connection::open(&fresh)?;
+        dst.execute("ATTACH DATABASE ?1 AS old", [db.display().to_string()])?;
+        let mut out = Vec::new();
+        for (table, columns) in [
+            (
+                "agent_tokens",
+                "id, token_hash, user_id, user_email, provider, is_authenticated, is_active, created_at, \
+                 last_authenticated_at, auth_expires_at",
+            ),
+            ("rate_limits", "identifier, failed_attempts, last_attempt_at, blocked_until"),
+        ] {
+            let sql = format!("INSERT OR IGNORE INTO main.{table} ({columns}) SELECT {columns} FROM old.{table}");
+            match dst.execute(&sql, []) {
+                Ok(n) => out.push((table.to_string(), n, None)),
+                Err(e) => out.push((table.to_string(), 0, Some(e.to_string()))),
+            }
+        }
+        dst.execute("DETACH DATABASE old", [])?;
+        Ok(out)
+    })();
+    let copied = match copied {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("llm-sso-proxy: the damaged file cannot be read at all ({e}); restore a backup");
+            let _ = std::fs::remove_file(&fresh);
+            return ExitCode::from(1);
+        }
+    };
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", db.display()));
+        let _ = std::fs::rename(&side, PathBuf::from(format!("{}{suffix}", aside.display())));
+    }
+    if let Err(e) = std::fs::rename(db, &aside).and_then(|()| std::fs::rename(&fresh, db)) {
+        eprintln!("llm-sso-proxy: cannot swap the files: {e}");
+        return ExitCode::from(1);
+    }
+    for (table, n, error) in copied {
+        match error {
+            None => println!("{table}: {n} rows recovered"),
+            Some(e) => println!("{table}: unreadable ({e}); users sign in again"),
+        }
+    }
+    println!("damaged file kept as {}; pending sign-ins were dropped", aside.display());
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,141 @@
+//! The operator subcommands against a real database file: what the guide does
+//! with raw SQL, done by `llm-sso-proxy tokens|ratelimit|db`.
+
+use llm_sso_proxy::store::sqlite::SqliteStore;
+use llm_sso_proxy::store::{NewToken, Store};
+use llm_sso_proxy::tokens;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+struct Dir(PathBuf);
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A directory with `c.yaml` pointing at `./sso_auth.db`.
+fn setup(name: &str) -> Dir {
+    let dir = std::env::temp_dir().join(format!("llm-sso-admin-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("c.yaml"), "sso:\n  enabled: false\n  database_path: \"./sso_auth.db\"\n").unwrap();
+    Dir(dir)
+}
+
+fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llm-sso-proxy"))
+        .current_dir(dir)
+        .args(["--sso-config", "c.yaml"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn add_token(store: &SqliteStore, email: &str) -> String {
+    let token = tokens::generate();
+    let now = 1_800_000_000;
+    store
+        .insert_token(&NewToken {
+            token_hash: tokens::hash(&token),
+            user_id: format!("google:{email}"),
+            user_email: email.into(),
+            provider: "google".into(),
+            now,
+            expires_at: now + 3600,
+        })
+        .unwrap();
+    token
+}
+
+#[test]
+fn tokens_list_revoke_and_hash() {
+    let dir = setup("tokens");
+    let store = SqliteStore::open(&dir.0.join("sso_auth.db")).unwrap();
+    let alice = add_token(&store, "alice@company.com");
+    add_token(&store, "alice@company.com");
+    add_token(&store, "bob@example.com");
+
+    let (code, out) = run(&dir.0, &["tokens", "list"], None);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("active").count(), 3, "{out}");
+    assert!(!out.contains(&alice), "tokens are never shown");
+
+    let (code, out) = run(&dir.0, &["tokens", "revoke", "--user", "alice@company.com"], None);
+    assert_eq!((code, out.trim()), (0, "revoked 2 tokens of alice@company.com"));
+    let (code, out) = run(&dir.0, &["tokens", "revoke", "3"], None);
+    assert_eq!((code, out.trim()), (0, "revoked token 3"));
+    let (code, _) = run(&dir.0, &["tokens", "revoke", "3"], None);
+    assert_eq!(code, 1, "already revoked");
+    let (_, out) = run(&dir.0, &["tokens", "list"], None);
+    assert_eq!(out.matches("revoked").count(), 3, "{out}");
+
+    let (code, out) = run(&dir.0, &["tokens", "hash"], Some(&format!("{alice}\n")));
+    assert_eq!((code, out.trim()), (0, tokens::hash(&alice).as_str()));
+    let (_, out) = run(&dir.0, &["tokens", "hash"], Some(&format!("{alice} \n")));
+    assert!(out.contains("not a well-formed agent token"), "a pasted space is pointed out: {out}");
+}
+
+#[test]
+fn ratelimit_list_and_clear() {
+    let dir = setup("rate");
+    let store = SqliteStore::open(&dir.0.join("sso_auth.db")).unwrap();
+    store.record_failure("192.168.1.100", 1_000, 1_002).unwrap();
+    store.record_failure("10.0.0.1", 1_000, 1_000).unwrap();
+    let (code, out) = run(&dir.0, &["ratelimit", "list"], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("192.168.1.100") && out.contains("1970-01-01 00:16:42"), "{out}");
+    let (_, out) = run(&dir.0, &["ratelimit", "clear", "192.168.1.100"], None);
+    assert_eq!(out.trim(), "cleared 192.168.1.100");
+    let (_, out) = run(&dir.0, &["ratelimit", "clear"], None);
+    assert_eq!(out.trim(), "cleared 1 record");
+}
+
+#[test]
+fn db_check_backup_and_recover() {
+    let dir = setup("db");
+    let db = dir.0.join("sso_auth.db");
+    let store = SqliteStore::open(&db).unwrap();
+    add_token(&store, "alice@company.com");
+    drop(store);
+    let (code, out) = run(&dir.0, &["db", "check"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok   integrity_check: ok") && out.contains("journal_mode: wal"), "{out}");
+
+    let (code, out) = run(&dir.0, &["db", "backup", "copy.db"], None);
+    assert_eq!(code, 0, "{out}");
+    let copy = SqliteStore::open(&dir.0.join("copy.db")).unwrap();
+    assert_eq!(copy.list_tokens().unwrap().len(), 1);
+    let (code, _) = run(&dir.0, &["db", "backup", "copy.db"], None);
+    assert_eq!(code, 1, "never overwrites");
+
+    // Damage the file's tail pages: recover keeps what is readable and the damaged file aside.
+    let (code, out) = run(&dir.0, &["db", "recover"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("agent_tokens: 1 rows recovered"), "{out}");
+    let aside: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("corrupt-"))
+        .collect();
+    assert!(!aside.is_empty(), "the damaged file is kept");
+    assert_eq!(SqliteStore::open(&db).unwrap().list_tokens().unwrap().len(), 1);
+
+    std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
+    let (code, out) = run(&dir.0, &["db", "check"], None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL") && out.contains("db recover"), "{out}");
+}
