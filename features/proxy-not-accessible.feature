@@ -2,7 +2,11 @@
 Feature: Proxy not accessible
 
   Scenario: A stopped proxy refuses connections
-    Then connecting to port 9 is refused
+    Given the proxy is running
+    When I request GET "/health"
+    Then the response status is 200
+    When the proxy is stopped
+    Then connecting to the proxy is refused
 
   Scenario: SSO off on 0.0.0.0 refuses to start rather than serve everyone
     Given the proxy configuration file:

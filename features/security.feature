@@ -13,12 +13,13 @@ Feature: Security rules
 
   Scenario: Reflected input is escaped
     Given the proxy is running
-    When I sign in with "<script>alert(1)</script>"
-    Then the page does not say "<script>alert(1)</script>x"
-    And the page status is 404
+    When I sign in with "<img src=x onerror=alert(1)>"
+    Then the page status is 404
+    And the page says "Provider '<img src=x onerror=alert(1)>' not configured"
+    And the page source does not contain "<img src=x onerror=alert(1)>"
 
   Scenario: Unauthenticated floods do not grow the database
     Given the proxy is running
-    When the agent sends a chat request without a token
-    And I run the diagnosis `SELECT COUNT(*) FROM agent_tokens`
+    When the agent sends 30 chat requests with made-up tokens
+    And I run the diagnosis `SELECT (SELECT COUNT(*) FROM agent_tokens) + (SELECT COUNT(*) FROM pending_authorizations) + (SELECT COUNT(*) FROM rate_limits)`
     Then the diagnosis shows "Integer(0)"

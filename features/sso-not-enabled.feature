@@ -35,6 +35,7 @@ Feature: SSO not enabled
     And the agent sends a chat request without a token
     Then the console shows "SSO: DISABLED"
     And the response status is 502
+    And the response says "upstream"
 
   Scenario: SSO_ENABLED=false in the environment overrides the file
     Given the kit's standard configuration

@@ -5,9 +5,7 @@
 use llm_sso_kit::browser::{Browser, code_in};
 use llm_sso_kit::proxy::TempDir;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_serves_the_offline_stack_end_to_end_and_stops_on_ctrl_c() {
@@ -19,21 +17,7 @@ async fn up_serves_the_offline_stack_end_to_end_and_stops_on_ctrl_c() {
         .kill_on_drop(true)
         .spawn()
         .expect("up starts");
-    let console = Arc::new(Mutex::new(String::new()));
-    for reader in [
-        Box::new(BufReader::new(child.stdout.take().expect("stdout")).lines()) as Box<dyn LineSource>,
-        Box::new(BufReader::new(child.stderr.take().expect("stderr")).lines()),
-    ] {
-        let console = console.clone();
-        tokio::spawn(async move {
-            let mut reader = reader;
-            while let Some(line) = reader.next_line_boxed().await {
-                let mut c = console.lock().unwrap();
-                c.push_str(&line);
-                c.push('\n');
-            }
-        });
-    }
+    let console = llm_sso_kit::proxy::capture(&mut child);
     let text = || console.lock().unwrap().clone();
     for _ in 0..300 {
         if text().contains("listening on http://127.0.0.1:8080") {
@@ -84,16 +68,5 @@ async fn up_serves_the_offline_stack_end_to_end_and_stops_on_ctrl_c() {
     assert!(text().contains("up: stopped"));
     for port in [8080u16, 9000, 9100, 9200] {
         assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "port {port} still open");
-    }
-}
-
-/// Lines from stdout or stderr, behind one type.
-trait LineSource: Send {
-    fn next_line_boxed(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>>;
-}
-
-impl<R: tokio::io::AsyncBufRead + Unpin + Send> LineSource for tokio::io::Lines<R> {
-    fn next_line_boxed(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send + '_>> {
-        Box::pin(async move { self.next_line().await.ok().flatten() })
     }
 }

@@ -224,36 +224,20 @@ impl ProxyProcess {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start the proxy under test: {e}"))?;
-        let console = Arc::new(Mutex::new(String::new()));
-        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(1);
-        for stream in [child.stdout.take().map(Pipe::Out), child.stderr.take().map(Pipe::Err)].into_iter().flatten() {
-            let console = console.clone();
-            let ready_tx = ready_tx.clone();
-            tokio::spawn(async move {
-                let mut lines = match stream {
-                    Pipe::Out(s) => Lines::Out(BufReader::new(s).lines()),
-                    Pipe::Err(s) => Lines::Err(BufReader::new(s).lines()),
-                };
-                while let Some(line) = lines.next().await {
-                    if line.contains(" listening on http://") {
-                        let _ = ready_tx.try_send(());
-                    }
-                    let mut c = console.lock().unwrap_or_else(|p| p.into_inner());
-                    c.push_str(&line);
-                    c.push('\n');
-                }
-            });
-        }
-        drop(ready_tx);
+        let console = capture(&mut child);
         let mut proxy = ProxyProcess { child, port, dir, console };
-        match tokio::time::timeout(Duration::from_secs(30), ready_rx.recv()).await {
-            Ok(Some(())) => Ok(proxy),
-            _ => {
-                let status = proxy.child.try_wait().ok().flatten();
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                Err(format!("proxy did not start (exit: {status:?}); console:\n{}", proxy.console()))
+        // Ready when it says so; its last startup line is "... listening on http://...".
+        for _ in 0..600 {
+            if proxy.console().contains(" listening on http://") {
+                return Ok(proxy);
             }
+            if let Ok(Some(status)) = proxy.child.try_wait() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Err(format!("proxy did not start (exit: {status:?}); console:\n{}", proxy.console()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        Err(format!("proxy did not listen within 30 s; console:\n{}", proxy.console()))
     }
 
     pub fn base_url(&self) -> String {
@@ -327,21 +311,25 @@ impl ProxyProcess {
     }
 }
 
-enum Pipe {
-    Out(tokio::process::ChildStdout),
-    Err(tokio::process::ChildStderr),
-}
-
-enum Lines {
-    Out(tokio::io::Lines<BufReader<tokio::process::ChildStdout>>),
-    Err(tokio::io::Lines<BufReader<tokio::process::ChildStderr>>),
-}
-
-impl Lines {
-    async fn next(&mut self) -> Option<String> {
-        match self {
-            Lines::Out(l) => l.next_line().await.ok().flatten(),
-            Lines::Err(l) => l.next_line().await.ok().flatten(),
-        }
+/// Collects a child's stdout and stderr, line by line, into one shared text
+/// (what a person would see in the terminal).
+pub fn capture(child: &mut Child) -> Arc<Mutex<String>> {
+    let console = Arc::new(Mutex::new(String::new()));
+    fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(reader: R, console: Arc<Mutex<String>>) {
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(reader).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut c = console.lock().unwrap_or_else(|p| p.into_inner());
+                c.push_str(&line);
+                c.push('\n');
+            }
+        });
     }
+    if let Some(out) = child.stdout.take() {
+        pump(out, console.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        pump(err, console.clone());
+    }
+    console
 }

@@ -120,9 +120,27 @@ async fn response_says(world: &mut KitWorld, words: String) {
     assert!(r.body.contains(&words), "{}", r.body);
 }
 
-#[then(expr = "connecting to port {int} is refused")]
-async fn refused(_world: &mut KitWorld, port: u16) {
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
+#[when(expr = "the agent sends {int} chat requests with made-up tokens")]
+async fn flood(world: &mut KitWorld, n: usize) {
+    for i in 0..n {
+        // Well-formed unknown tokens and garbage alike.
+        let token = if i % 2 == 0 { llm_sso_proxy::tokens::generate() } else { format!("garbage-{i}") };
+        send(world, "POST", "/v1/chat/completions", Some(token), Some(chat_body())).await;
+        assert_eq!(world.reply.as_ref().map(|r| r.status), Some(200), "a sandbox reply");
+    }
+}
+
+#[when("the proxy is stopped")]
+async fn stop(world: &mut KitWorld) {
+    let proxy = world.proxy.as_mut().expect("a running proxy");
+    proxy.terminate();
+    let status = proxy.wait(std::time::Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|s| s.success()), "a clean stop: {status:?}");
+}
+
+#[then("connecting to the proxy is refused")]
+async fn refused(world: &mut KitWorld) {
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", world.port)).await.is_err());
 }
 
 #[then("the upstream received no request")]

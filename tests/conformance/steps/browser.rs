@@ -78,6 +78,13 @@ async fn page_lacks(world: &mut KitWorld, words: String) {
     assert!(!page.text().contains(&words), "page says {words:?}");
 }
 
+/// On the raw HTML: reflected input must arrive escaped, not merely absent from the text.
+#[then(expr = "the page source does not contain {string}")]
+async fn source_lacks(world: &mut KitWorld, raw: String) {
+    let page = world.page.as_ref().expect("a page");
+    assert!(!page.html.contains(&raw), "unescaped in the page source: {raw}");
+}
+
 #[then(expr = "the page status is {int}")]
 async fn page_status(world: &mut KitWorld, status: u16) {
     let page = world.page.as_ref().expect("a page");
