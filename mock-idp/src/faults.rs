@@ -59,6 +59,9 @@ pub struct Faults {
     pub http_status: BTreeMap<Endpoint, u16>,
     /// JSON endpoints that answer with a truncated, unparsable body.
     pub malformed_json: BTreeSet<Endpoint>,
+    /// The discovery document names this issuer instead of its own (what a
+    /// response-rewriting proxy or a copied document of another tenant shows).
+    pub discovery_issuer: Option<String>,
 }
 
 impl Faults {

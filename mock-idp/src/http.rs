@@ -57,6 +57,12 @@ pub async fn issuer_endpoint(
             call.endpoint(route.endpoint, &method, &headers, &query, &form)
         }
     };
+    let mut response = response;
+    // The provider's own clock, as a relying party sees it: shifted with the clock offset.
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(app.idp.now().max(0) as u64);
+    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        response.headers_mut().insert(header::DATE, date);
+    }
     app.journal.record(JournalEntry {
         at: app.idp.now(),
         method: method.to_string(),
@@ -101,7 +107,13 @@ impl Call<'_> {
         let layout = Layout { kind: self.kind, root: &root };
         let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         match endpoint {
-            Endpoint::Discovery => self.json(endpoint, layout.discovery(self.tenant)),
+            Endpoint::Discovery => {
+                let mut document = layout.discovery(self.tenant);
+                if let (Some(issuer), Some(fields)) = (&self.faults.discovery_issuer, document.as_object_mut()) {
+                    fields.insert("issuer".into(), Value::String(issuer.clone()));
+                }
+                self.json(endpoint, document)
+            }
             Endpoint::Jwks => {
                 let jwks = self.app.idp.lock().issuers.get(self.issuer).map(|i| i.keys.jwks()).unwrap_or(Value::Null);
                 self.json(endpoint, jwks)

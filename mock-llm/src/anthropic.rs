@@ -13,6 +13,22 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// Anthropic's model listing (`GET /v1/models` with `anthropic-version`).
+pub async fn models(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    admission::record(&app, "GET", "/v1/models", &headers, b"");
+    if let Err(rejection) = admission::check_credentials(&app, Api::Anthropic, &headers) {
+        return rejection.into_response(Api::Anthropic);
+    }
+    let data: Vec<Value> = app
+        .models
+        .iter()
+        .map(|id| json!({"type": "model", "id": id, "display_name": id, "created_at": "2025-01-01T00:00:00Z"}))
+        .collect();
+    let first = data.first().and_then(|m| m.get("id")).cloned().unwrap_or(Value::Null);
+    let last = data.last().and_then(|m| m.get("id")).cloned().unwrap_or(Value::Null);
+    Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last})).into_response()
+}
+
 pub async fn messages(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     admission::record(&app, "POST", "/v1/messages", &headers, &body);
     let Admitted { body, model, reset_mid_stream } = match admission::admit(&app, Api::Anthropic, &headers, &body) {

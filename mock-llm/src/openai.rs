@@ -82,7 +82,12 @@ pub async fn chat_completions(State(app): State<Arc<App>>, headers: HeaderMap, b
     sse::stream(events, app.settings.chunk_delay(), reset_mid_stream)
 }
 
-pub async fn models(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+/// `GET /v1/models` is both APIs' path: Anthropic clients send `anthropic-version`.
+pub async fn models(state: State<Arc<App>>, headers: HeaderMap) -> Response {
+    if headers.contains_key("anthropic-version") {
+        return crate::anthropic::models(state, headers).await;
+    }
+    let State(app) = state;
     admission::record(&app, "GET", "/v1/models", &headers, b"");
     if let Err(rejection) = admission::check_credentials(&app, Api::OpenAi, &headers) {
         return rejection.into_response(Api::OpenAi);

@@ -108,6 +108,17 @@ async fn models_and_embeddings() {
         .unwrap();
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], "mock-gpt");
+    // The same path in Anthropic's shape, under Anthropic's key.
+    let listing = |key: &str| {
+        reqwest::Client::new()
+            .get(format!("{}/v1/models", llm.base_url()))
+            .header("anthropic-version", "2023-06-01")
+            .header("x-api-key", key)
+            .send()
+    };
+    let anthropic: Value = listing(ANTHROPIC_KEY).await.unwrap().json().await.unwrap();
+    assert_eq!((&anthropic["data"][0]["type"], &anthropic["has_more"]), (&json!("model"), &json!(false)));
+    assert_eq!(listing("sk-wrong").await.unwrap().status(), 401);
     let floats: Value =
         openai(&llm, "/embeddings", &json!({"model": "e", "input": ["a", "b"]})).await.json().await.unwrap();
     assert_eq!(floats["data"].as_array().unwrap().len(), 2);

@@ -3,7 +3,7 @@
 //! named by the configuration, also while the proxy runs (SQLite's WAL and busy
 //! timeout make that safe), except `db recover`, which wants the proxy stopped.
 
-use crate::store::sqlite::{SqliteStore, classify, schema_version};
+use crate::store::sqlite::{SqliteStore, classify};
 use crate::store::{Store, StoreError};
 use crate::tokens;
 use clap::Subcommand;
@@ -13,6 +13,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run every diagnosis of the troubleshooting guide against the configuration; exit 1 if any fails.
+    Doctor(crate::doctor::Args),
     /// Agent tokens (never shows a token itself).
     Tokens {
         #[command(subcommand)]
@@ -78,6 +80,8 @@ fn report(e: &StoreError) -> ExitCode {
 
 pub fn run(command: &Command, db: &Path) -> ExitCode {
     match command {
+        // Needs the whole configuration, not just the database: dispatched by the CLI.
+        Command::Doctor(_) => ExitCode::from(2),
         Command::Tokens { action: TokensAction::Hash } => hash_stdin(),
         Command::Tokens { action } => tokens_cmd(action, db),
         Command::Ratelimit { action } => ratelimit_cmd(action, db),
@@ -187,43 +191,12 @@ fn ratelimit_cmd(action: &RatelimitAction, db: &Path) -> ExitCode {
     }
 }
 
+/// The doctor's database checks alone: file, mode, integrity, WAL, schema, lock.
 fn check(db: &Path) -> ExitCode {
-    use std::os::unix::fs::PermissionsExt;
-    let mut ok = true;
-    let mut line = |good: bool, what: String| {
-        ok &= good;
-        println!("{} {what}", if good { "ok  " } else { "FAIL" });
-    };
-    let meta = match std::fs::metadata(db) {
-        Ok(m) => m,
-        Err(e) => {
-            line(false, format!("{}: {e} (the proxy creates it at startup)", db.display()));
-            return ExitCode::from(1);
-        }
-    };
-    let mode = meta.permissions().mode() & 0o777;
-    line(mode & 0o077 == 0, format!("file mode {mode:o} (0600 expected: tokens hashes and sign-in state)"));
-    let conn = match rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) {
-        Ok(c) => c,
-        Err(e) => {
-            line(false, format!("open: {e}"));
-            return ExitCode::from(1);
-        }
-    };
-    match conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)) {
-        Ok(v) if v == "ok" => line(true, "integrity_check: ok".into()),
-        Ok(v) => line(false, format!("integrity_check: {v}: run `llm-sso-proxy db recover` with the proxy stopped")),
-        Err(e) => line(false, format!("integrity_check: {e}: run `llm-sso-proxy db recover` with the proxy stopped")),
-    }
-    match conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)) {
-        Ok(m) => line(m == "wal", format!("journal_mode: {m} (wal expected)")),
-        Err(e) => line(false, format!("journal_mode: {e}")),
-    }
-    match schema_version(&conn) {
-        Ok(v) => line(v >= 1, format!("schema version {v}")),
-        Err(e) => line(false, format!("schema version: {e}")),
-    }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    let checks = crate::doctor::database_file(db);
+    print!("{}", crate::doctor::render(&format!("database {}", db.display()), &checks));
+    let failed = checks.iter().any(|c| c.verdict == crate::doctor::Verdict::Fail);
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 fn backup(db: &Path, to: &Path) -> ExitCode {

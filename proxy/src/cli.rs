@@ -85,6 +85,16 @@ pub fn main() -> ExitCode {
             }
         };
     }
+    if let Some(crate::admin::Command::Doctor(doctor)) = &args.command {
+        let subject = crate::doctor::Subject {
+            source: &source,
+            loaded: &loaded,
+            log_level: level,
+            log_level_text: &args.log_level,
+            env: &env,
+        };
+        return crate::doctor::run(doctor, &subject);
+    }
     if let Some(command) = &args.command {
         // `tokens hash` needs no configuration; the others need the database path.
         if let crate::admin::Command::Tokens { action: crate::admin::TokensAction::Hash } = command {

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod links;
 pub mod logging;
 pub mod metrics;

@@ -4,6 +4,7 @@
 
 mod browser;
 mod common;
+mod doctor;
 mod forwarding;
 mod login;
 mod operations;

@@ -129,6 +129,24 @@ async fn delay_status_and_malformed_json_faults() {
 }
 
 #[tokio::test]
+async fn discovery_issuer_fault_and_the_date_header_follow_the_providers_clock() {
+    let idp = spawn().await;
+    let discovery = idp.discovery_url("google", None).unwrap();
+    let faults = Faults { discovery_issuer: Some("https://elsewhere.example".into()), ..Faults::default() };
+    idp.set_faults("google", faults).unwrap();
+    let document: serde_json::Value = http().get(&discovery).send().await.unwrap().json().await.unwrap();
+    assert_eq!(document["issuer"], "https://elsewhere.example");
+
+    // A relying party reads the provider's clock from `Date`: it moves with the offset.
+    idp.set_clock_offset(-3600);
+    let response = http().get(&discovery).send().await.unwrap();
+    let date = response.headers()["date"].to_str().unwrap();
+    let date = httpdate::parse_http_date(date).unwrap();
+    let behind = std::time::SystemTime::now().duration_since(date).unwrap().as_secs();
+    assert!((3590..=3610).contains(&behind), "the Date header is an hour behind: {behind}s");
+}
+
+#[tokio::test]
 async fn refusing_connections_is_a_real_connection_refused() {
     let idp = spawn().await;
     let discovery = idp.discovery_url("generic", None).unwrap();

@@ -1,0 +1,257 @@
+//! Checks that need no identity provider: the configuration itself, the log
+//! level in single_user mode, the database file and the listen address.
+
+use super::{Check, Subject};
+use crate::config::{AuthMode, Config};
+use crate::store::sqlite::schema_version;
+use rusqlite::{Connection, OpenFlags};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+use tracing::level_filters::LevelFilter;
+
+/// Guide: "Validate configuration". Every problem is listed by `--validate-only`.
+pub fn configuration(subject: &Subject<'_>) -> Check {
+    match subject.loaded {
+        Ok(config) => {
+            let providers: Vec<&str> = config.sso.providers.keys().map(String::as_str).collect();
+            let detail = if config.sso.enabled {
+                format!(
+                    "valid; {} mode; providers: {}",
+                    config.sso.authorization.mode.as_str(),
+                    if providers.is_empty() { "none".to_string() } else { providers.join(", ") }
+                )
+            } else {
+                "valid".to_string()
+            };
+            Check::ok("config", detail)
+        }
+        Err(problems) => {
+            let n = problems.0.len();
+            let first = problems.0.first().map(|d| {
+                let hint = d.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
+                format!("{}: {}{hint}", d.location, d.message)
+            });
+            Check::fail(
+                "config",
+                format!("{n} problem{}; first: {}", super::plural(n), first.unwrap_or_default()),
+                format!(
+                    "run `llm-sso-proxy --sso-config {} --validate-only` to see each one with its hint",
+                    subject.source
+                ),
+            )
+        }
+    }
+}
+
+/// Guide: "SSO not enabled". Names where the `false` came from.
+pub fn sso_enabled(config: &Config, subject: &Subject<'_>) -> Check {
+    if config.sso.enabled {
+        return Check::ok("sso.enabled", "SSO is enabled: agents need a token");
+    }
+    let (why, fix) = match (subject.env)("SSO_ENABLED") {
+        Some(value) => (
+            format!("the environment sets SSO_ENABLED={}", value.trim()),
+            "unset SSO_ENABLED (it overrides the file) or set it to true".to_string(),
+        ),
+        None if subject.source.starts_with('<') => {
+            ("no --sso-config given: the defaults have SSO off".to_string(), "pass --sso-config PATH".to_string())
+        }
+        None => (
+            "the file does not set `sso.enabled: true`".to_string(),
+            "write `enabled: true` under `sso:`, indented by two spaces, without quotes".to_string(),
+        ),
+    };
+    Check::warn("sso.enabled", format!("SSO is DISABLED ({why}): requests are forwarded without authentication"), fix)
+}
+
+/// Guide: "Confirmation code not appearing". The code is logged at WARNING.
+pub fn log_level(config: &Config, level: LevelFilter, text: &str) -> Check {
+    if !config.sso.enabled || config.sso.authorization.mode != AuthMode::SingleUser {
+        return Check::ok("log-level", format!("--log-level {text}"));
+    }
+    if level < LevelFilter::WARN {
+        return Check::fail(
+            "log-level",
+            format!("--log-level {text} hides the single_user confirmation code (it is logged at WARNING)"),
+            "run the proxy with --log-level INFO (or WARNING, DEBUG)",
+        );
+    }
+    Check::ok("log-level", format!("--log-level {text} shows the confirmation code"))
+}
+
+/// Guide: "Database locked" and "Database corruption", plus the file's mode.
+pub fn database(config: &Config) -> Vec<Check> {
+    if !config.sso.enabled {
+        return vec![Check::skip("database", "not used: SSO is disabled")];
+    }
+    database_file(&config.sso.database_path)
+}
+
+/// The checks of one database file; also what `llm-sso-proxy db check` prints.
+pub fn database_file(path: &Path) -> Vec<Check> {
+    let shown = path.display();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return vec![missing_database(path)],
+        Err(e) => {
+            return vec![Check::fail(
+                "database.file",
+                format!("{shown}: {e}"),
+                "run the proxy as the user that owns the file",
+            )];
+        }
+    };
+    let mut checks = Vec::new();
+    let mode = meta.permissions().mode() & 0o777;
+    checks.push(if mode & 0o077 == 0 {
+        Check::ok("database.file", format!("{shown}, mode {mode:o}, {} KiB", meta.len().div_ceil(1024)))
+    } else {
+        Check::fail(
+            "database.file",
+            format!("{shown} has mode {mode:o}: other users can read sign-in state and token hashes"),
+            format!("chmod 600 {shown}"),
+        )
+    });
+    let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
+        Ok(c) => c,
+        Err(e) => {
+            checks.push(Check::fail("database.integrity", format!("cannot open: {e}"), RECOVER));
+            return checks;
+        }
+    };
+    let integrity = conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0));
+    let intact = matches!(&integrity, Ok(v) if v == "ok");
+    checks.push(match integrity {
+        Ok(v) if v == "ok" => Check::ok("database.integrity", "integrity_check: ok"),
+        Ok(v) => Check::fail("database.integrity", format!("integrity_check: {v}"), RECOVER),
+        Err(e) => Check::fail("database.integrity", format!("integrity_check: {e}"), RECOVER),
+    });
+    if !intact {
+        return checks;
+    }
+    checks.push(match conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)) {
+        Ok(m) if m == "wal" => Check::ok("database.wal", "journal_mode: wal (readers never wait for the writer)"),
+        Ok(m) => Check::warn(
+            "database.wal",
+            format!("journal_mode: {m}: every reader waits for writers"),
+            "start the proxy once: it switches the file to WAL",
+        ),
+        Err(e) => Check::fail("database.wal", format!("journal_mode: {e}"), RECOVER),
+    });
+    checks.push(match schema_version(&conn) {
+        Ok(v) => Check::ok("database.schema", format!("schema version {v}")),
+        Err(e) => Check::fail(
+            "database.schema",
+            format!("no schema: {e}"),
+            "this is not the proxy's database: check sso.database_path",
+        ),
+    });
+    checks.push(write_lock(path));
+    checks
+}
+
+const RECOVER: &str = "stop the proxy, then `llm-sso-proxy db recover` (keeps the damaged file aside), or restore \
+                       a backup made with `llm-sso-proxy db backup`";
+
+fn missing_database(path: &Path) -> Check {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        Check::ok("database.file", format!("{} does not exist yet: the proxy creates it at start", path.display()))
+    } else {
+        Check::fail(
+            "database.file",
+            format!("the directory {} does not exist", dir.display()),
+            format!("mkdir -p {} (owned by the proxy's user), or change sso.database_path", dir.display()),
+        )
+    }
+}
+
+/// Whether a write could start within a second: a held lock is what the guide's
+/// "database is locked" is. `BEGIN IMMEDIATE` then `ROLLBACK` writes nothing.
+fn write_lock(path: &Path) -> Check {
+    let attempt = (|| -> rusqlite::Result<()> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        conn.busy_timeout(Duration::from_secs(1))?;
+        conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+    })();
+    match attempt {
+        Ok(()) => Check::ok("database.lock", "no other process holds a write lock"),
+        Err(e) if matches!(crate::store::sqlite::classify(&e), crate::store::StoreError::Busy(_)) => Check::fail(
+            "database.lock",
+            format!("another process has held a write lock for over a second: {e}"),
+            format!(
+                "find it with `lsof {}` (an open sqlite3 shell, a second proxy) and stop it; \
+                 the proxy itself only holds locks for milliseconds",
+                path.display()
+            ),
+        ),
+        Err(e) => Check::fail(
+            "database.lock",
+            format!("cannot open for writing: {e}"),
+            "the proxy's user needs write access to the file and its directory (for the -wal file)",
+        ),
+    }
+}
+
+/// Guide: "Proxy not accessible" (and the port clash behind "address in use").
+/// Free is fine; taken is fine when the taker is this proxy already running.
+pub async fn listen_address(config: &Config, timeout: Duration) -> Check {
+    let (host, port) = (config.server.host.as_str(), config.server.port);
+    let id = "listen";
+    match std::net::TcpListener::bind((host, port)) {
+        Ok(listener) => {
+            drop(listener);
+            let reach = if host == "0.0.0.0" || host == "::" {
+                "all interfaces: reachable from other machines if the firewall allows"
+            } else if host == "localhost" || host.starts_with("127.") || host == "::1" {
+                "loopback only: other machines cannot reach it (use 0.0.0.0 or a reverse proxy for them)"
+            } else {
+                "this address only"
+            };
+            Check::ok(id, format!("{host}:{port} is free; {reach}"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            if running_proxy(host, port, timeout).await {
+                Check::ok(id, format!("{host}:{port} is served by a running llm-sso-proxy"))
+            } else {
+                Check::fail(
+                    id,
+                    format!("{host}:{port} is held by another program"),
+                    format!("find it with `lsof -i :{port}` or `ss -ltnp 'sport = :{port}'`; stop it or set --port"),
+                )
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Check::fail(
+            id,
+            format!("{host}:{port}: {e}"),
+            "ports below 1024 need privileges: use 8080 behind a reverse proxy, or grant CAP_NET_BIND_SERVICE \
+             (deploy/llm-sso-proxy.service does)",
+        ),
+        Err(e) => Check::fail(
+            id,
+            format!("{host}:{port}: {e}"),
+            "server.host must be an address of this machine: 127.0.0.1, 0.0.0.0, or one of its interfaces",
+        ),
+    }
+}
+
+/// Our `/metrics` names its counters `llm_sso_*`: enough to recognise ourselves.
+async fn running_proxy(host: &str, port: u16, timeout: Duration) -> bool {
+    let connect = match host {
+        "0.0.0.0" => "127.0.0.1".to_string(),
+        "::" => "[::1]".to_string(),
+        h if h.contains(':') => format!("[{h}]"),
+        h => h.to_string(),
+    };
+    let Ok(http) = reqwest::Client::builder().no_proxy().timeout(timeout).build() else {
+        return false;
+    };
+    let Ok(response) = http.get(format!("http://{connect}:{port}/metrics")).send().await else {
+        return false;
+    };
+    response.status().is_success() && response.text().await.is_ok_and(|t| t.contains("llm_sso_requests_total"))
+}

@@ -1,0 +1,196 @@
+//! `llm-sso-proxy doctor`: every diagnosis of the troubleshooting guide, run
+//! against one configuration, one line per check with a verdict and, when it
+//! fails, the guide's fix. It replaces the guide's `curl`, `sqlite3`, `lsof`
+//! and `date` commands with checks that know what the answer should be.
+//!
+//! The checks are grouped by what they touch: the configuration and the local
+//! machine ([`local`]), the identity providers ([`providers`]), and the
+//! authorization API and upstreams ([`remote`]). Nothing here changes state:
+//! the database is opened read-only, the IdP and the authorization API see
+//! requests that cannot sign anyone in.
+
+mod local;
+mod providers;
+mod remote;
+
+use crate::config::{Config, Diagnostics};
+use serde::Serialize;
+use std::process::ExitCode;
+use std::time::Duration;
+use tracing::level_filters::LevelFilter;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// One JSON document instead of text (for scripts and monitoring).
+    #[arg(long)]
+    pub json: bool,
+    /// Longest wait for each network check, in seconds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    /// Works, but the operator should know (it may break later or elsewhere).
+    Warn,
+    Fail,
+    /// Not run: an earlier check it depends on failed, or it does not apply.
+    Skip,
+}
+
+impl Verdict {
+    fn label(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable name, e.g. `provider.google.discovery` (documented in docs/troubleshooting.md).
+    pub id: String,
+    pub verdict: Verdict,
+    /// What was found, in one line.
+    pub detail: String,
+    /// The guide's fix, when the verdict is not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    pub fn ok(id: impl Into<String>, detail: impl Into<String>) -> Self {
+        Check { id: id.into(), verdict: Verdict::Ok, detail: detail.into(), fix: None }
+    }
+    pub fn fail(id: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check { id: id.into(), verdict: Verdict::Fail, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    pub fn warn(id: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check { id: id.into(), verdict: Verdict::Warn, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    pub fn skip(id: impl Into<String>, detail: impl Into<String>) -> Self {
+        Check { id: id.into(), verdict: Verdict::Skip, detail: detail.into(), fix: None }
+    }
+}
+
+/// What the doctor was asked to examine.
+pub struct Subject<'a> {
+    /// The config file as named on the command line (for the report's header).
+    pub source: &'a str,
+    pub loaded: &'a Result<Config, Diagnostics>,
+    /// The `--log-level` the proxy would run with.
+    pub log_level: LevelFilter,
+    pub log_level_text: &'a str,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub config: String,
+    pub healthy: bool,
+    pub checks: Vec<Check>,
+}
+
+/// Runs every check that applies, in the guide's order.
+pub async fn examine(subject: &Subject<'_>, timeout: Duration) -> Report {
+    let mut checks = vec![local::configuration(subject)];
+    if let Ok(config) = subject.loaded {
+        checks.push(local::sso_enabled(config, subject));
+        checks.push(local::log_level(config, subject.log_level, subject.log_level_text));
+        checks.extend(local::database(config));
+        checks.push(local::listen_address(config, timeout).await);
+        if config.sso.enabled {
+            let http = providers::client(timeout);
+            match &http {
+                Ok(http) => {
+                    for (name, provider) in &config.sso.providers {
+                        checks.extend(providers::examine(http, name, provider, &config.redirect_uri(), subject).await);
+                    }
+                    checks.push(remote::authorization_api(http, config).await);
+                }
+                Err(e) => checks.push(Check::fail("http-client", e.to_string(), "report this as a bug")),
+            }
+        }
+        checks.extend(remote::upstreams(config, timeout).await);
+    }
+    let healthy = checks.iter().all(|c| c.verdict != Verdict::Fail);
+    Report { config: subject.source.to_string(), healthy, checks }
+}
+
+pub use local::database_file;
+
+impl Report {
+    pub fn text(&self) -> String {
+        render(&format!("llm-sso-proxy doctor: {}", self.config), &self.checks)
+    }
+}
+
+/// The text report: a header, one line per check (and its fix), a verdict line.
+pub fn render(header: &str, checks: &[Check]) -> String {
+    let width = checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let mut out = format!("{header}\n");
+    for c in checks {
+        out.push_str(&format!("{:<4}  {:<width$}  {}\n", c.verdict.label(), c.id, c.detail));
+        if let Some(fix) = c.fix.as_ref().filter(|_| c.verdict != Verdict::Ok) {
+            out.push_str(&format!("{:<4}  {:<width$}  fix: {fix}\n", "", ""));
+        }
+    }
+    let count = |v: Verdict| checks.iter().filter(|c| c.verdict == v).count();
+    let (failed, warned) = (count(Verdict::Fail), count(Verdict::Warn));
+    out.push_str(&match (failed, warned) {
+        (0, 0) => "healthy: every check passed\n".to_string(),
+        (0, w) => format!("healthy, with {w} warning{}\n", plural(w)),
+        (f, w) => format!("{f} check{} failed, {w} warning{}\n", plural(f), plural(w)),
+    });
+    out
+}
+
+/// An error with its causes (`error sending request: connection refused`):
+/// reqwest's own message alone does not say what went wrong.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The `doctor` subcommand: exit 0 when nothing failed (warnings allowed), 1 otherwise.
+pub fn run(args: &Args, subject: &Subject<'_>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("llm-sso-proxy: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = runtime.block_on(examine(subject, Duration::from_secs(args.timeout_seconds)));
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("llm-sso-proxy: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", report.text());
+    }
+    if report.healthy { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
