@@ -12,6 +12,7 @@ use crate::sso::pages::Pages;
 use crate::sso::providers::ProviderRuntime;
 use crate::store::{AsyncStore, sqlite::SqliteStore};
 use axum::Router;
+use axum::serve::ListenerExt;
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -197,6 +198,13 @@ pub async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let tls = match config.server.tls.as_ref().map(crate::tls::load).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("llm-sso-proxy: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let bind = (config.server.host.clone(), config.server.port);
     let listener = match tokio::net::TcpListener::bind(&bind).await {
         Ok(l) => l,
@@ -245,13 +253,22 @@ pub async fn serve(config: Config) -> ExitCode {
     print_summary(&config);
     println!("  agents: OpenAI base URL {}/v1, Anthropic base URL {}", config.base_url(), config.base_url());
     // Last, so that whoever waits for this line has seen the whole summary.
-    println!("llm-sso-proxy {} listening on http://{addr}", crate::VERSION);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("llm-sso-proxy {} listening on {scheme}://{addr}", crate::VERSION);
     let app = Router::new()
         .fallback_service(server::app(state))
         .layer(axum::middleware::map_request(|r| async { server::normalize_path(r) }));
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let served = match tls {
+        None => axum::serve(listener, make_service).with_graceful_shutdown(shutdown_signal()).await,
+        Some(tls) => match crate::tls::TlsListener::new(listener, tls) {
+            // `tap_io` gives the listener axum's connect-info support (the peer address).
+            Ok(listener) => {
+                axum::serve(listener.tap_io(|_| {}), make_service).with_graceful_shutdown(shutdown_signal()).await
+            }
+            Err(e) => Err(e),
+        },
+    };
     match served {
         Ok(()) => {
             tracing::info!("stopped");

@@ -22,6 +22,7 @@ pub mod ops;
 pub mod server;
 pub mod sso;
 pub mod store;
+pub mod tls;
 pub mod tokens;
 
 /// The version printed by `--version`.

@@ -226,9 +226,9 @@ impl ProxyProcess {
             .map_err(|e| format!("cannot start the proxy under test: {e}"))?;
         let console = capture(&mut child);
         let mut proxy = ProxyProcess { child, port, dir, console };
-        // Ready when it says so; its last startup line is "... listening on http://...".
+        // Ready when it says so; its last startup line is "... listening on http(s)://...".
         for _ in 0..600 {
-            if proxy.console().contains(" listening on http://") {
+            if proxy.console().contains(" listening on http") {
                 return Ok(proxy);
             }
             if let Ok(Some(status)) = proxy.child.try_wait() {

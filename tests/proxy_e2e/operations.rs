@@ -108,3 +108,47 @@ async fn log_file_in_json_records_authentication_failures_without_the_token() {
     );
     assert!(!log.contains(&token), "tokens are never logged");
 }
+
+/// `server.tls`: the proxy serves HTTPS itself, its links say https, and a client
+/// that never finishes its handshake does not hold up the others.
+#[tokio::test]
+async fn serves_https_natively_with_the_configured_certificate() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let (cert, key) = (fixtures.join("localhost.cert.pem"), fixtures.join("localhost.key.pem"));
+    let llm = mock_llm::MockLlm::spawn(mock_llm::LlmConfig::default()).await.unwrap();
+    let port = llm_sso_kit::proxy::free_port();
+    let yaml = format!(
+        "server:\n  host: \"127.0.0.1\"\n  port: {port}\n  tls:\n    cert_file: \"{}\"\n    key_file: \"{}\"\n\
+         upstreams:\n  openai: {{ base_url: \"{}\", api_key: \"{OPENAI_KEY}\" }}\nsso:\n  enabled: false\n",
+        cert.display(),
+        key.display(),
+        llm.openai_base_url()
+    );
+    let proxy = llm_sso_kit::proxy::ProxyProcess::start(&yaml, port).await.unwrap();
+    assert!(proxy.console().contains(&format!("listening on https://127.0.0.1:{port}")), "{}", proxy.console());
+
+    // A client that connects and says nothing: the handshake waits in its own task.
+    let _silent = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let pem = std::fs::read(fixtures.join("ca.cert.pem")).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let health = https.get(format!("https://127.0.0.1:{port}/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let reply: Value = https
+        .post(format!("https://127.0.0.1:{port}/v1/chat/completions"))
+        .json(&chat(false))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(reply["choices"][0]["message"]["content"].is_string(), "forwarded over TLS: {reply}");
+
+    // Plain HTTP on the TLS port gets no answer it could mistake for the proxy's.
+    let plain = client().get(format!("http://127.0.0.1:{port}/health")).timeout(Duration::from_secs(5)).send().await;
+    assert!(plain.map(|r| r.status() != 200).unwrap_or(true), "no cleartext service on the TLS port");
+}

@@ -54,6 +54,14 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Largest request body an agent may send.
     pub max_body_bytes: usize,
+    /// Serve HTTPS directly (no reverse proxy): PEM certificate chain and key.
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +139,7 @@ impl Default for Config {
                 public_url: None,
                 trusted_proxies: Vec::new(),
                 max_body_bytes: 32 * 1024 * 1024,
+                tls: None,
             },
             upstreams: Upstreams {
                 openai: Upstream { base_url: "https://api.openai.com/v1".into(), api_key: None },
@@ -157,12 +166,13 @@ impl Default for Config {
 }
 
 impl Config {
-    /// `{public_url or http://{host}:{port}}`: the base every browser URL hangs from.
+    /// `{public_url or http(s)://{host}:{port}}`: the base every browser URL hangs from.
     pub fn base_url(&self) -> String {
+        let scheme = if self.server.tls.is_some() { "https" } else { "http" };
         match &self.server.public_url {
             Some(url) => url.clone(),
-            None if self.server.host.contains(':') => format!("http://[{}]:{}", self.server.host, self.server.port),
-            None => format!("http://{}:{}", self.server.host, self.server.port),
+            None if self.server.host.contains(':') => format!("{scheme}://[{}]:{}", self.server.host, self.server.port),
+            None => format!("{scheme}://{}:{}", self.server.host, self.server.port),
         }
     }
 
@@ -273,6 +283,16 @@ mod tests {
         prop::collection::vec((0usize..4, keys, values), 0..25).prop_map(|lines| {
             lines.into_iter().map(|(indent, k, v)| format!("{}{k}: {v}\n", "  ".repeat(indent))).collect()
         })
+    }
+
+    #[test]
+    fn native_tls_makes_every_browser_url_https() {
+        let mut config = Config::default();
+        assert_eq!(config.redirect_uri(), "http://127.0.0.1:8080/auth/callback");
+        config.server.tls = Some(TlsFiles { cert_file: "c.pem".into(), key_file: "k.pem".into() });
+        assert_eq!(config.redirect_uri(), "https://127.0.0.1:8080/auth/callback");
+        config.server.public_url = Some("https://proxy.company.com".into());
+        assert_eq!(config.redirect_uri(), "https://proxy.company.com/auth/callback");
     }
 
     proptest! {

@@ -26,6 +26,10 @@ pub fn render(c: &Config) -> String {
     let _ = writeln!(out, "server:\n  host: {}\n  port: {}", quoted(&s.host), s.port);
     let _ = writeln!(out, "  public_url: {}", s.public_url.as_deref().map_or("null".into(), quoted));
     let _ = writeln!(out, "  trusted_proxies: {}\n  max_body_bytes: {}", list(&nets), s.max_body_bytes);
+    if let Some(tls) = &s.tls {
+        let (cert, key) = (tls.cert_file.display().to_string(), tls.key_file.display().to_string());
+        let _ = writeln!(out, "  tls: {{ cert_file: {}, key_file: {} }}", quoted(&cert), quoted(&key));
+    }
     let _ = writeln!(out, "upstreams:\n  timeout_seconds: {}", c.upstreams.timeout_seconds);
     for (name, u) in [("openai", &c.upstreams.openai), ("anthropic", &c.upstreams.anthropic)] {
         let _ = writeln!(out, "  {name}: {{ base_url: {}, api_key: {} }}", quoted(&u.base_url), secret(&u.api_key));

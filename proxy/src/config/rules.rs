@@ -97,6 +97,19 @@ pub fn check(w: &mut Walked) {
             );
         }
     }
+    if let Some(tls) = &c.server.tls {
+        for (key, file) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+            if let Err(e) = std::fs::File::open(file) {
+                let path = format!("server.tls.{key}");
+                push(
+                    w,
+                    &path,
+                    format!("cannot read {}: {e}", file.display()),
+                    "a relative path is relative to the proxy's working directory; the proxy's user must read it",
+                );
+            }
+        }
+    }
     for (name, upstream) in [("openai", &c.upstreams.openai), ("anthropic", &c.upstreams.anthropic)] {
         if !has_scheme(&upstream.base_url) {
             let path = format!("upstreams.{name}.base_url");

@@ -5,13 +5,14 @@
 //! appear in a message.
 
 use super::yaml::{self, Mark, Node, Value};
-use super::{AuthMode, Config, Diagnostic, Provider, Secret, Upstream};
+use super::{AuthMode, Config, Diagnostic, Provider, Secret, TlsFiles, Upstream};
 use std::collections::BTreeMap;
 
 /// Every key the file may contain, by parent path (`*` = any provider name).
 pub const SCHEMA: &[(&str, &[&str])] = &[
     ("", &["server", "upstreams", "sso"]),
-    ("server", &["host", "port", "public_url", "trusted_proxies", "max_body_bytes"]),
+    ("server", &["host", "port", "public_url", "trusted_proxies", "max_body_bytes", "tls"]),
+    ("server.tls", &["cert_file", "key_file"]),
     ("upstreams", &["openai", "anthropic", "timeout_seconds"]),
     ("upstreams.openai", &["base_url", "api_key"]),
     ("upstreams.anthropic", &["base_url", "api_key"]),
@@ -292,6 +293,9 @@ impl Walker<'_> {
         {
             self.out.config.server.max_body_bytes = v as usize;
         }
+        if let Some(n) = f.get("tls") {
+            self.tls(n);
+        }
         if let Some(n) = f.get("trusted_proxies")
             && let Some(list) = self.strings(n, "server.trusted_proxies")
         {
@@ -317,6 +321,29 @@ impl Walker<'_> {
                 }
             }
             self.out.config.server.trusted_proxies = nets;
+        }
+    }
+
+    /// Both files or neither: half a TLS setup is an error, not plain HTTP.
+    fn tls(&mut self, node: &Node) {
+        if node.value == Value::Null {
+            return;
+        }
+        let f = self.fields(node, "server.tls", "server.tls");
+        let mut files = Vec::new();
+        for key in ["cert_file", "key_file"] {
+            let path = format!("server.tls.{key}");
+            match f.get(key) {
+                Some(n) => files.push(self.string(n, &path, false)),
+                None => {
+                    let hint = "server.tls needs both cert_file (PEM chain) and key_file (PEM private key)";
+                    self.error(node.mark, &path, "required field is missing", Some(hint.into()));
+                    files.push(None);
+                }
+            }
+        }
+        if let [Some(cert_file), Some(key_file)] = &files[..] {
+            self.out.config.server.tls = Some(TlsFiles { cert_file: cert_file.into(), key_file: key_file.into() });
         }
     }
 

@@ -239,6 +239,21 @@ pub async fn listen_address(config: &Config, timeout: Duration) -> Check {
     }
 }
 
+/// `server.tls`: the files load and the key fits the certificate, as at startup.
+pub fn tls(config: &Config) -> Check {
+    match &config.server.tls {
+        None => Check::ok("tls", "plain HTTP (put a TLS reverse proxy in front, or set server.tls)"),
+        Some(files) => match crate::tls::load(files) {
+            Ok(_) => Check::ok("tls", format!("HTTPS with {}", files.cert_file.display())),
+            Err(e) => Check::fail(
+                "tls",
+                e,
+                "cert_file is the PEM chain (leaf first), key_file its PEM private key (PKCS#8, PKCS#1 or SEC1)",
+            ),
+        },
+    }
+}
+
 /// Our `/metrics` names its counters `llm_sso_*`: enough to recognise ourselves.
 async fn running_proxy(host: &str, port: u16, timeout: Duration) -> bool {
     let connect = match host {

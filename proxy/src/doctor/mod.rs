@@ -105,6 +105,7 @@ pub async fn examine(subject: &Subject<'_>, timeout: Duration) -> Report {
         checks.push(local::log_level(config, subject.log_level, subject.log_level_text));
         checks.extend(local::database(config));
         checks.push(local::listen_address(config, timeout).await);
+        checks.push(local::tls(config));
         if config.sso.enabled {
             let http = providers::client(timeout);
             match &http {
