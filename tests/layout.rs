@@ -76,3 +76,49 @@ fn the_features_index_matches_the_feature_files() {
         );
     }
 }
+
+/// `docs/troubleshooting.md` points at feature files: each exists, and each feature file is pointed at.
+#[test]
+fn the_troubleshooting_guide_points_at_every_feature_file_and_only_real_ones() {
+    let root = workspace_root();
+    let guide = std::fs::read_to_string(root.join("docs/troubleshooting.md")).expect("docs/troubleshooting.md");
+    let named: std::collections::BTreeSet<String> = guide
+        .split('`')
+        .filter(|s| s.starts_with("features/") && s.ends_with(".feature"))
+        .map(str::to_string)
+        .collect();
+    for path in &named {
+        assert!(root.join(path).is_file(), "docs/troubleshooting.md names {path}, which does not exist");
+    }
+    for entry in std::fs::read_dir(root.join("features")).expect("features/").flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(".feature") {
+            assert!(named.contains(&format!("features/{name}")), "docs/troubleshooting.md never mentions {name}");
+        }
+    }
+}
+
+/// Every Markdown link between the documents resolves to a file.
+#[test]
+fn links_between_documents_resolve() {
+    let root = workspace_root();
+    for doc in [
+        "README.md",
+        "ARCHITECTURE.md",
+        "docs/configuration.md",
+        "docs/agents.md",
+        "docs/troubleshooting.md",
+        "docs/deployment.md",
+    ] {
+        let path = root.join(doc);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        for target in text.split("](").skip(1).filter_map(|rest| rest.split(')').next()) {
+            if target.starts_with("http") || target.starts_with('#') {
+                continue;
+            }
+            let file = target.split('#').next().unwrap_or(target);
+            let resolved = path.parent().map(|dir| dir.join(file)).unwrap_or_default();
+            assert!(resolved.exists(), "{doc} links to {target}, which does not exist");
+        }
+    }
+}

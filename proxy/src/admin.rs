@@ -15,6 +15,8 @@ use std::process::ExitCode;
 pub enum Command {
     /// Run every diagnosis of the troubleshooting guide against the configuration; exit 1 if any fails.
     Doctor(crate::doctor::Args),
+    /// Ask the running proxy for /health (exit 0 when it answers ok): for container and service health probes.
+    Healthcheck,
     /// Agent tokens (never shows a token itself).
     Tokens {
         #[command(subcommand)]
@@ -81,7 +83,7 @@ fn report(e: &StoreError) -> ExitCode {
 pub fn run(command: &Command, db: &Path) -> ExitCode {
     match command {
         // Needs the whole configuration, not just the database: dispatched by the CLI.
-        Command::Doctor(_) => ExitCode::from(2),
+        Command::Doctor(_) | Command::Healthcheck => ExitCode::from(2),
         Command::Tokens { action: TokensAction::Hash } => hash_stdin(),
         Command::Tokens { action } => tokens_cmd(action, db),
         Command::Ratelimit { action } => ratelimit_cmd(action, db),

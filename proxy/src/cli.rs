@@ -102,6 +102,7 @@ pub fn main() -> ExitCode {
             return crate::admin::run(command, std::path::Path::new(""));
         }
         return match loaded {
+            Ok(config) if matches!(command, crate::admin::Command::Healthcheck) => crate::healthcheck::run(&config),
             Ok(config) => crate::admin::run(command, &config.sso.database_path),
             Err(problems) => {
                 eprint!("llm-sso-proxy: {source}: {problems}");

@@ -15,6 +15,7 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod doctor;
+pub mod healthcheck;
 pub mod links;
 pub mod logging;
 pub mod metrics;

@@ -145,6 +145,13 @@ async fn a_healthy_stack_passes_every_check_and_the_text_report_reads_well() {
         assert_eq!(d.verdict(id), "ok", "{id}");
     }
     assert_eq!(d.verdict("authz.api"), "skip", "single_user mode has no API to call");
+    // docs/troubleshooting.md explains every check the doctor runs.
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/troubleshooting.md")).unwrap();
+    for check in d.json["checks"].as_array().unwrap() {
+        let id =
+            check["id"].as_str().unwrap().replace(".google.", ".<provider>.").replace(".microsoft.", ".<provider>.");
+        assert!(guide.contains(&format!("`{id}`")), "docs/troubleshooting.md does not explain the check {id}");
+    }
 
     // The text report, with the run's ports, paths and key ids made stable.
     let (code, text) = clinic.doctor(&clinic.config(clinic.port), &["doctor"], &[]).await;

@@ -148,7 +148,31 @@ async fn serves_https_natively_with_the_configured_certificate() {
         .unwrap();
     assert!(reply["choices"][0]["message"]["content"].is_string(), "forwarded over TLS: {reply}");
 
+    assert_eq!(healthcheck(&proxy).await, 0, "the health probe speaks TLS too");
+
     // Plain HTTP on the TLS port gets no answer it could mistake for the proxy's.
     let plain = client().get(format!("http://127.0.0.1:{port}/health")).timeout(Duration::from_secs(5)).send().await;
     assert!(plain.map(|r| r.status() != 200).unwrap_or(true), "no cleartext service on the TLS port");
+}
+
+/// `llm-sso-proxy healthcheck` with the proxy's own config: its exit code.
+async fn healthcheck(proxy: &llm_sso_kit::proxy::ProxyProcess) -> i32 {
+    let out = tokio::process::Command::new(llm_sso_kit::proxy::binary())
+        .current_dir(proxy.dir.path())
+        .args(["--sso-config", "config.yaml", "healthcheck"])
+        .env("KIT_CLIENT_SECRET", llm_sso_kit::proxy::CLIENT_SECRET)
+        .output()
+        .await
+        .unwrap();
+    out.status.code().unwrap_or(-1)
+}
+
+/// The container HEALTHCHECK: 0 while the proxy answers, 1 once it is gone.
+#[tokio::test]
+async fn healthcheck_subcommand_follows_the_running_proxy() {
+    let mut s = stack(true).await;
+    assert_eq!(healthcheck(&s.proxy).await, 0);
+    s.proxy.terminate();
+    assert!(s.proxy.wait(Duration::from_secs(10)).await.is_some(), "the proxy stops on SIGTERM");
+    assert_eq!(healthcheck(&s.proxy).await, 1);
 }
