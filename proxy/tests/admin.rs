@@ -72,6 +72,7 @@ fn tokens_list_revoke_and_hash() {
     let (code, out) = run(&dir.0, &["tokens", "list"], None);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out.matches("active").count(), 3, "{out}");
+    insta::assert_snapshot!("tokens_list", out);
     assert!(!out.contains(&alice), "tokens are never shown");
 
     let (code, out) = run(&dir.0, &["tokens", "revoke", "--user", "alice@company.com"], None);
@@ -82,6 +83,9 @@ fn tokens_list_revoke_and_hash() {
     assert_eq!(code, 1, "already revoked");
     let (_, out) = run(&dir.0, &["tokens", "list"], None);
     assert_eq!(out.matches("revoked").count(), 3, "{out}");
+    insta::assert_snapshot!("tokens_list_after_revoking", out);
+    let (code, out) = run(&dir.0, &["tokens", "revoke", "1", "--user", "x@y.z"], None);
+    assert_eq!((code, out.trim()), (2, "llm-sso-proxy: give a token id, or --user EMAIL (not both)"));
 
     let (code, out) = run(&dir.0, &["tokens", "hash"], Some(&format!("{alice}\n")));
     assert_eq!((code, out.trim()), (0, tokens::hash(&alice).as_str()));
@@ -97,6 +101,7 @@ fn ratelimit_list_and_clear() {
     store.record_failure("10.0.0.1", 1_000, 1_000).unwrap();
     let (code, out) = run(&dir.0, &["ratelimit", "list"], None);
     assert_eq!(code, 0);
+    insta::assert_snapshot!("ratelimit_list", out);
     assert!(out.contains("192.168.1.100") && out.contains("1970-01-01 00:16:42"), "{out}");
     let (_, out) = run(&dir.0, &["ratelimit", "clear", "192.168.1.100"], None);
     assert_eq!(out.trim(), "cleared 192.168.1.100");
@@ -113,6 +118,11 @@ fn db_check_backup_and_recover() {
     drop(store);
     let (code, out) = run(&dir.0, &["db", "check"], None);
     assert_eq!(code, 0, "{out}");
+    let stable: Vec<&str> = out
+        .lines()
+        .map(|l| if l.contains("database.file") { "ok    database.file  (size varies)" } else { l })
+        .collect();
+    insta::assert_snapshot!("db_check_healthy", stable.join("\n"));
     assert!(out.contains("integrity_check: ok") && out.contains("journal_mode: wal"), "{out}");
 
     let (code, out) = run(&dir.0, &["db", "backup", "copy.db"], None);
@@ -138,4 +148,28 @@ fn db_check_backup_and_recover() {
     let (code, out) = run(&dir.0, &["db", "check"], None);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL") && out.contains("db recover"), "{out}");
+}
+
+/// Every command's help text, as an operator reads it (`llm-sso-proxy help ...`).
+#[test]
+fn help_of_every_command() {
+    let dir = setup("help");
+    for args in [
+        &["--help"][..],
+        &["doctor", "--help"],
+        &["healthcheck", "--help"],
+        &["tokens", "--help"],
+        &["tokens", "revoke", "--help"],
+        &["ratelimit", "--help"],
+        &["db", "--help"],
+    ] {
+        let (code, out) = run(&dir.0, args, None);
+        assert_eq!(code, 0, "{args:?}: {out}");
+        insta::assert_snapshot!(
+            format!("help_{}", args[..args.len() - 1].join("_")).trim_end_matches('_').to_string(),
+            out
+        );
+    }
+    let (code, out) = run(&dir.0, &["tokens", "nonsense"], None);
+    assert_eq!(code, 2, "a usage error exits 2: {out}");
 }
