@@ -29,6 +29,8 @@ fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String) {
         .current_dir(dir)
         .args(["--sso-config", "c.yaml"])
         .args(args)
+        // Help text wraps at the terminal's width: fix it, so snapshots do not depend on who runs them.
+        .env("COLUMNS", "100")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

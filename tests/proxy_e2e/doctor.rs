@@ -188,6 +188,13 @@ async fn identity_provider_failures_are_each_named_with_the_guides_fix() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 
+    // Through a corporate proxy (here one that is down): named, without its password.
+    let dead = free_port();
+    let proxy_url = format!("http://ops:hunter2@127.0.0.1:{dead}");
+    let d = clinic.run_on(clinic.port, &[], &[("HTTP_PROXY", proxy_url.as_str()), ("NO_PROXY", "")]).await;
+    d.failed("provider.google.discovery", "cannot connect", &format!("the proxy http://127.0.0.1:{dead}/ is in use"));
+    assert!(!d.json.to_string().contains("hunter2"), "the proxy's password is never printed");
+
     let mut faults = Faults::default();
     faults.http_status.insert(Endpoint::Discovery, 503);
     clinic.set_idp_faults(faults);
