@@ -47,6 +47,7 @@ pub async fn examine(
             return std::iter::once(check).chain(skipped).collect();
         }
     };
+    // The checks below return their verdict with an empty id; the report names them here.
     let via = proxy_in_use(&provider.discovery_url, subject.env)
         .map(|p| format!(" (through the proxy {p})"))
         .unwrap_or_default();
