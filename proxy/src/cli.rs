@@ -219,7 +219,7 @@ pub async fn serve(config: Config) -> ExitCode {
         }
     };
     let addr = listener.local_addr().map_or_else(|_| format!("{}:{}", bind.0, bind.1), |a| a.to_string());
-    let (http, pages) = match (server::outbound_client(), Pages::new()) {
+    let (http, pages) = match (crate::outbound::client(), Pages::new()) {
         (Ok(h), Ok(p)) => (h, p),
         (Err(e), _) => {
             eprintln!("llm-sso-proxy: cannot build the HTTP client: {e}");

@@ -34,7 +34,8 @@ pub fn run(config: &Config) -> ExitCode {
     let answer = runtime.block_on(async {
         let response = client.map_err(|e| e.to_string())?.get(&url).send().await.map_err(|e| e.to_string())?;
         let status = response.status();
-        let body: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+        let body = crate::outbound::read_bounded(response, 4096).await.map_err(|e| e.to_string())?;
+        let body: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
         if status.is_success() && body["status"] == "ok" { Ok(()) } else { Err(format!("HTTP {status}: {body}")) }
     });
     match answer {

@@ -20,6 +20,7 @@ pub mod links;
 pub mod logging;
 pub mod metrics;
 pub mod ops;
+pub mod outbound;
 pub mod server;
 pub mod sso;
 pub mod store;

@@ -40,16 +40,6 @@ pub struct AppState {
     pub http: reqwest::Client,
 }
 
-/// The client for identity providers and the authorization API: no redirects
-/// (OIDC safety), bounded time, proxy settings from the environment.
-pub fn outbound_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-}
-
 /// The whole HTTP surface, with path normalization applied before routing.
 pub fn app(state: Arc<AppState>) -> axum::routing::RouterIntoService<axum::body::Body> {
     let agent = Router::new()

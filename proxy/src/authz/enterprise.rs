@@ -55,8 +55,8 @@ pub async fn authorize(
         Err(e) => return Decision::Failed(format!("Authorization API error: {e}")),
     };
     let status = response.status();
-    let text = match response.text().await {
-        Ok(t) => t,
+    let text = match crate::outbound::read_bounded(response, crate::outbound::MAX_RESPONSE_BYTES).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.is_timeout() => return Decision::Failed("Authorization API timeout".into()),
         Err(e) => return Decision::Failed(format!("Authorization API error: {e}")),
     };

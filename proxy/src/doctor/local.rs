@@ -268,5 +268,9 @@ async fn running_proxy(host: &str, port: u16, timeout: Duration) -> bool {
     let Ok(response) = http.get(format!("http://{connect}:{port}/metrics")).send().await else {
         return false;
     };
-    response.status().is_success() && response.text().await.is_ok_and(|t| t.contains("llm_sso_requests_total"))
+    if !response.status().is_success() {
+        return false;
+    }
+    let body = crate::outbound::read_bounded(response, crate::outbound::MAX_RESPONSE_BYTES).await;
+    body.is_ok_and(|b| String::from_utf8_lossy(&b).contains("llm_sso_requests_total"))
 }

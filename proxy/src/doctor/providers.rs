@@ -7,6 +7,7 @@
 
 use super::{Check, Subject};
 use crate::config::Provider;
+use crate::outbound::{MAX_RESPONSE_BYTES, read_bounded};
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 
@@ -115,7 +116,7 @@ async fn discover(http: &reqwest::Client, provider: &Provider, subject: &Subject
     if !status.is_success() {
         return Err(Check::fail("", format!("{url}: HTTP {}", status.as_u16()), discovery_fix()));
     }
-    let body: Value = match response.json().await {
+    let body = match json_body(response).await {
         Ok(v) => v,
         Err(e) => return Err(Check::fail("", format!("{url}: not a JSON document: {e}"), discovery_fix())),
     };
@@ -130,6 +131,12 @@ async fn discover(http: &reqwest::Client, provider: &Provider, subject: &Subject
             discovery_fix(),
         )),
     }
+}
+
+/// A JSON body of at most [`MAX_RESPONSE_BYTES`].
+async fn json_body(response: reqwest::Response) -> Result<Value, String> {
+    let bytes = read_bounded(response, MAX_RESPONSE_BYTES).await.map_err(|e| super::describe(&e))?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
 /// OIDC Discovery §4.3: the issuer is the discovery URL minus the well-known
@@ -167,7 +174,7 @@ async fn jwks(http: &reqwest::Client, url: &str) -> Check {
         Ok(r) => return Check::fail("", format!("{url}: HTTP {}", r.status().as_u16()), fix),
         Err(e) => return Check::fail("", format!("{url}: {}", super::describe(&e)), fix),
     };
-    let body: Value = match response.json().await {
+    let body = match json_body(response).await {
         Ok(v) => v,
         Err(e) => return Check::fail("", format!("{url}: not a JSON key set: {e}"), fix),
     };
@@ -255,7 +262,8 @@ async fn redirect_uri_accepted(
     let status = response.status().as_u16();
     let location =
         response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    let body = response.text().await.unwrap_or_default();
+    let body = read_bounded(response, MAX_RESPONSE_BYTES).await.unwrap_or_default();
+    let body = String::from_utf8_lossy(&body);
     let says = |codes: &[&'static str]| codes.iter().find(|c| body.contains(*c) || location.contains(*c)).copied();
     if let Some(code) = says(REDIRECT_REFUSED) {
         return Check::fail("", format!("the IdP refuses redirect URI {redirect_uri} ({code})"), register);
@@ -310,7 +318,7 @@ async fn client_credentials(
         }
     };
     let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let body = json_body(response).await.unwrap_or(Value::Null);
     let error = body.get("error").and_then(Value::as_str).unwrap_or_default();
     let description = body.get("error_description").and_then(Value::as_str).unwrap_or_default();
     let first_line = description.lines().next().unwrap_or_default();

@@ -92,7 +92,9 @@ impl ProviderRuntime {
         if !response.status().is_success() {
             return Err(self.unreachable(url, format!("HTTP {}", response.status())));
         }
-        response.bytes().await.map(|b| b.to_vec()).map_err(|e| self.unreachable(url, e))
+        crate::outbound::read_bounded(response, crate::outbound::MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| self.unreachable(url, e))
     }
 
     /// Fetches the discovery document and the JWKS (no cache).
