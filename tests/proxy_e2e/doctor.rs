@@ -304,6 +304,22 @@ async fn database_listen_address_log_level_and_upstream_failures_are_each_named(
     let d = clinic.run(&[]).await;
     assert_eq!(d.verdict("listen"), "ok", "{:#}", d.check("listen"));
     assert!(d.check("listen")["detail"].as_str().unwrap_or_default().contains("running llm-sso-proxy"));
+    // With the proxy running, public_url must lead browsers to it.
+    let at = |url: String| {
+        let yaml = clinic.config(clinic.port);
+        let line = format!("  port: {}\n", clinic.port);
+        yaml.replace(&line, &format!("{line}  public_url: \"{url}\"\n"))
+    };
+    let (code, out) = clinic.doctor(&at(format!("http://127.0.0.1:{}", clinic.port)), &["doctor", "--json"], &[]).await;
+    let d = Diagnosis { code, json: serde_json::from_str(&out).expect("JSON") };
+    assert_eq!(d.verdict("public_url"), "ok", "{:#}", d.check("public_url"));
+    let elsewhere = format!("http://127.0.0.1:{}", free_port());
+    let (code, out) = clinic.doctor(&at(elsewhere), &["doctor", "--json"], &[]).await;
+    Diagnosis { code, json: serde_json::from_str(&out).expect("JSON") }.failed(
+        "public_url",
+        "/health",
+        "reverse proxy",
+    );
     drop(running);
 
     clinic.run(&["--log-level", "ERROR"]).await.failed("log-level", "hides the single_user confirmation code", "INFO");

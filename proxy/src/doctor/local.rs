@@ -199,7 +199,8 @@ fn write_lock(path: &Path) -> Check {
 
 /// Guide: "Proxy not accessible" (and the port clash behind "address in use").
 /// Free is fine; taken is fine when the taker is this proxy already running.
-pub async fn listen_address(config: &Config, timeout: Duration) -> Check {
+/// Also says whether this proxy is already running there.
+pub async fn listen_address(config: &Config, timeout: Duration) -> (Check, bool) {
     let (host, port) = (config.server.host.as_str(), config.server.port);
     let id = "listen";
     match std::net::TcpListener::bind((host, port)) {
@@ -212,30 +213,64 @@ pub async fn listen_address(config: &Config, timeout: Duration) -> Check {
             } else {
                 "this address only"
             };
-            Check::ok(id, format!("{host}:{port} is free; {reach}"))
+            (Check::ok(id, format!("{host}:{port} is free; {reach}")), false)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             if running_proxy(host, port, timeout).await {
-                Check::ok(id, format!("{host}:{port} is served by a running llm-sso-proxy"))
+                (Check::ok(id, format!("{host}:{port} is served by a running llm-sso-proxy")), true)
             } else {
-                Check::fail(
-                    id,
-                    format!("{host}:{port} is held by another program"),
-                    format!("find it with `lsof -i :{port}` or `ss -ltnp 'sport = :{port}'`; stop it or set --port"),
-                )
+                let fix =
+                    format!("find it with `lsof -i :{port}` or `ss -ltnp 'sport = :{port}'`; stop it or set --port");
+                (Check::fail(id, format!("{host}:{port} is held by another program"), fix), false)
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Check::fail(
-            id,
-            format!("{host}:{port}: {e}"),
-            "ports below 1024 need privileges: use 8080 behind a reverse proxy, or grant CAP_NET_BIND_SERVICE \
-             (deploy/llm-sso-proxy.service does)",
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => (
+            Check::fail(
+                id,
+                format!("{host}:{port}: {e}"),
+                "ports below 1024 need privileges: use 8080 behind a reverse proxy, or grant CAP_NET_BIND_SERVICE \
+                 (deploy/llm-sso-proxy.service does)",
+            ),
+            false,
         ),
-        Err(e) => Check::fail(
-            id,
-            format!("{host}:{port}: {e}"),
-            "server.host must be an address of this machine: 127.0.0.1, 0.0.0.0, or one of its interfaces",
+        Err(e) => (
+            Check::fail(
+                id,
+                format!("{host}:{port}: {e}"),
+                "server.host must be an address of this machine: 127.0.0.1, 0.0.0.0, or one of its interfaces",
+            ),
+            false,
         ),
+    }
+}
+
+/// Guide: "Proxy not accessible", seen from the browser's side: `public_url`
+/// must lead to this proxy (DNS, reverse proxy, firewall, published port).
+/// Only checkable while the proxy runs.
+pub async fn public_url(config: &Config, running: bool, timeout: Duration) -> Check {
+    let id = "public_url";
+    let Some(url) = config.server.public_url.as_deref() else {
+        return Check::ok(id, format!("not set: browsers use {}", config.base_url()));
+    };
+    if !running {
+        return Check::skip(id, format!("{url}: start the proxy, then run doctor again to check browsers reach it"));
+    }
+    let fix = "make the URL lead to this proxy: DNS, the reverse proxy's upstream (deploy/nginx.conf), the firewall,                the container's published port";
+    let Ok(http) = reqwest::Client::builder().timeout(timeout).build() else {
+        return Check::skip(id, "no HTTP client");
+    };
+    let health = format!("{url}/health");
+    match http.get(&health).send().await {
+        Ok(response) if response.status().is_success() => {
+            let body = crate::outbound::read_bounded(response, 4096).await.unwrap_or_default();
+            if serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["status"] == "ok") {
+                Check::ok(id, format!("{health} answers"))
+            } else {
+                Check::fail(id, format!("{health} answers, but not as this proxy"), fix)
+            }
+        }
+        Ok(response) => Check::fail(id, format!("{health}: HTTP {}", response.status().as_u16()), fix),
+        Err(e) => Check::fail(id, format!("{health}: {}", super::describe(&e)), fix),
     }
 }
 

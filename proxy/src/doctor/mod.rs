@@ -104,7 +104,9 @@ pub async fn examine(subject: &Subject<'_>, timeout: Duration) -> Report {
         checks.push(local::sso_enabled(config, subject));
         checks.push(local::log_level(config, subject.log_level, subject.log_level_text));
         checks.extend(local::database(config));
-        checks.push(local::listen_address(config, timeout).await);
+        let (listen, running) = local::listen_address(config, timeout).await;
+        checks.push(listen);
+        checks.push(local::public_url(config, running, timeout).await);
         checks.push(local::tls(config));
         if config.sso.enabled {
             let http = providers::client(timeout);
