@@ -112,9 +112,14 @@ pub async fn examine(subject: &Subject<'_>, timeout: Duration) -> Report {
             let http = providers::client(timeout);
             match &http {
                 Ok(http) => {
-                    for (name, provider) in &config.sso.providers {
-                        checks.extend(providers::examine(http, name, provider, &config.redirect_uri(), subject).await);
-                    }
+                    // Providers are independent: examined at once, reported in name order.
+                    let redirect_uri = config.redirect_uri();
+                    let each = config
+                        .sso
+                        .providers
+                        .iter()
+                        .map(|(name, provider)| providers::examine(http, name, provider, &redirect_uri, subject));
+                    checks.extend(futures_util::future::join_all(each).await.into_iter().flatten());
                     checks.push(remote::authorization_api(http, config).await);
                 }
                 Err(e) => checks.push(Check::fail("http-client", e.to_string(), "report this as a bug")),
