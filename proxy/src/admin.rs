@@ -13,10 +13,6 @@ use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run every diagnosis of the troubleshooting guide against the configuration; exit 1 if any fails.
-    Doctor(crate::doctor::Args),
-    /// Ask the running proxy for /health (exit 0 when it answers ok): for container and service health probes.
-    Healthcheck,
     /// Agent tokens (never shows a token itself).
     Tokens {
         #[command(subcommand)]
@@ -82,8 +78,6 @@ fn report(e: &StoreError) -> ExitCode {
 
 pub fn run(command: &Command, db: &Path) -> ExitCode {
     match command {
-        // Needs the whole configuration, not just the database: dispatched by the CLI.
-        Command::Doctor(_) | Command::Healthcheck => ExitCode::from(2),
         Command::Tokens { action: TokensAction::Hash } => hash_stdin(),
         Command::Tokens { action } => tokens_cmd(action, db),
         Command::Ratelimit { action } => ratelimit_cmd(action, db),

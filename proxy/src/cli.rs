@@ -52,7 +52,19 @@ pub struct Args {
     #[arg(long)]
     pub port: Option<u16>,
     #[command(subcommand)]
-    pub command: Option<crate::admin::Command>,
+    pub command: Option<Command>,
+}
+
+/// What the binary can do besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run every diagnosis of the troubleshooting guide against the configuration; exit 1 if any fails.
+    Doctor(crate::doctor::Args),
+    /// Ask the running proxy for /health (exit 0 when it answers ok): for container and service health probes.
+    Healthcheck,
+    /// Operator commands on the database (`tokens`, `ratelimit`, `db`).
+    #[command(flatten)]
+    Admin(crate::admin::Command),
 }
 
 pub fn main() -> ExitCode {
@@ -86,29 +98,29 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    if let Some(crate::admin::Command::Doctor(doctor)) = &args.command {
-        let subject = crate::doctor::Subject {
-            source: &source,
-            loaded: &loaded,
-            log_level: level,
-            log_level_text: &args.log_level,
-            env: &env,
-        };
-        return crate::doctor::run(doctor, &subject);
-    }
-    if let Some(command) = &args.command {
-        // `tokens hash` needs no configuration; the others need the database path.
-        if let crate::admin::Command::Tokens { action: crate::admin::TokensAction::Hash } = command {
-            return crate::admin::run(command, std::path::Path::new(""));
+    match &args.command {
+        // The doctor reports an invalid configuration as its first check.
+        Some(Command::Doctor(doctor)) => {
+            let subject = crate::doctor::Subject {
+                source: &source,
+                loaded: &loaded,
+                log_level: level,
+                log_level_text: &args.log_level,
+                env: &env,
+            };
+            return crate::doctor::run(doctor, &subject);
         }
-        return match loaded {
-            Ok(config) if matches!(command, crate::admin::Command::Healthcheck) => crate::healthcheck::run(&config),
-            Ok(config) => crate::admin::run(command, &config.sso.database_path),
-            Err(problems) => {
-                eprint!("llm-sso-proxy: {source}: {problems}");
-                ExitCode::from(1)
-            }
-        };
+        // `tokens hash` needs no configuration.
+        Some(Command::Admin(admin @ crate::admin::Command::Tokens { action: crate::admin::TokensAction::Hash })) => {
+            return crate::admin::run(admin, std::path::Path::new(""));
+        }
+        Some(Command::Healthcheck) => {
+            return with_config(&source, loaded, |config| crate::healthcheck::run(&config));
+        }
+        Some(Command::Admin(admin)) => {
+            return with_config(&source, loaded, |config| crate::admin::run(admin, &config.sso.database_path));
+        }
+        None => {}
     }
     if args.print_config {
         return match loaded {
@@ -150,6 +162,21 @@ pub fn main() -> ExitCode {
         }
     };
     runtime.block_on(serve(config))
+}
+
+/// Runs `command` on a valid configuration, or prints every problem and exits 1.
+fn with_config(
+    source: &str,
+    loaded: Result<Config, config::Diagnostics>,
+    command: impl FnOnce(Config) -> ExitCode,
+) -> ExitCode {
+    match loaded {
+        Ok(config) => command(config),
+        Err(problems) => {
+            eprint!("llm-sso-proxy: {source}: {problems}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn print_summary(config: &Config) {
@@ -219,7 +246,7 @@ pub async fn serve(config: Config) -> ExitCode {
         }
     };
     let addr = listener.local_addr().map_or_else(|_| format!("{}:{}", bind.0, bind.1), |a| a.to_string());
-    let (http, pages) = match (crate::outbound::client(), Pages::new()) {
+    let (http, pages) = match (crate::outbound::client(crate::outbound::TIMEOUT), Pages::new()) {
         (Ok(h), Ok(p)) => (h, p),
         (Err(e), _) => {
             eprintln!("llm-sso-proxy: cannot build the HTTP client: {e}");

@@ -47,6 +47,11 @@ pub fn to_sqlite(t: UnixSeconds) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC), as the authorization API receives it.
+pub fn rfc3339(t: UnixSeconds) -> String {
+    format!("{}Z", to_sqlite(t).replace(' ', "T"))
+}
+
 /// Parses `YYYY-MM-DD HH:MM:SS` (also with `T`, fractional seconds or a trailing `Z`,
 /// which SQLite's date functions accept too). `None` for anything else.
 pub fn from_sqlite(text: &str) -> Option<UnixSeconds> {

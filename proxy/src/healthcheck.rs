@@ -1,13 +1,14 @@
-//! `llm-sso-proxy healthcheck`: asks the proxy this configuration describes for
-//! `/health` and exits 0 only on `{"status": "ok"}`. For container and service
-//! health probes in images that carry no curl (the Dockerfile's HEALTHCHECK).
+//! Asking a proxy whether it is up: `llm-sso-proxy healthcheck` (the
+//! Dockerfile's HEALTHCHECK, for images that carry no curl) and the doctor's
+//! `listen` and `public_url` checks share these helpers.
 
 use crate::config::Config;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// The URL the probe asks: the listen address, with a wildcard host replaced by loopback.
-pub fn url(config: &Config) -> String {
+/// `{scheme}://{host}:{port}{path}` for this configuration's listen address, as
+/// seen from the same machine (a wildcard host becomes loopback).
+pub fn local_url(config: &Config, path: &str) -> String {
     let host = match config.server.host.as_str() {
         "0.0.0.0" | "" => "127.0.0.1".to_string(),
         "::" => "[::1]".to_string(),
@@ -15,11 +16,31 @@ pub fn url(config: &Config) -> String {
         h => h.to_string(),
     };
     let scheme = if config.server.tls.is_some() { "https" } else { "http" };
-    format!("{scheme}://{host}:{}/health", config.server.port)
+    format!("{scheme}://{host}:{}{path}", config.server.port)
+}
+
+/// A client for [`local_url`]: no outbound proxy, and no certificate check, because
+/// the address (127.0.0.1) cannot match the certificate's public name. Whether the
+/// certificate is right is the doctor's `tls` check. Only for this machine's address.
+pub fn local_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder().no_proxy().danger_accept_invalid_certs(true).timeout(timeout).build()
+}
+
+/// GET `url`; `Ok` only for a 2xx answer whose body is `{"status": "ok"}`.
+pub async fn answers_ok(http: &reqwest::Client, url: &str) -> Result<(), String> {
+    let response = http.get(url).send().await.map_err(|e| crate::doctor::describe(&e))?;
+    let status = response.status();
+    let body = crate::outbound::read_bounded(response, 4096).await.map_err(|e| e.to_string())?;
+    let ok = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["status"] == "ok");
+    if status.is_success() && ok {
+        Ok(())
+    } else {
+        Err(format!("HTTP {}: {}", status.as_u16(), String::from_utf8_lossy(&body)))
+    }
 }
 
 pub fn run(config: &Config) -> ExitCode {
-    let url = url(config);
+    let url = local_url(config, "/health");
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -27,16 +48,9 @@ pub fn run(config: &Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // The probe talks to this very host by address, so the certificate (issued for the
-    // public name) cannot match: whether TLS works is `doctor`'s `tls` check, not this one.
-    let client =
-        reqwest::Client::builder().no_proxy().danger_accept_invalid_certs(true).timeout(Duration::from_secs(3)).build();
     let answer = runtime.block_on(async {
-        let response = client.map_err(|e| e.to_string())?.get(&url).send().await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        let body = crate::outbound::read_bounded(response, 4096).await.map_err(|e| e.to_string())?;
-        let body: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-        if status.is_success() && body["status"] == "ok" { Ok(()) } else { Err(format!("HTTP {status}: {body}")) }
+        let http = local_client(Duration::from_secs(3)).map_err(|e| e.to_string())?;
+        answers_ok(&http, &url).await
     });
     match answer {
         Ok(()) => {

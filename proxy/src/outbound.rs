@@ -8,13 +8,16 @@ use std::time::Duration;
 /// API: discovery documents and key sets are a few KiB.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
+/// How long the serving proxy gives an IdP or the authorization API per request.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The client for identity providers and the authorization API: no redirects
 /// (OIDC safety), bounded time, proxy settings from the environment.
-pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
         .build()
 }
 

@@ -51,7 +51,7 @@ impl Diagnosis {
         assert_eq!(self.json["healthy"], false);
     }
 
-    fn not_failed(&self) -> Vec<(String, String)> {
+    fn problems(&self) -> Vec<(String, String)> {
         let checks = self.json["checks"].as_array().expect("checks");
         checks
             .iter()
@@ -139,7 +139,7 @@ async fn a_healthy_stack_passes_every_check_and_the_text_report_reads_well() {
     let clinic = Clinic::new().await;
     clinic.create_db();
     let d = clinic.run(&[]).await;
-    assert_eq!(d.not_failed(), Vec::<(String, String)>::new(), "{:#}", d.json);
+    assert_eq!(d.problems(), Vec::<(String, String)>::new(), "{:#}", d.json);
     assert_eq!((d.code, &d.json["healthy"]), (0, &Value::Bool(true)));
     for id in ["config", "database.integrity", "listen", "provider.google.client", "provider.microsoft.redirect_uri"] {
         assert_eq!(d.verdict(id), "ok", "{id}");

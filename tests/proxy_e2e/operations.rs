@@ -149,6 +149,18 @@ async fn serves_https_natively_with_the_configured_certificate() {
     assert!(reply["choices"][0]["message"]["content"].is_string(), "forwarded over TLS: {reply}");
 
     assert_eq!(healthcheck(&proxy).await, 0, "the health probe speaks TLS too");
+    // The doctor recognises its own proxy behind TLS (not "held by another program").
+    let out = tokio::process::Command::new(llm_sso_kit::proxy::binary())
+        .current_dir(proxy.dir.path())
+        .args(["--sso-config", "config.yaml", "doctor", "--json"])
+        .output()
+        .await
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = |id: &str| report["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
+    assert_eq!(check("listen")["verdict"], "ok", "{report:#}");
+    assert!(check("listen")["detail"].as_str().unwrap().contains("running llm-sso-proxy"), "{report:#}");
+    assert_eq!(check("tls")["verdict"], "ok", "{report:#}");
 
     // Plain HTTP on the TLS port gets no answer it could mistake for the proxy's.
     let plain = client().get(format!("http://127.0.0.1:{port}/health")).timeout(Duration::from_secs(5)).send().await;

@@ -216,7 +216,7 @@ pub async fn listen_address(config: &Config, timeout: Duration) -> (Check, bool)
             (Check::ok(id, format!("{host}:{port} is free; {reach}")), false)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            if running_proxy(host, port, timeout).await {
+            if running_proxy(config, timeout).await {
                 (Check::ok(id, format!("{host}:{port} is served by a running llm-sso-proxy")), true)
             } else {
                 let fix =
@@ -255,22 +255,17 @@ pub async fn public_url(config: &Config, running: bool, timeout: Duration) -> Ch
     if !running {
         return Check::skip(id, format!("{url}: start the proxy, then run doctor again to check browsers reach it"));
     }
-    let fix = "make the URL lead to this proxy: DNS, the reverse proxy's upstream (deploy/nginx.conf), the firewall,                the container's published port";
-    let Ok(http) = reqwest::Client::builder().timeout(timeout).build() else {
-        return Check::skip(id, "no HTTP client");
-    };
+    let fix = "make the URL lead to this proxy: DNS, the reverse proxy's upstream (deploy/nginx.conf), the firewall, \
+               the container's published port";
     let health = format!("{url}/health");
-    match http.get(&health).send().await {
-        Ok(response) if response.status().is_success() => {
-            let body = crate::outbound::read_bounded(response, 4096).await.unwrap_or_default();
-            if serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["status"] == "ok") {
-                Check::ok(id, format!("{health} answers"))
-            } else {
-                Check::fail(id, format!("{health} answers, but not as this proxy"), fix)
-            }
-        }
-        Ok(response) => Check::fail(id, format!("{health}: HTTP {}", response.status().as_u16()), fix),
-        Err(e) => Check::fail(id, format!("{health}: {}", super::describe(&e)), fix),
+    // The browser's view: an ordinary client, certificates checked.
+    let answer = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(http) => crate::healthcheck::answers_ok(&http, &health).await,
+        Err(e) => Err(e.to_string()),
+    };
+    match answer {
+        Ok(()) => Check::ok(id, format!("{health} answers")),
+        Err(e) => Check::fail(id, format!("{health}: {e}"), fix),
     }
 }
 
@@ -290,17 +285,11 @@ pub fn tls(config: &Config) -> Check {
 }
 
 /// Our `/metrics` names its counters `llm_sso_*`: enough to recognise ourselves.
-async fn running_proxy(host: &str, port: u16, timeout: Duration) -> bool {
-    let connect = match host {
-        "0.0.0.0" => "127.0.0.1".to_string(),
-        "::" => "[::1]".to_string(),
-        h if h.contains(':') => format!("[{h}]"),
-        h => h.to_string(),
-    };
-    let Ok(http) = reqwest::Client::builder().no_proxy().timeout(timeout).build() else {
+async fn running_proxy(config: &Config, timeout: Duration) -> bool {
+    let Ok(http) = crate::healthcheck::local_client(timeout) else {
         return false;
     };
-    let Ok(response) = http.get(format!("http://{connect}:{port}/metrics")).send().await else {
+    let Ok(response) = http.get(crate::healthcheck::local_url(config, "/metrics")).send().await else {
         return false;
     };
     if !response.status().is_success() {

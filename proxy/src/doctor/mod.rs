@@ -109,7 +109,7 @@ pub async fn examine(subject: &Subject<'_>, timeout: Duration) -> Report {
         checks.push(local::public_url(config, running, timeout).await);
         checks.push(local::tls(config));
         if config.sso.enabled {
-            let http = providers::client(timeout);
+            let http = crate::outbound::client(timeout);
             match &http {
                 Ok(http) => {
                     // Providers are independent: examined at once, reported in name order.
@@ -161,7 +161,7 @@ pub fn render(header: &str, checks: &[Check]) -> String {
 
 /// An error with its causes (`error sending request: connection refused`):
 /// reqwest's own message alone does not say what went wrong.
-fn describe(e: &dyn std::error::Error) -> String {
+pub fn describe(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

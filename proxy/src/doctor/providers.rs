@@ -9,17 +9,12 @@ use super::{Check, Subject};
 use crate::config::Provider;
 use crate::outbound::{MAX_RESPONSE_BYTES, read_bounded};
 use serde_json::Value;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// How far the clocks may drift before sign-ins suffer: the proxy refuses an
 /// `iat` more than 300 s ahead; past a minute it is worth fixing already.
 const SKEW_WARN: i64 = 60;
 const SKEW_FAIL: i64 = 300;
-
-/// Like the proxy's client: no redirects, proxy settings from the environment.
-pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(timeout).build()
-}
 
 /// What the discovery document says, as far as the checks need it.
 struct Discovery {

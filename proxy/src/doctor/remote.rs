@@ -26,7 +26,7 @@ pub async fn authorization_api(http: &reqwest::Client, config: &Config) -> Check
         user_email: PROBE_EMAIL,
         provider: "doctor",
         client_ip: "127.0.0.1",
-        timestamp: format!("{}Z", crate::clock::to_sqlite(crate::clock::Clock.now()).replace(' ', "T")),
+        timestamp: crate::clock::rfc3339(crate::clock::Clock.now()),
     };
     let timeout = Duration::from_secs(u64::from(a.api_timeout_seconds));
     match enterprise::authorize(http, url, a.api_secret.as_ref(), timeout, &request).await {

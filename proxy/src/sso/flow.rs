@@ -501,7 +501,7 @@ async fn enterprise_decision(state: &AppState, identity: Identity, renew: Option
         user_email: &identity.email,
         provider: &identity.provider,
         client_ip: &ip,
-        timestamp: format!("{}Z", to_sqlite(now).replace(' ', "T")),
+        timestamp: crate::clock::rfc3339(now),
     };
     let timeout = Duration::from_secs(u64::from(a.api_timeout_seconds));
     match enterprise::authorize(&state.http, url, a.api_secret.as_ref(), timeout, &request).await {
