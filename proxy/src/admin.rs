@@ -64,7 +64,16 @@ pub enum DbAction {
     Recover,
 }
 
+/// Opens an existing database; a mistyped path is an error, never a new empty database.
 fn open(db: &Path) -> Result<SqliteStore, ExitCode> {
+    if !db.is_file() {
+        eprintln!(
+            "llm-sso-proxy: no database at {}: check sso.database_path (or SSO_DATABASE_PATH) and the working \
+             directory; nothing was created",
+            db.display()
+        );
+        return Err(ExitCode::from(1));
+    }
     SqliteStore::open(db).map_err(|e| {
         eprintln!("llm-sso-proxy: cannot open the database {e}");
         ExitCode::from(1)
@@ -200,6 +209,18 @@ fn backup(db: &Path, to: &Path) -> ExitCode {
         eprintln!("llm-sso-proxy: {} exists; choose a new file", to.display());
         return ExitCode::from(1);
     }
+    if !db.is_file() {
+        eprintln!("llm-sso-proxy: no database at {}: check sso.database_path", db.display());
+        return ExitCode::from(1);
+    }
+    // The copy holds token hashes and backoff records: private from its first byte.
+    if let Err(e) = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(to)
+    } {
+        eprintln!("llm-sso-proxy: cannot create {}: {e}", to.display());
+        return ExitCode::from(1);
+    }
     let result = (|| -> rusqlite::Result<()> {
         let src = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         src.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -209,8 +230,6 @@ fn backup(db: &Path, to: &Path) -> ExitCode {
     })();
     match result {
         Ok(()) => {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600));
             println!("backed up {} to {}", db.display(), to.display());
             ExitCode::SUCCESS
         }

@@ -8,16 +8,16 @@ use crate::links::Links;
 use crate::logging::{self, Format};
 use crate::metrics::Metrics;
 use crate::server::{self, AppState};
+use crate::sso::SsoState;
 use crate::sso::pages::Pages;
 use crate::sso::providers::ProviderRuntime;
 use crate::store::{AsyncStore, sqlite::SqliteStore};
-use axum::Router;
 use axum::serve::ListenerExt;
 use clap::Parser;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -90,6 +90,9 @@ pub fn main() -> ExitCode {
             Ok(config) => {
                 println!("{source}: configuration OK");
                 print_summary(&config);
+                for warning in config::rules::warnings(&config) {
+                    println!("  WARNING: {warning}");
+                }
                 ExitCode::SUCCESS
             }
             Err(problems) => {
@@ -258,6 +261,7 @@ pub async fn serve(config: Config) -> ExitCode {
         }
     };
     let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::default());
     let mut providers = std::collections::BTreeMap::new();
     if config.sso.enabled {
         for (name, p) in &config.sso.providers {
@@ -267,44 +271,75 @@ pub async fn serve(config: Config) -> ExitCode {
             providers.insert(name.clone(), runtime);
         }
     }
+    let sso = store.clone().map(|store| {
+        tokio::spawn(prune_forever(store.clone(), config.clone()));
+        Arc::new(SsoState {
+            config: config.clone(),
+            store,
+            providers: providers.clone(),
+            pages,
+            http,
+            clock: Clock,
+            metrics: metrics.clone(),
+        })
+    });
     let state = Arc::new(AppState {
         links: Links::new(&config.base_url()),
         config: config.clone(),
         store,
         forwarder,
-        metrics: Metrics::default(),
+        metrics,
         clock: Clock,
         providers,
-        pages,
-        http,
     });
     print_summary(&config);
+    for warning in config::rules::warnings(&config) {
+        tracing::warn!("{warning}");
+    }
     println!("  agents: OpenAI base URL {}/v1, Anthropic base URL {}", config.base_url(), config.base_url());
+    let limits = crate::connections::Limits {
+        max_connections: crate::connections::fit_connections(config.server.max_connections),
+        header_timeout: Duration::from_secs(config.server.header_timeout_seconds),
+        shutdown_timeout: Duration::from_secs(config.server.shutdown_timeout_seconds),
+    };
     // Last, so that whoever waits for this line has seen the whole summary.
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("llm-sso-proxy {} listening on {scheme}://{addr}", crate::VERSION);
-    let app = Router::new()
-        .fallback_service(server::app(state))
-        .layer(axum::middleware::map_request(|r| async { server::normalize_path(r) }));
-    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
-    let served = match tls {
-        None => axum::serve(listener, make_service).with_graceful_shutdown(shutdown_signal()).await,
-        Some(tls) => match crate::tls::TlsListener::new(listener, tls) {
-            // `tap_io` gives the listener axum's connect-info support (the peer address).
-            Ok(listener) => {
-                axum::serve(listener.tap_io(|_| {}), make_service).with_graceful_shutdown(shutdown_signal()).await
-            }
-            Err(e) => Err(e),
-        },
-    };
-    match served {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
+    let app = server::app(state, sso);
+    match tls {
+        None => {
+            // Nagle off: small SSE writes leave at once instead of waiting for delayed ACKs.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            crate::connections::serve(listener, app, limits, shutdown_signal()).await;
         }
-        Err(e) => {
-            eprintln!("llm-sso-proxy: server error: {e}");
-            ExitCode::FAILURE
+        Some(tls) => match crate::tls::TlsListener::new(listener, tls) {
+            Ok(listener) => crate::connections::serve(listener, app, limits, shutdown_signal()).await,
+            Err(e) => {
+                eprintln!("llm-sso-proxy: server error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    }
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// Removes expired sign-ins and idle backoff records every minute, so the tables
+/// that anonymous clients can grow stay small.
+async fn prune_forever(store: AsyncStore, config: Arc<Config>) {
+    const EVERY: Duration = Duration::from_secs(60);
+    let keep = i64::from(config.sso.authorization.rate_limit.max_backoff_seconds).max(24 * 3600);
+    loop {
+        tokio::time::sleep(EVERY).await;
+        let now = Clock.now();
+        match store.call(move |s| s.prune(now, now - keep)).await {
+            Ok((0, 0)) => {}
+            Ok((pending, limits)) => {
+                tracing::debug!("pruned {pending} expired sign-in(s) and {limits} idle backoff record(s)")
+            }
+            Err(e) => tracing::warn!("pruning the database failed: {e}"),
         }
     }
 }
@@ -326,5 +361,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
-    tracing::info!("shutting down: no new connections, waiting for in-flight requests");
 }

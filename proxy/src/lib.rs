@@ -14,6 +14,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod doctor;
 pub mod healthcheck;
 pub mod links;

@@ -39,6 +39,30 @@ where
     }
 }
 
+/// A value from outside (an IdP's error text, a claim, a header) as it may be
+/// logged: control characters escaped, so it cannot start a line of its own
+/// (a forged "Confirmation Code" line), and cut to a readable length.
+pub fn outside(value: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let mut out: String = value.chars().take(MAX_CHARS).flat_map(char::escape_debug).collect();
+    if value.chars().count() > MAX_CHARS {
+        out.push_str("...");
+    }
+    out
+}
+
+/// Opens the log file for appending, created 0600 (it holds confirmation codes),
+/// and tightens an existing file that others could read.
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    let mode = file.metadata()?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
 /// Installs the global subscriber. Other crates' chatter is capped at INFO.
 pub fn init(level: LevelFilter, file: Option<&Path>, format: Format) -> Result<(), String> {
     let mut layers: Vec<BoxedLayer> = vec![layer(std::io::stderr, format, false)];
@@ -46,11 +70,7 @@ pub fn init(level: LevelFilter, file: Option<&Path>, format: Format) -> Result<(
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("cannot open --log-file {}: {e}", path.display()))?;
+        let f = open_private(path).map_err(|e| format!("cannot open --log-file {}: {e}", path.display()))?;
         layers.push(layer(Mutex::new(f), format, false));
     }
     let noisy = LevelFilter::INFO.min(level);
@@ -74,5 +94,27 @@ mod tests {
         assert_eq!(parse_level("WARN"), Ok(LevelFilter::WARN));
         assert_eq!(parse_level("Debug"), Ok(LevelFilter::DEBUG));
         assert!(parse_level("verbose").is_err());
+    }
+
+    #[test]
+    fn outside_values_cannot_start_a_line() {
+        let forged = "x\nWARN Confirmation Code: 111111 for alice@company.com\r\u{1b}[2J";
+        let logged = outside(forged);
+        assert!(!logged.contains('\n') && !logged.contains('\r') && !logged.contains('\u{1b}'), "{logged}");
+        assert!(logged.contains("\\n"));
+        assert!(outside(&"a".repeat(1000)).len() < 400);
+    }
+
+    #[test]
+    fn the_log_file_is_private_from_the_start() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("llm-sso-log-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        drop(open_private(&path).unwrap());
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(open_private(&path).unwrap());
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let _ = std::fs::remove_file(&path);
     }
 }

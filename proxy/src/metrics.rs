@@ -20,12 +20,18 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     sandbox: Mutex<BTreeMap<&'static str, u64>>,
     latency: Mutex<Histogram>,
+    events: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
     /// One agent request: its route label and how it ended.
     pub fn request(&self, route: &'static str, outcome: &'static str) {
         *self.requests.lock().unwrap_or_else(|p| p.into_inner()).entry((route, outcome)).or_default() += 1;
+    }
+
+    /// A protective limit was hit (`overloaded`, `pending_cap_ip`, `pending_cap_global`, ...).
+    pub fn event(&self, name: &'static str) {
+        *self.events.lock().unwrap_or_else(|p| p.into_inner()).entry(name).or_default() += 1;
     }
 
     pub fn sandbox(&self, reason: &'static str) {
@@ -52,6 +58,11 @@ impl Metrics {
         out.push_str("# TYPE llm_sso_requests_total counter\n");
         for ((route, outcome), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(out, "llm_sso_requests_total{{route=\"{route}\",outcome=\"{outcome}\"}} {n}");
+        }
+        out.push_str("# HELP llm_sso_limit_events_total Requests refused by a protective limit, by limit.\n");
+        out.push_str("# TYPE llm_sso_limit_events_total counter\n");
+        for (event, n) in self.events.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "llm_sso_limit_events_total{{limit=\"{event}\"}} {n}");
         }
         out.push_str("# HELP llm_sso_sandbox_replies_total Sandbox replies by reason.\n");
         out.push_str("# TYPE llm_sso_sandbox_replies_total counter\n");

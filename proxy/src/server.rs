@@ -1,6 +1,16 @@
-//! Router assembly and the server's life: state passed explicitly, HTTP
-//! concerns as layers (path normalization, auth) around plain handlers, and a
-//! graceful shutdown that lets in-flight streams finish.
+//! Router assembly: state passed explicitly, HTTP concerns as layers around
+//! plain handlers. From the outside in:
+//!
+//! 1. path screening: dot segments and hidden slashes are refused (API-shaped
+//!    400), repeated slashes collapsed, before routing;
+//! 2. `/health`, `/ready`, `/metrics`, exempt from the request cap;
+//! 3. admission: at most `server.max_concurrent_requests` requests in progress
+//!    (a streamed reply holds its slot until it ends), past it a 503 with
+//!    `Retry-After`;
+//! 4. `/v1/*` behind the one auth layer, `/auth/*` with its own small body
+//!    limit, and a 404 that names the right base URL.
+//!
+//! Connection-level limits (count, header timeout) live in [`crate::connections`].
 
 use crate::agent::auth::{self, Verdict};
 use crate::agent::errors;
@@ -11,56 +21,68 @@ use crate::config::Config;
 use crate::links::Links;
 use crate::metrics::Metrics;
 use crate::ops;
-use crate::sso::pages::Pages;
+use crate::sso::SsoState;
 use crate::sso::providers::ProviderRuntime;
 use crate::store::AsyncStore;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::Uri;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Everything handlers share. Built once at startup.
+/// What the agent-facing handlers and the operational endpoints share.
 pub struct AppState {
     pub config: Arc<Config>,
     /// `None` while SSO is disabled.
     pub store: Option<AsyncStore>,
     pub links: Links,
     pub forwarder: Forwarder,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     pub clock: Clock,
-    /// Configured identity providers by (case-sensitive) name.
+    /// Configured identity providers by (case-sensitive) name (for `/ready`).
     pub providers: BTreeMap<String, Arc<ProviderRuntime>>,
-    pub pages: Pages,
-    /// For the IdPs and the authorization API; honours HTTP(S)_PROXY and NO_PROXY.
-    pub http: reqwest::Client,
 }
 
-/// The whole HTTP surface, with path normalization applied before routing.
-pub fn app(state: Arc<AppState>) -> axum::routing::RouterIntoService<axum::body::Body> {
+/// The whole HTTP surface.
+pub fn app(state: Arc<AppState>, sso: Option<Arc<SsoState>>) -> Router {
+    let gate = Arc::new(Semaphore::new(state.config.server.max_concurrent_requests.max(1)));
     let agent = Router::new()
         .route("/v1/{*rest}", any(forward))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer));
-    Router::new()
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer))
+        // The auth layer enforces server.max_body_bytes while reading, with an API-shaped 413.
+        .layer(DefaultBodyLimit::disable());
+    let admitted = Router::new()
+        .merge(agent)
+        .fallback(not_found)
+        .with_state(state.clone())
+        .merge(crate::sso::router(sso))
+        .layer(middleware::from_fn_with_state((gate, state.metrics.clone()), admit));
+    let inner = Router::new()
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
-        .merge(agent)
-        .merge(crate::sso::flow::router())
-        .fallback(not_found)
-        // The auth layer enforces server.max_body_bytes itself, with an API-shaped 413.
-        .layer(DefaultBodyLimit::disable())
         .with_state(state)
-        .into_service()
+        .fallback_service(admitted);
+    // Outside the router, so the screened path is the one that gets routed.
+    Router::new().fallback_service(inner).layer(middleware::from_fn(screen_path))
 }
 
-/// `/v1//chat/completions/` -> `/v1/chat/completions`, before routing.
-pub fn normalize_path(mut request: Request) -> Request {
+/// Refuses paths that could climb out of the upstream's base; normalizes the rest
+/// (`/v1//chat/completions/` -> `/v1/chat/completions`).
+async fn screen_path(mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
+    if routes::escapes_base(path) {
+        let api = if path.contains("messages") { Api::Anthropic } else { Api::OpenAi };
+        return errors::response(api, 400, "Path segments '.' and '..' (also percent-encoded) are not allowed.");
+    }
     let normalized = routes::normalize(path);
     if normalized != path {
         let rebuilt = match request.uri().query() {
@@ -71,7 +93,48 @@ pub fn normalize_path(mut request: Request) -> Request {
             *request.uri_mut() = uri;
         }
     }
-    request
+    next.run(request).await
+}
+
+/// At most `server.max_concurrent_requests` in progress; the slot is held until
+/// the response body (a stream, maybe) has been sent.
+async fn admit(State((gate, metrics)): State<(Arc<Semaphore>, Arc<Metrics>)>, request: Request, next: Next) -> Response {
+    let Ok(slot) = gate.try_acquire_owned() else {
+        metrics.event("overloaded");
+        let path = request.uri().path();
+        let api = if path.contains("messages") { Api::Anthropic } else { Api::OpenAi };
+        let mut response =
+            errors::response(api, 503, "The proxy is handling as many requests as it may; retry in a moment.");
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request).await.map(|body| Body::new(Held { body, _slot: slot }))
+}
+
+/// A response body that keeps its admission slot until it is done or dropped.
+struct Held {
+    body: Body,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl http_body::Body for Held {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Forwards an agent request that the auth layer let through.

@@ -99,8 +99,8 @@ fn tokens_list_revoke_and_hash() {
 fn ratelimit_list_and_clear() {
     let dir = setup("rate");
     let store = SqliteStore::open(&dir.0.join("sso_auth.db")).unwrap();
-    store.record_failure("192.168.1.100", 1_000, 1_002).unwrap();
-    store.record_failure("10.0.0.1", 1_000, 1_000).unwrap();
+    store.record_failure("192.168.1.100", 1_000, &|_| 2).unwrap();
+    store.record_failure("10.0.0.1", 1_000, &|_| 0).unwrap();
     let (code, out) = run(&dir.0, &["ratelimit", "list"], None);
     assert_eq!(code, 0);
     insta::assert_snapshot!("ratelimit_list", out);

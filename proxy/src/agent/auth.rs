@@ -11,11 +11,14 @@ use super::credentials;
 use super::errors;
 use super::routes::{self, Route};
 use super::sandbox::{self, Reason, Shape};
+use super::shape::ShapeScanner;
 use crate::clock::from_sqlite;
 use crate::server::AppState;
 use crate::store::TokenRecord;
 use crate::tokens;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
+use futures_util::StreamExt;
+use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
@@ -33,8 +36,8 @@ pub enum Verdict {
     Unavailable(String),
 }
 
-/// Decides from the presented credential and the body. `now` is Unix seconds.
-pub async fn decide(state: &AppState, credential: Option<&str>, body: &[u8], now: i64) -> Verdict {
+/// Decides from the presented credential alone (the body is not read yet). `now` is Unix seconds.
+pub async fn decide(state: &AppState, credential: Option<&str>, now: i64) -> Verdict {
     let Some(store) = &state.store else {
         return Verdict::Open;
     };
@@ -54,19 +57,69 @@ pub async fn decide(state: &AppState, credential: Option<&str>, body: &[u8], now
             let expires = record.auth_expires_at.as_deref().and_then(from_sqlite);
             // Fail closed: not authenticated, no expiry, or an expiry that cannot be read.
             let live = record.is_authenticated && expires.is_some_and(|t| t > now);
-            if !live {
+            if live {
+                Verdict::Authenticated(record)
+            } else {
                 let reauth_url = state.links.reauth_url(&record.token_hash);
                 Verdict::Sandbox(Reason::Expired { reauth_url })
-            } else if sandbox::contains_marker(body) {
-                Verdict::Sandbox(Reason::History)
-            } else {
-                Verdict::Authenticated(record)
             }
         }
     }
 }
 
-/// The middleware around every `/v1/*` route.
+/// Why a body could not be read.
+enum BodyError {
+    TooLarge,
+    TooSlow,
+    Broken,
+}
+
+/// How long a client without a valid token may take to send its body.
+const SANDBOX_BODY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Reads a body to its end, keeping only its [`Shape`], within `limit` bytes and the deadline.
+async fn scan(body: Body, limit: usize) -> Result<Shape, BodyError> {
+    let deadline = tokio::time::Instant::now() + SANDBOX_BODY_DEADLINE;
+    let mut stream = body.into_data_stream();
+    let (mut scanner, mut seen) = (ShapeScanner::new(), 0usize);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => return Err(BodyError::TooSlow),
+            Ok(None) => return Ok(scanner.finish()),
+            Ok(Some(Err(_))) => return Err(BodyError::Broken),
+            Ok(Some(Ok(chunk))) => {
+                seen = seen.saturating_add(chunk.len());
+                if seen > limit {
+                    return Err(BodyError::TooLarge);
+                }
+                scanner.feed(&chunk);
+            }
+        }
+    }
+}
+
+fn body_error(state: &AppState, route: Route, e: BodyError) -> Response {
+    let limit = state.config.server.max_body_bytes;
+    match e {
+        BodyError::TooLarge => {
+            state.metrics.request(route.label(), "too_large");
+            let message = format!("Request body larger than {limit} bytes (server.max_body_bytes).");
+            errors::response(route.api(), 413, &message)
+        }
+        BodyError::TooSlow => {
+            state.metrics.request(route.label(), "body_timeout");
+            errors::response(route.api(), 408, "The request body was not sent in time.")
+        }
+        BodyError::Broken => {
+            state.metrics.request(route.label(), "body_error");
+            errors::response(route.api(), 400, "The request body could not be read.")
+        }
+    }
+}
+
+/// The middleware around every `/v1/*` route. The credential is judged before
+/// the body is read: without a valid token the body is only scanned as it
+/// passes (never buffered); with one it is buffered up to `server.max_body_bytes`.
 pub async fn layer(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     let Some(route) = routes::classify(&path) else {
@@ -74,19 +127,15 @@ pub async fn layer(State(state): State<Arc<AppState>>, request: Request, next: N
     };
     let (parts, body) = request.into_parts();
     let limit = state.config.server.max_body_bytes;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        state.metrics.request(route.label(), "too_large");
-        let message = format!("Request body larger than {limit} bytes (server.max_body_bytes).");
-        return errors::response(route.api(), 413, &message);
-    };
     let credential = credentials::presented(&parts.headers);
-    let verdict = decide(&state, credential.as_deref(), &bytes, state.clock.now()).await;
+    let verdict = decide(&state, credential.as_deref(), state.clock.now()).await;
     match &verdict {
         Verdict::Sandbox(reason) => {
-            tracing::info!(route = route.label(), reason = reason.label(), "authentication failed: sandbox reply");
-            state.metrics.request(route.label(), "sandbox");
-            state.metrics.sandbox(reason.label());
-            return sandbox_response(&state, route, reason, &bytes);
+            let shape = match scan(body, limit).await {
+                Ok(shape) => shape,
+                Err(e) => return body_error(&state, route, e),
+            };
+            return sandbox(&state, route, reason, &shape);
         }
         Verdict::Unavailable(e) => {
             tracing::error!(route = route.label(), "token store unavailable: {e}");
@@ -99,15 +148,24 @@ pub async fn layer(State(state): State<Arc<AppState>>, request: Request, next: N
         }
         Verdict::Open => {}
     }
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return body_error(&state, route, BodyError::TooLarge);
+    };
+    if matches!(verdict, Verdict::Authenticated(_)) && sandbox::contains_marker(&bytes) {
+        return sandbox(&state, route, &Reason::History, &Shape::of(&bytes));
+    }
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(verdict);
     next.run(request).await
 }
 
-fn sandbox_response(state: &AppState, route: Route, reason: &Reason, body: &Bytes) -> Response {
+fn sandbox(state: &AppState, route: Route, reason: &Reason, shape: &Shape) -> Response {
+    tracing::info!(route = route.label(), reason = reason.label(), "authentication failed: sandbox reply");
+    state.metrics.request(route.label(), "sandbox");
+    state.metrics.sandbox(reason.label());
     let text = sandbox::message(reason, &state.links.login_url());
     let created = u64::try_from(state.clock.now()).unwrap_or_default();
-    let reply = sandbox::reply(route, &Shape::of(body), &text, created);
+    let reply = sandbox::reply(route, shape, &text, created);
     let status = axum::http::StatusCode::from_u16(reply.status).unwrap_or(axum::http::StatusCode::UNAUTHORIZED);
     let mut response = (status, reply.body).into_response();
     let headers = response.headers_mut();

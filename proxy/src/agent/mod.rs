@@ -7,3 +7,4 @@ pub mod errors;
 pub mod forward;
 pub mod routes;
 pub mod sandbox;
+pub mod shape;

@@ -49,6 +49,36 @@ pub fn normalize(path: &str) -> String {
     if out.is_empty() { "/".into() } else { out }
 }
 
+/// Whether a raw request path could climb out of where it points: a segment
+/// that is `.` or `..` (also percent-encoded, in any case), or that hides a
+/// slash or backslash (`%2f`, `%5c`, `\`). Such paths are refused before
+/// authentication; legitimate API paths never contain them.
+pub fn escapes_base(raw_path: &str) -> bool {
+    raw_path.split('/').any(|segment| {
+        let decoded = percent_decode(segment);
+        decoded == b"." || decoded == b".." || decoded.iter().any(|b| matches!(b, b'/' | b'\\'))
+    })
+}
+
+fn percent_decode(segment: &str) -> Vec<u8> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b)))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
 /// Classifies a normalized path under `/v1`; `None` for paths outside the APIs.
 pub fn classify(path: &str) -> Option<Route> {
     match path {
@@ -74,5 +104,26 @@ mod tests {
         assert_eq!(classify("/v1/models"), Some(Route::Other(Api::OpenAi)));
         assert_eq!(classify("/chat/completions"), None);
         assert_eq!(classify("/v1"), None);
+    }
+
+    #[test]
+    fn dot_segments_and_hidden_slashes_are_caught() {
+        for bad in [
+            "/v1/../x",
+            "/v1/./models",
+            "/v1/%2e%2e/%2e%2e/x",
+            "/v1/%2E%2e/x",
+            "/v1/.%2e/x",
+            "/v1/messages/%2e%2e/y",
+            "/v1/a%2fb",
+            "/v1/a%5Cb",
+            "/v1/a\\b",
+            "/v1/..",
+        ] {
+            assert!(escapes_base(bad), "{bad}");
+        }
+        for good in ["/v1/chat/completions", "/v1/models/gpt-4.1", "/v1/files/file-abc.jsonl", "/v1/x%20y", "/v1/...x"] {
+            assert!(!escapes_base(good), "{good}");
+        }
     }
 }

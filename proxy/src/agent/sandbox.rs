@@ -84,12 +84,9 @@ pub struct Shape {
 impl Shape {
     /// Reads `model`, `stream` and `stream_options.include_usage`; anything unreadable gets defaults.
     pub fn of(body: &[u8]) -> Shape {
-        let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        Shape {
-            model: parsed.get("model").and_then(Value::as_str).unwrap_or("llm-sso-sandbox").chars().take(200).collect(),
-            stream: parsed.get("stream").and_then(Value::as_bool) == Some(true),
-            include_usage: parsed.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true),
-        }
+        let mut scanner = super::shape::ShapeScanner::new();
+        scanner.feed(body);
+        scanner.finish()
     }
 }
 

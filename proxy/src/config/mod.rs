@@ -54,6 +54,15 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Largest request body an agent may send.
     pub max_body_bytes: usize,
+    /// Open connections at once; past it new ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Requests in progress at once; past it an API-shaped 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// How long a client may take to send a request's headers, and to start the
+    /// next request on a kept-alive connection.
+    pub header_timeout_seconds: u64,
+    /// After SIGTERM, how long in-flight requests (streams) may still run.
+    pub shutdown_timeout_seconds: u64,
     /// Serve HTTPS directly (no reverse proxy): PEM certificate chain and key.
     pub tls: Option<TlsFiles>,
 }
@@ -74,7 +83,10 @@ pub struct Upstream {
 pub struct Upstreams {
     pub openai: Upstream,
     pub anthropic: Upstream,
+    /// Whole-request deadline for a non-streamed upstream call.
     pub timeout_seconds: u64,
+    /// Longest silence between two chunks of a streamed reply.
+    pub stream_idle_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,12 +151,17 @@ impl Default for Config {
                 public_url: None,
                 trusted_proxies: Vec::new(),
                 max_body_bytes: 32 * 1024 * 1024,
+                max_connections: 4096,
+                max_concurrent_requests: 512,
+                header_timeout_seconds: 30,
+                shutdown_timeout_seconds: 30,
                 tls: None,
             },
             upstreams: Upstreams {
                 openai: Upstream { base_url: "https://api.openai.com/v1".into(), api_key: None },
                 anthropic: Upstream { base_url: "https://api.anthropic.com".into(), api_key: None },
                 timeout_seconds: 600,
+                stream_idle_timeout_seconds: 300,
             },
             sso: SsoConfig {
                 enabled: false,

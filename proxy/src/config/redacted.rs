@@ -26,11 +26,18 @@ pub fn render(c: &Config) -> String {
     let _ = writeln!(out, "server:\n  host: {}\n  port: {}", quoted(&s.host), s.port);
     let _ = writeln!(out, "  public_url: {}", s.public_url.as_deref().map_or("null".into(), quoted));
     let _ = writeln!(out, "  trusted_proxies: {}\n  max_body_bytes: {}", list(&nets), s.max_body_bytes);
+    let _ = writeln!(out, "  max_connections: {}\n  max_concurrent_requests: {}", s.max_connections, s.max_concurrent_requests);
+    let _ = writeln!(
+        out,
+        "  header_timeout_seconds: {}\n  shutdown_timeout_seconds: {}",
+        s.header_timeout_seconds, s.shutdown_timeout_seconds
+    );
     if let Some(tls) = &s.tls {
         let (cert, key) = (tls.cert_file.display().to_string(), tls.key_file.display().to_string());
         let _ = writeln!(out, "  tls: {{ cert_file: {}, key_file: {} }}", quoted(&cert), quoted(&key));
     }
     let _ = writeln!(out, "upstreams:\n  timeout_seconds: {}", c.upstreams.timeout_seconds);
+    let _ = writeln!(out, "  stream_idle_timeout_seconds: {}", c.upstreams.stream_idle_timeout_seconds);
     for (name, u) in [("openai", &c.upstreams.openai), ("anthropic", &c.upstreams.anthropic)] {
         let _ = writeln!(out, "  {name}: {{ base_url: {}, api_key: {} }}", quoted(&u.base_url), secret(&u.api_key));
     }

@@ -111,6 +111,15 @@ pub fn check(w: &mut Walked) {
         }
     }
     for (name, upstream) in [("openai", &c.upstreams.openai), ("anthropic", &c.upstreams.anthropic)] {
+        if upstream.api_key.as_ref().is_some_and(|k| k.expose().trim() != k.expose()) {
+            push(
+                w,
+                &format!("upstreams.{name}.api_key"),
+                "has leading or trailing spaces or line breaks".into(),
+                "copy the key again without them (a file read with $(cat ...) often ends in a newline); the \
+                 upstream would refuse every request",
+            );
+        }
         if !has_scheme(&upstream.base_url) {
             let path = format!("upstreams.{name}.base_url");
             push(
@@ -157,6 +166,14 @@ pub fn check(w: &mut Walked) {
                 ),
                 Some(_) => {}
             }
+            if a.api_secret.as_ref().is_some_and(|k| k.expose().trim() != k.expose()) {
+                push(
+                    w,
+                    "sso.authorization.api_secret",
+                    "has leading or trailing spaces or line breaks".into(),
+                    "copy the secret again without them: the X-Signature would not match",
+                );
+            }
         }
     }
     for (name, p) in &c.sso.providers {
@@ -201,4 +218,28 @@ pub fn check(w: &mut Walked) {
         }
     }
     w.diagnostics.extend(found);
+}
+
+/// Settings that are valid but weaker than they look, for `--validate-only` and the startup log.
+pub fn warnings(c: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if !c.sso.enabled {
+        return out;
+    }
+    for (name, p) in &c.sso.providers {
+        let multi_tenant = ["/common/", "/organizations/"].iter().any(|t| p.discovery_url.contains(t));
+        if multi_tenant && p.allowed_tenants.is_empty() {
+            out.push(format!(
+                "sso.providers.{name}: a multi-tenant Entra endpoint with an empty allowed_tenants lets accounts of \
+                 any Microsoft tenant sign in, and their email addresses are not vouched for, so they are refused; \
+                 list your tenant IDs in allowed_tenants{}",
+                if c.sso.authorization.mode == AuthMode::Enterprise {
+                    " (in enterprise mode the authorization API would otherwise be asked about unverified addresses)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    out
 }

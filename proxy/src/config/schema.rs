@@ -11,9 +11,23 @@ use std::collections::BTreeMap;
 /// Every key the file may contain, by parent path (`*` = any provider name).
 pub const SCHEMA: &[(&str, &[&str])] = &[
     ("", &["server", "upstreams", "sso"]),
-    ("server", &["host", "port", "public_url", "trusted_proxies", "max_body_bytes", "tls"]),
+    (
+        "server",
+        &[
+            "host",
+            "port",
+            "public_url",
+            "trusted_proxies",
+            "max_body_bytes",
+            "max_connections",
+            "max_concurrent_requests",
+            "header_timeout_seconds",
+            "shutdown_timeout_seconds",
+            "tls",
+        ],
+    ),
     ("server.tls", &["cert_file", "key_file"]),
-    ("upstreams", &["openai", "anthropic", "timeout_seconds"]),
+    ("upstreams", &["openai", "anthropic", "timeout_seconds", "stream_idle_timeout_seconds"]),
     ("upstreams.openai", &["base_url", "api_key"]),
     ("upstreams.anthropic", &["base_url", "api_key"]),
     ("sso", &["enabled", "database_path", "authorization", "providers"]),
@@ -293,6 +307,23 @@ impl Walker<'_> {
         {
             self.out.config.server.max_body_bytes = v as usize;
         }
+        let limits: [(&str, u64, u64); 4] = [
+            ("max_connections", 16, 1_000_000),
+            ("max_concurrent_requests", 1, 100_000),
+            ("header_timeout_seconds", 1, 600),
+            ("shutdown_timeout_seconds", 0, 3600),
+        ];
+        for (key, min, max) in limits {
+            if let Some(v) = f.get(key).and_then(|n| self.number(n, &format!("server.{key}"), min, max)) {
+                let server = &mut self.out.config.server;
+                match key {
+                    "max_connections" => server.max_connections = v as usize,
+                    "max_concurrent_requests" => server.max_concurrent_requests = v as usize,
+                    "header_timeout_seconds" => server.header_timeout_seconds = v,
+                    _ => server.shutdown_timeout_seconds = v,
+                }
+            }
+        }
         if let Some(n) = f.get("tls") {
             self.tls(n);
         }
@@ -372,6 +403,12 @@ impl Walker<'_> {
         }
         if let Some(v) = f.get("timeout_seconds").and_then(|n| self.number(n, "upstreams.timeout_seconds", 1, 3600)) {
             self.out.config.upstreams.timeout_seconds = v;
+        }
+        if let Some(v) = f
+            .get("stream_idle_timeout_seconds")
+            .and_then(|n| self.number(n, "upstreams.stream_idle_timeout_seconds", 1, 3600))
+        {
+            self.out.config.upstreams.stream_idle_timeout_seconds = v;
         }
     }
 

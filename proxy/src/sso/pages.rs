@@ -53,6 +53,11 @@ impl Pages {
     }
 }
 
+/// `GET /auth/static/copy.js`: the copy button's script (no inline script under the CSP).
+pub async fn copy_js() -> Response {
+    secure(([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], COPY_JS).into_response())
+}
+
 /// Adds the headers every auth page carries.
 pub fn secure(mut response: Response) -> Response {
     let h = response.headers_mut();

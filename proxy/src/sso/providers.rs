@@ -1,5 +1,7 @@
-//! One configured identity provider at run time: discovery (cached, retried,
-//! refreshed when a token names an unknown key), the authorization URL and the
+//! One configured identity provider at run time: discovery (cached; retried in
+//! the background with capped backoff until it succeeds; fetched by one caller
+//! at a time; refreshed when a token names an unknown key, at most once per
+//! [`JWKS_REFRESH_INTERVAL`]), the authorization URL and the
 //! code exchange with the `openidconnect` crate, and the ID token checks
 //! (signature against the JWKS, `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`) with
 //! `jsonwebtoken`: openidconnect cannot even parse a token whose `iss` is not a
@@ -9,6 +11,11 @@
 //! publishes the issuer template `.../{tenantid}/v2.0`, so each token's `iss` is
 //! checked against the template filled with its own (signed) `tid`, and against
 //! `allowed_tenants`; Google sometimes spells its issuer without `https://`.
+//!
+//! An email address is used only when the provider vouches for it:
+//! `email_verified: true`, or an Entra tenant listed in `allowed_tenants` (and
+//! `xms_edov` true where the token carries it). `preferred_username` is a
+//! display name that a user of any tenant may set: it never stands in for `email`.
 
 use crate::config::Provider;
 use base64::Engine;
@@ -27,6 +34,10 @@ use std::time::Duration;
 
 /// Seconds an `iat` may lie in the future (clock skew) before the token is refused.
 const MAX_CLOCK_SKEW: i64 = 300;
+/// Least time between two JWKS refreshes caused by an unknown `kid`.
+pub const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// Longest wait between two background discovery attempts.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 /// Who signed in, namespaced by provider (and Entra tenant).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +77,10 @@ pub struct ProviderRuntime {
     redirect_uri: String,
     http: reqwest::Client,
     discovered: RwLock<Option<Arc<Discovered>>>,
+    /// Held while fetching, so concurrent sign-ins cause one fetch, not one each.
+    fetching: tokio::sync::Mutex<()>,
+    /// When an unknown `kid` last caused a refresh.
+    last_kid_refresh: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 fn host_of(url: &str) -> String {
@@ -80,6 +95,8 @@ impl ProviderRuntime {
             redirect_uri: redirect_uri.to_string(),
             http,
             discovered: RwLock::new(None),
+            fetching: tokio::sync::Mutex::new(()),
+            last_kid_refresh: std::sync::Mutex::new(None),
         }
     }
 
@@ -95,6 +112,19 @@ impl ProviderRuntime {
         crate::outbound::read_bounded(response, crate::outbound::MAX_RESPONSE_BYTES)
             .await
             .map_err(|e| self.unreachable(url, e))
+    }
+
+    fn cached(&self) -> Option<Arc<Discovered>> {
+        self.discovered.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Fetches again, unless another caller fetched while this one waited its turn.
+    async fn refresh(&self, stale: Option<&Arc<Discovered>>) -> Result<Arc<Discovered>, SsoError> {
+        let _turn = self.fetching.lock().await;
+        match self.cached() {
+            Some(current) if stale.is_none_or(|s| !Arc::ptr_eq(s, &current)) => Ok(current),
+            _ => self.discover().await,
+        }
     }
 
     /// Fetches the discovery document and the JWKS (no cache).
@@ -116,27 +146,45 @@ impl ProviderRuntime {
     }
 
     async fn discovered(&self) -> Result<Arc<Discovered>, SsoError> {
-        let cached = self.discovered.read().unwrap_or_else(|p| p.into_inner()).clone();
-        match cached {
+        match self.cached() {
             Some(d) => Ok(d),
-            None => self.discover().await,
+            None => self.refresh(None).await,
         }
     }
 
-    /// Discovery at startup: a few tries, then leave it to the first login.
+    /// Discovery in the background from startup: retried with doubling delays
+    /// (capped at 30 s) until it succeeds, so `/ready` turns 200 soon after an
+    /// IdP that was down comes back.
     pub async fn warm_up(&self) {
-        for attempt in 0..3u32 {
-            match self.discover().await {
+        let mut delay = Duration::from_secs(1);
+        for attempt in 1u64.. {
+            if self.is_ready() {
+                return;
+            }
+            match self.refresh(None).await {
                 Ok(_) => {
                     tracing::info!(provider = %self.name, "discovery document loaded");
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(provider = %self.name, "discovery failed (attempt {}): {e}", attempt + 1);
-                    tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+                    let e = crate::logging::outside(&e.to_string());
+                    tracing::warn!(provider = %self.name, "discovery failed (attempt {attempt}, next in {delay:?}): {e}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
                 }
             }
         }
+    }
+
+    /// Whether a token's unknown `kid` may trigger a JWKS refresh now (and, if so, books it).
+    fn may_refresh_for_kid(&self) -> bool {
+        let mut last = self.last_kid_refresh.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < JWKS_REFRESH_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// Whether discovery has succeeded (for `/ready`).
@@ -225,14 +273,14 @@ impl ProviderRuntime {
             Err(RequestTokenError::Request(e)) => return Err(self.unreachable(&token_url, e)),
             Err(e) => return Err(SsoError::Refused(e.to_string())),
         };
-        match self.verify(&d, &raw, nonce, now) {
-            Err(SsoError::Verification(msg)) if msg.starts_with("signature") => {
-                // Maybe a rotated key: refresh the JWKS once and try again.
-                let fresh = self.discover().await?;
-                self.verify(&fresh, &raw, nonce, now)
-            }
-            other => other,
-        }
+        // A key id the JWKS does not have: maybe a rotated key. Refresh once, rate-limited;
+        // a bad signature or a refused algorithm never causes a fetch.
+        let unknown_kid = jsonwebtoken::decode_header(&raw)
+            .ok()
+            .and_then(|h| h.kid)
+            .is_some_and(|kid| d.keys.find(&kid).is_none());
+        let d = if unknown_kid && self.may_refresh_for_kid() { self.refresh(Some(&d)).await? } else { d };
+        self.verify(&d, &raw, nonce, now)
     }
 
     fn verify(&self, d: &Discovered, raw: &str, nonce: &str, now: i64) -> Result<Identity, SsoError> {
@@ -295,25 +343,40 @@ impl ProviderRuntime {
         if several_audiences && claims.get("azp").and_then(Value::as_str) != Some(self.config.client_id.as_str()) {
             return Err(bad("azp does not name this client".into()));
         }
+        let tenants = &self.config.allowed_tenants;
         if let Some(tid) = &tid
-            && !self.config.allowed_tenants.is_empty()
-            && !self.config.allowed_tenants.iter().any(|t| t.eq_ignore_ascii_case(tid))
+            && !tenants.is_empty()
+            && !tenants.iter().any(|t| t.eq_ignore_ascii_case(tid))
         {
-            return Err(bad(format!("tenant {tid} is not in allowed_tenants")));
-        }
-        let verified = match claims.get("email_verified") {
-            None => true,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => s == "true",
-            Some(_) => false,
-        };
-        if !verified {
-            return Err(SsoError::Refused("the email address is not verified at the identity provider".into()));
+            return Err(SsoError::Refused(format!(
+                "accounts of the Microsoft Entra tenant {tid} may not sign in here (it is not in allowed_tenants)"
+            )));
         }
         let text = |name: &str| claims.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-        let email = text("email").or_else(|| text("preferred_username")).ok_or_else(|| {
+        let email = text("email").ok_or_else(|| {
             SsoError::Refused("the identity provider sent no email address (add the email scope)".into())
         })?;
+        if !plausible_email(&email) {
+            return Err(SsoError::Refused("the identity provider sent an unusable email address".into()));
+        }
+        let flag = |name: &str| match claims.get(name) {
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(s)) => Some(s == "true" || s == "1"),
+            Some(Value::Number(n)) => Some(n.as_i64() == Some(1)),
+            Some(_) => Some(false),
+            None => None,
+        };
+        let verified_claim = flag("email_verified") == Some(true);
+        let tenant_vouches = tid.is_some() && !tenants.is_empty() && flag("xms_edov") != Some(false);
+        if !(verified_claim || tenant_vouches) {
+            let why = if tid.is_some() {
+                "the identity provider does not vouch for this email address: list your Microsoft Entra tenant ID \
+                 in allowed_tenants so that addresses of that tenant are trusted"
+            } else {
+                "the email address is not verified at the identity provider (email_verified is not true)"
+            };
+            return Err(SsoError::Refused(why.into()));
+        }
         let subject = text("sub").ok_or_else(|| bad("the ID token has no sub".into()))?;
         let user_id = match (&tid, text("oid")) {
             (Some(tid), Some(oid)) => format!("{}:{tid}:{oid}", self.name),
@@ -322,6 +385,11 @@ impl ProviderRuntime {
         };
         Ok(Identity { user_id, email, provider: self.name.clone() })
     }
+}
+
+/// An address that can be shown and logged: one `@`, no spaces or control characters.
+fn plausible_email(email: &str) -> bool {
+    email.len() <= 320 && email.matches('@').count() == 1 && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The `id_token` of a raw token response.

@@ -70,7 +70,33 @@ pub struct Pending {
     pub renew_token_hash: Option<String>,
     pub client_ip: Option<String>,
     pub csrf_token: Option<String>,
+    /// SHA-256 hex of the binding cookie of the browser that started the sign-in.
+    pub browser_hash: Option<String>,
     pub expires_at: UnixSeconds,
+}
+
+/// Bounds on sign-ins in progress: per client (so one client cannot lock
+/// everyone out) and for the whole store (a safety net against many clients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingCaps {
+    pub per_client: i64,
+    pub total: i64,
+}
+
+impl Default for PendingCaps {
+    fn default() -> Self {
+        PendingCaps { per_client: MAX_PENDING_PER_CLIENT, total: MAX_PENDING }
+    }
+}
+
+/// What happened to a sign-in step the flow asked to store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Stored,
+    /// This client has [`PendingCaps::per_client`] sign-ins in progress already.
+    ClientCapReached,
+    /// The store holds [`PendingCaps::total`] sign-ins in progress.
+    TotalCapReached,
 }
 
 /// One row of `rate_limits`.
@@ -84,6 +110,8 @@ pub struct RateLimitRecord {
 
 /// Most sign-ins in progress at once; past it new ones are refused until some expire.
 pub const MAX_PENDING: i64 = 10_000;
+/// Most sign-ins in progress for one client IP (or IPv6 /64).
+pub const MAX_PENDING_PER_CLIENT: i64 = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -105,28 +133,52 @@ pub trait Store: Send + Sync + 'static {
     /// One indexed lookup by `token_hash`.
     fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     fn insert_token(&self, token: &NewToken) -> Result<i64, StoreError>;
-    /// Marks a token authenticated again until `expires_at`; false if no active token has that hash.
-    fn renew_token(&self, token_hash: &str, now: UnixSeconds, expires_at: UnixSeconds) -> Result<bool, StoreError>;
+    /// Marks the active token with this hash *and owner* authenticated again until
+    /// `expires_at`, in one statement; false if there is no such token.
+    fn renew_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> Result<bool, StoreError>;
     /// Soft delete; false if there was no such active token.
     fn revoke_token(&self, id: i64) -> Result<bool, StoreError>;
     fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// A cheap query proving the store answers (for `/ready`).
     fn ping(&self) -> Result<(), StoreError>;
 
-    /// Stores a sign-in step, after removing expired ones; refuses past [`MAX_PENDING`].
-    fn insert_pending(&self, pending: &Pending, now: UnixSeconds) -> Result<(), StoreError>;
-    /// Removes and returns an unexpired pending row (single use).
-    fn take_pending(&self, id: &str, kind: PendingKind, now: UnixSeconds) -> Result<Option<Pending>, StoreError>;
-    /// Returns an unexpired pending row without consuming it.
-    fn get_pending(&self, id: &str, kind: PendingKind, now: UnixSeconds) -> Result<Option<Pending>, StoreError>;
-    /// Counts one more confirmation attempt; returns the new count.
-    fn count_attempt(&self, id: &str) -> Result<u32, StoreError>;
+    /// Stores a sign-in step unless its client or the store is at its cap: the
+    /// check and the insert are one statement. Expired rows are removed first.
+    fn insert_pending(&self, pending: &Pending, now: UnixSeconds, caps: PendingCaps) -> Result<Admission, StoreError>;
+    /// Removes and returns an unexpired pending row (single use: of concurrent
+    /// callers exactly one gets it). With `browser_hash`, only the row bound to
+    /// that browser.
+    fn take_pending(
+        &self,
+        id: &str,
+        kind: PendingKind,
+        browser_hash: Option<&str>,
+        now: UnixSeconds,
+    ) -> Result<Option<Pending>, StoreError>;
+    /// Returns a pending row, expired or not, without consuming it (to choose what to say).
+    fn get_pending(&self, id: &str, kind: PendingKind) -> Result<Option<Pending>, StoreError>;
+    /// Claims one confirmation attempt: counts it and returns the row, in one
+    /// statement that cannot go past `max` nor touch an expired row.
+    fn claim_attempt(&self, id: &str, max: u32, now: UnixSeconds) -> Result<Option<Pending>, StoreError>;
     fn delete_pending(&self, id: &str) -> Result<(), StoreError>;
+    /// Removes expired sign-ins, and backoff records idle since `rate_limits_before`; returns both counts.
+    fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Result<(usize, usize), StoreError>;
 
     fn rate_limit(&self, identifier: &str) -> Result<Option<RateLimitRecord>, StoreError>;
-    /// Records a failure and the time until which the identifier is blocked; returns the failure count.
-    fn record_failure(&self, identifier: &str, now: UnixSeconds, blocked_until: UnixSeconds)
-    -> Result<u32, StoreError>;
+    /// Records a failure and blocks the identifier for `schedule(failures)` seconds, in
+    /// one transaction (concurrent failures each count); returns the failure count.
+    fn record_failure(
+        &self,
+        identifier: &str,
+        now: UnixSeconds,
+        schedule: &dyn Fn(u32) -> i64,
+    ) -> Result<u32, StoreError>;
     fn clear_rate_limit(&self, identifier: &str) -> Result<(), StoreError>;
 
     // Operator commands (`llm-sso-proxy tokens|ratelimit ...`).

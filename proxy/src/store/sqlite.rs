@@ -1,7 +1,9 @@
 //! SQLite backend: WAL, a busy timeout, foreign keys, versioned migrations,
 //! file mode 0600, and a small pool of connections used from blocking threads.
 
-use super::{MAX_PENDING, NewToken, Pending, PendingKind, RateLimitRecord, Store, StoreError, TokenRecord};
+use super::{
+    Admission, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord, Store, StoreError, TokenRecord,
+};
 use crate::clock::{UnixSeconds, to_sqlite};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -14,8 +16,11 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_SIZE: usize = 8;
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_pending_csrf.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_pending_csrf.sql"),
+    include_str!("migrations/0003_browser_binding.sql"),
+];
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -69,7 +74,13 @@ impl SqliteStore {
         if check != "ok" {
             return Err(fail(format!("database disk image is malformed ({check})"), recovery));
         }
-        migrate(&conn).map_err(|e| fail(format!("migration failed: {e}"), recovery))?;
+        migrate(&conn).map_err(|e| match e {
+            MigrateError::Newer { found, known } => fail(
+                format!("the database has schema version {found}, newer than this proxy knows ({known})"),
+                "it was written by a newer llm-sso-proxy: run that version, or restore a backup taken before the upgrade",
+            ),
+            MigrateError::Sql(e) => fail(format!("migration failed: {e}"), recovery),
+        })?;
         store.put_back(conn);
         Ok(store)
     }
@@ -127,18 +138,37 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-    let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))?;
+#[derive(Debug)]
+enum MigrateError {
+    /// Written by a newer proxy: running older code on it could lose data.
+    Newer { found: i64, known: i64 },
+    Sql(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Sql(e)
+    }
+}
+
+/// Brings the schema up to date in one `BEGIN IMMEDIATE` transaction, so two
+/// processes starting at once cannot both apply the same migration.
+fn migrate(conn: &Connection) -> Result<(), MigrateError> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(MigrateError::Newer { found: current, known });
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let version = index as i64 + 1;
         if version > current {
-            let tx = conn.unchecked_transaction()?;
             tx.execute_batch(sql)?;
             tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [version])?;
-            tx.commit()?;
         }
     }
+    tx.commit()?;
     Ok(())
 }
 
@@ -166,14 +196,23 @@ fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
 }
 
 const PENDING_COLUMNS: &str = "id, kind, provider, user_id, user_email, nonce, pkce_verifier, code_hash, attempts, \
-                               renew_token_hash, client_ip, csrf_token, expires_at";
+                               renew_token_hash, client_ip, csrf_token, expires_at, browser_hash";
 
 fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
     let kind: String = row.get(1)?;
     let expires: String = row.get(12)?;
+    let kind = match kind.as_str() {
+        "oidc" => PendingKind::Oidc,
+        "confirmation" => PendingKind::Confirmation,
+        // Never guess what a row is for: a row of an unknown kind is an error.
+        other => {
+            let e = format!("unknown pending_authorizations.kind {other:?}");
+            return Err(rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into()));
+        }
+    };
     Ok(Pending {
         id: row.get(0)?,
-        kind: if kind == "confirmation" { PendingKind::Confirmation } else { PendingKind::Oidc },
+        kind,
         provider: row.get(2)?,
         user_id: row.get(3)?,
         user_email: row.get(4)?,
@@ -184,6 +223,7 @@ fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
         renew_token_hash: row.get(9)?,
         client_ip: row.get(10)?,
         csrf_token: row.get(11)?,
+        browser_hash: row.get(13)?,
         // Unreadable expiry (edited by hand): treat as expired.
         expires_at: crate::clock::from_sqlite(&expires).unwrap_or(0),
     })
@@ -206,12 +246,18 @@ impl Store for SqliteStore {
         })
     }
 
-    fn renew_token(&self, token_hash: &str, now: UnixSeconds, expires_at: UnixSeconds) -> Result<bool, StoreError> {
+    fn renew_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> Result<bool, StoreError> {
         self.with(|c| {
             let changed = c.execute(
                 "UPDATE agent_tokens SET is_authenticated = 1, last_authenticated_at = ?2, auth_expires_at = ?3 \
-                 WHERE token_hash = ?1 AND is_active = 1",
-                params![token_hash, to_sqlite(now), to_sqlite(expires_at)],
+                 WHERE token_hash = ?1 AND is_active = 1 AND user_id = ?4",
+                params![token_hash, to_sqlite(now), to_sqlite(expires_at), user_id],
             )?;
             Ok(changed == 1)
         })
@@ -233,19 +279,16 @@ impl Store for SqliteStore {
         self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())))
     }
 
-    fn insert_pending(&self, p: &Pending, now: UnixSeconds) -> Result<(), StoreError> {
-        let count = self.with(|c| {
-            c.execute("DELETE FROM pending_authorizations WHERE expires_at <= ?1", [to_sqlite(now)])?;
-            c.query_row("SELECT COUNT(*) FROM pending_authorizations", [], |r| r.get::<_, i64>(0))
-        })?;
-        if count >= MAX_PENDING {
-            return Err(StoreError::Full("too many sign-ins in progress; try again in a few minutes".into()));
-        }
+    fn insert_pending(&self, p: &Pending, now: UnixSeconds, caps: PendingCaps) -> Result<Admission, StoreError> {
         self.with(|c| {
-            c.execute(
+            c.execute("DELETE FROM pending_authorizations WHERE expires_at <= ?1", [to_sqlite(now)])?;
+            // The caps and the insert are one statement: concurrent inserts cannot overshoot.
+            let inserted = c.execute(
                 &format!(
                     "INSERT INTO pending_authorizations ({PENDING_COLUMNS}, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 \
+                     WHERE (SELECT COUNT(*) FROM pending_authorizations WHERE client_ip IS ?11) < ?16 \
+                       AND (SELECT COUNT(*) FROM pending_authorizations) < ?17"
                 ),
                 params![
                     p.id,
@@ -261,45 +304,75 @@ impl Store for SqliteStore {
                     p.client_ip,
                     p.csrf_token,
                     to_sqlite(p.expires_at),
+                    p.browser_hash,
                     to_sqlite(now),
+                    caps.per_client,
+                    caps.total,
                 ],
-            )
-            .map(|_| ())
+            )?;
+            if inserted == 1 {
+                return Ok(Admission::Stored);
+            }
+            // Refused: say which cap (a read only to word the answer; the decision is made).
+            let total: i64 = c.query_row("SELECT COUNT(*) FROM pending_authorizations", [], |r| r.get(0))?;
+            Ok(if total >= caps.total { Admission::TotalCapReached } else { Admission::ClientCapReached })
         })
     }
 
-    fn take_pending(&self, id: &str, kind: PendingKind, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
-        let taken = self.with(|c| {
+    fn take_pending(
+        &self,
+        id: &str,
+        kind: PendingKind,
+        browser_hash: Option<&str>,
+        now: UnixSeconds,
+    ) -> Result<Option<Pending>, StoreError> {
+        self.with(|c| {
             c.query_row(
-                &format!("DELETE FROM pending_authorizations WHERE id = ?1 AND kind = ?2 RETURNING {PENDING_COLUMNS}"),
-                params![id, kind.as_str()],
+                &format!(
+                    "DELETE FROM pending_authorizations WHERE id = ?1 AND kind = ?2 AND expires_at > ?3 \
+                     AND (?4 IS NULL OR browser_hash = ?4) RETURNING {PENDING_COLUMNS}"
+                ),
+                params![id, kind.as_str(), to_sqlite(now), browser_hash],
                 pending_row,
             )
             .optional()
-        })?;
-        Ok(taken.filter(|p| p.expires_at > now))
+        })
     }
 
-    fn get_pending(&self, id: &str, kind: PendingKind, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
-        let found = self.with(|c| {
+    fn get_pending(&self, id: &str, kind: PendingKind) -> Result<Option<Pending>, StoreError> {
+        self.with(|c| {
             c.query_row(
                 &format!("SELECT {PENDING_COLUMNS} FROM pending_authorizations WHERE id = ?1 AND kind = ?2"),
                 params![id, kind.as_str()],
                 pending_row,
             )
             .optional()
-        })?;
-        Ok(found.filter(|p| p.expires_at > now))
+        })
     }
 
-    fn count_attempt(&self, id: &str) -> Result<u32, StoreError> {
+    fn claim_attempt(&self, id: &str, max: u32, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
         self.with(|c| {
             c.query_row(
-                "UPDATE pending_authorizations SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
-                [id],
-                |r| r.get::<_, i64>(0),
+                &format!(
+                    "UPDATE pending_authorizations SET attempts = attempts + 1 \
+                     WHERE id = ?1 AND kind = 'confirmation' AND attempts < ?2 AND expires_at > ?3 \
+                     RETURNING {PENDING_COLUMNS}"
+                ),
+                params![id, i64::from(max), to_sqlite(now)],
+                pending_row,
             )
-            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32)
+            .optional()
+        })
+    }
+
+    fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Result<(usize, usize), StoreError> {
+        self.with(|c| {
+            let pending = c.execute("DELETE FROM pending_authorizations WHERE expires_at <= ?1", [to_sqlite(now)])?;
+            let limits = c.execute(
+                "DELETE FROM rate_limits WHERE COALESCE(blocked_until, '') <= ?1 AND COALESCE(last_attempt_at, '') < ?2",
+                params![to_sqlite(now), to_sqlite(rate_limits_before)],
+            )?;
+            Ok((pending, limits))
         })
     }
 
@@ -328,19 +401,26 @@ impl Store for SqliteStore {
         &self,
         identifier: &str,
         now: UnixSeconds,
-        blocked_until: UnixSeconds,
+        schedule: &dyn Fn(u32) -> i64,
     ) -> Result<u32, StoreError> {
         self.with(|c| {
-            c.query_row(
-                "INSERT INTO rate_limits (identifier, failed_attempts, last_attempt_at, blocked_until) \
-                 VALUES (?1, 1, ?2, ?3) \
-                 ON CONFLICT (identifier) DO UPDATE SET failed_attempts = failed_attempts + 1, \
-                 last_attempt_at = excluded.last_attempt_at, blocked_until = excluded.blocked_until \
-                 RETURNING failed_attempts",
-                params![identifier, to_sqlite(now), to_sqlite(blocked_until)],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n.clamp(0, i64::from(u32::MAX)) as u32)
+            let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
+            let failures = tx
+                .query_row(
+                    "INSERT INTO rate_limits (identifier, failed_attempts, last_attempt_at) VALUES (?1, 1, ?2) \
+                     ON CONFLICT (identifier) DO UPDATE SET failed_attempts = failed_attempts + 1, \
+                     last_attempt_at = excluded.last_attempt_at RETURNING failed_attempts",
+                    params![identifier, to_sqlite(now)],
+                    |r| r.get::<_, i64>(0),
+                )?
+                .clamp(0, i64::from(u32::MAX)) as u32;
+            let until = now.saturating_add(schedule(failures));
+            tx.execute(
+                "UPDATE rate_limits SET blocked_until = ?2 WHERE identifier = ?1",
+                params![identifier, to_sqlite(until)],
+            )?;
+            tx.commit()?;
+            Ok(failures)
         })
     }
 
@@ -370,6 +450,13 @@ impl Store for SqliteStore {
 
     fn clear_all_rate_limits(&self) -> Result<usize, StoreError> {
         self.with(|c| c.execute("DELETE FROM rate_limits", []))
+    }
+}
+
+#[cfg(test)]
+impl SqliteStore {
+    fn sql_for_tests(&self, sql: &str) {
+        self.connect().and_then(|c| c.execute_batch(sql)).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
 
@@ -420,10 +507,11 @@ mod tests {
         assert_eq!((found.id, found.is_authenticated, found.is_active), (id, true, true));
         assert_eq!(found.auth_expires_at.as_deref(), Some("2027-01-15 09:00:00"));
         assert!(store.insert_token(&new_token(&hash, 0)).is_err(), "token_hash is unique");
-        assert!(store.renew_token(&hash, 1_900_000_000, 1_900_003_600).unwrap());
+        assert!(!store.renew_token(&hash, "google:2", 1_900_000_000, 1_900_003_600).unwrap(), "owner only");
+        assert!(store.renew_token(&hash, "google:1", 1_900_000_000, 1_900_003_600).unwrap());
         assert!(store.revoke_token(id).unwrap());
         assert!(!store.revoke_token(id).unwrap());
-        assert!(!store.renew_token(&hash, 0, 1).unwrap(), "a revoked token cannot be renewed");
+        assert!(!store.renew_token(&hash, "google:1", 0, 1).unwrap(), "a revoked token cannot be renewed");
         assert!(!store.find_token(&hash).unwrap().unwrap().is_active);
         assert_eq!(store.find_token("nope").unwrap(), None);
         assert_eq!(store.list_tokens().unwrap().len(), 1);
@@ -443,6 +531,7 @@ mod tests {
             renew_token_hash: None,
             client_ip: Some("127.0.0.1".into()),
             csrf_token: Some("c".into()),
+            browser_hash: Some("b".into()),
             expires_at,
         }
     }
@@ -450,31 +539,113 @@ mod tests {
     #[test]
     fn pending_rows_are_single_use_bounded_in_time_and_cleaned_up() {
         let store = SqliteStore::open(&temp_db("pending")).unwrap();
-        store.insert_pending(&pending("s1", PendingKind::Oidc, 2_000), 1_000).unwrap();
-        assert!(store.get_pending("s1", PendingKind::Confirmation, 1_000).unwrap().is_none(), "kind must match");
-        assert!(store.get_pending("s1", PendingKind::Oidc, 2_000).unwrap().is_none(), "expired");
-        let taken = store.take_pending("s1", PendingKind::Oidc, 1_500).unwrap().unwrap();
+        let caps = PendingCaps::default();
+        store.insert_pending(&pending("s1", PendingKind::Oidc, 2_000), 1_000, caps).unwrap();
+        assert!(store.take_pending("s1", PendingKind::Confirmation, None, 1_000).unwrap().is_none(), "kind");
+        assert!(store.take_pending("s1", PendingKind::Oidc, None, 2_000).unwrap().is_none(), "expired");
+        assert!(store.take_pending("s1", PendingKind::Oidc, Some("other"), 1_500).unwrap().is_none(), "browser");
+        let taken = store.take_pending("s1", PendingKind::Oidc, Some("b"), 1_500).unwrap().unwrap();
         assert_eq!(taken.nonce.as_deref(), Some("n"));
-        assert!(store.take_pending("s1", PendingKind::Oidc, 1_500).unwrap().is_none(), "single use");
+        assert!(store.take_pending("s1", PendingKind::Oidc, None, 1_500).unwrap().is_none(), "single use");
 
-        store.insert_pending(&pending("c1", PendingKind::Confirmation, 2_000), 1_000).unwrap();
-        assert_eq!(store.count_attempt("c1").unwrap(), 1);
-        assert_eq!(store.count_attempt("c1").unwrap(), 2);
+        store.insert_pending(&pending("c1", PendingKind::Confirmation, 2_000), 1_000, caps).unwrap();
+        assert_eq!(store.claim_attempt("c1", 2, 1_000).unwrap().unwrap().attempts, 1);
+        assert_eq!(store.claim_attempt("c1", 2, 1_000).unwrap().unwrap().attempts, 2);
+        assert!(store.claim_attempt("c1", 2, 1_000).unwrap().is_none(), "never past the maximum");
+        assert_eq!(store.get_pending("c1", PendingKind::Confirmation).unwrap().unwrap().attempts, 2);
         // An insert later than its expiry removes it.
-        store.insert_pending(&pending("s2", PendingKind::Oidc, 9_000), 3_000).unwrap();
-        assert!(store.get_pending("c1", PendingKind::Confirmation, 1_000).unwrap().is_none());
+        store.insert_pending(&pending("s2", PendingKind::Oidc, 9_000), 3_000, caps).unwrap();
+        assert!(store.get_pending("c1", PendingKind::Confirmation).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_unknown_kind_is_an_error_not_a_guess() {
+        let store = SqliteStore::open(&temp_db("kind")).unwrap();
+        store.insert_pending(&pending("k", PendingKind::Oidc, 9_000), 1_000, PendingCaps::default()).unwrap();
+        store.sql_for_tests("UPDATE pending_authorizations SET kind = 'mystery'");
+        let conn = store.connect().unwrap();
+        let read = conn.query_row(&format!("SELECT {PENDING_COLUMNS} FROM pending_authorizations"), [], pending_row);
+        assert!(read.is_err());
+    }
+
+    #[test]
+    fn caps_hold_per_client_and_in_total_even_under_concurrency() {
+        let store = std::sync::Arc::new(SqliteStore::open(&temp_db("caps")).unwrap());
+        let caps = PendingCaps { per_client: 5, total: 8 };
+        let threads: Vec<_> = (0..16)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let p = pending(&format!("t{i}"), PendingKind::Oidc, 9_000);
+                    store.insert_pending(&p, 1_000, caps).unwrap()
+                })
+            })
+            .collect();
+        let stored = threads.into_iter().map(|t| t.join().unwrap()).filter(|a| *a == Admission::Stored).count();
+        assert_eq!(stored, 5, "one client, at most per_client");
+        let mut other = pending("x1", PendingKind::Oidc, 9_000);
+        other.client_ip = Some("10.9.9.9".into());
+        assert_eq!(store.insert_pending(&other, 1_000, caps).unwrap(), Admission::Stored);
+        for i in 2..=3 {
+            other.id = format!("x{i}");
+            assert_eq!(store.insert_pending(&other, 1_000, caps).unwrap(), Admission::Stored);
+        }
+        other.id = "x4".into();
+        assert_eq!(store.insert_pending(&other, 1_000, caps).unwrap(), Admission::TotalCapReached);
+        assert_eq!(store.prune(9_000, 0).unwrap().0, 8, "expired rows are pruned");
+    }
+
+    #[test]
+    fn concurrent_claims_never_exceed_the_maximum_and_one_take_wins() {
+        let store = std::sync::Arc::new(SqliteStore::open(&temp_db("claims")).unwrap());
+        store.insert_pending(&pending("c", PendingKind::Confirmation, 9_000), 1_000, PendingCaps::default()).unwrap();
+        let run = |f: fn(&SqliteStore) -> bool| {
+            let threads: Vec<_> = (0..12)
+                .map(|_| {
+                    let store = store.clone();
+                    std::thread::spawn(move || f(&store))
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).filter(|ok| *ok).count()
+        };
+        assert_eq!(run(|s| s.claim_attempt("c", 3, 1_000).unwrap().is_some()), 3);
+        assert_eq!(run(|s| s.take_pending("c", PendingKind::Confirmation, None, 1_000).unwrap().is_some()), 1);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_proxy_is_refused() {
+        let path = temp_db("newer");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute("INSERT INTO schema_version (version) VALUES (99)", []).unwrap();
+        let err = SqliteStore::open(&path).err().unwrap().to_string();
+        assert!(err.contains("schema version 99") && err.contains("newer"), "{err}");
     }
 
     #[test]
     fn rate_limits_count_and_clear() {
         let store = SqliteStore::open(&temp_db("rate")).unwrap();
         assert_eq!(store.rate_limit("1.2.3.4").unwrap(), None);
-        assert_eq!(store.record_failure("1.2.3.4", 1_000, 1_000).unwrap(), 1);
-        assert_eq!(store.record_failure("1.2.3.4", 1_001, 1_003).unwrap(), 2);
+        assert_eq!(store.record_failure("1.2.3.4", 1_000, &|_| 0).unwrap(), 1);
+        assert_eq!(store.record_failure("1.2.3.4", 1_001, &|n| if n == 2 { 2 } else { 99 }).unwrap(), 2);
         let row = store.rate_limit("1.2.3.4").unwrap().unwrap();
         assert_eq!((row.failed_attempts, row.blocked_until.as_deref()), (2, Some("1970-01-01 00:16:43")));
         store.clear_rate_limit("1.2.3.4").unwrap();
         assert_eq!(store.rate_limit("1.2.3.4").unwrap(), None);
+        // Concurrent failures each count, and the block follows the final count.
+        let store = std::sync::Arc::new(store);
+        let threads: Vec<_> = (0..10)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || store.record_failure("5.6.7.8", 1_000, &|n| i64::from(n)).unwrap())
+            })
+            .collect();
+        let mut counts: Vec<u32> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        counts.sort_unstable();
+        assert_eq!(counts, (1..=10).collect::<Vec<_>>());
+        assert_eq!(store.rate_limit("5.6.7.8").unwrap().unwrap().blocked_until.as_deref(), Some("1970-01-01 00:16:50"));
+        // Idle, unblocked records are pruned.
+        assert_eq!(store.prune(5_000, 4_000).unwrap().1, 1);
     }
 
     #[test]

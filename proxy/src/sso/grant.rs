@@ -1,0 +1,144 @@
+//! The end of a sign-in: the enterprise authorization API's decision (enterprise
+//! mode), then a new agent token, or the renewal of the token being
+//! re-authenticated, which only its owner can renew (one conditional update).
+
+use super::guard::{self, Client};
+use super::providers::Identity;
+use super::SsoState;
+use crate::authz::enterprise;
+use crate::clock::to_sqlite;
+use crate::logging::outside;
+use crate::store::NewToken;
+use crate::tokens;
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::context;
+use std::time::Duration;
+
+/// Enterprise mode: only an explicit `authorized: true` from the API grants access.
+pub async fn ask_enterprise(state: &SsoState, identity: Identity, renew: Option<String>, client: Client) -> Response {
+    let a = &state.config.sso.authorization;
+    let Some(url) = a.api_url.as_deref() else {
+        return state.pages.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Authorization not configured",
+            "Contact your administrator.",
+            None,
+            false,
+        );
+    };
+    let now = state.clock.now();
+    let ip = client.ip.to_string();
+    let request = enterprise::Request {
+        user_id: &identity.user_id,
+        user_email: &identity.email,
+        provider: &identity.provider,
+        client_ip: &ip,
+        timestamp: crate::clock::rfc3339(now),
+    };
+    let timeout = Duration::from_secs(u64::from(a.api_timeout_seconds));
+    let user = outside(&identity.email);
+    match enterprise::authorize(&state.http, url, a.api_secret.as_ref(), timeout, &request).await {
+        enterprise::Decision::Allowed => {
+            tracing::info!(user = %user, "authorization API allowed access");
+            grant(state, identity, renew, &client).await
+        }
+        enterprise::Decision::Denied(reason) => {
+            guard::fail(state, &client).await;
+            let reason = reason.unwrap_or_else(|| "no reason given".into());
+            tracing::warn!(user = %user, "Access denied by the authorization API: {}", outside(&reason));
+            state.pages.error(
+                StatusCode::FORBIDDEN,
+                "Access denied",
+                &format!("Access denied: {reason}"),
+                Some("If you should have access, contact your administrator and mention this message."),
+                false,
+            )
+        }
+        enterprise::Decision::Failed(message) => {
+            tracing::error!(user = %user, "{}", outside(&message));
+            state.pages.error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Access denied",
+                "The authorization service could not be reached or answered wrongly, so access was denied.",
+                Some("Contact your administrator: the proxy's log names the problem."),
+                true,
+            )
+        }
+    }
+}
+
+/// Authorized: renew the token being re-authenticated (owner only), or issue a new one.
+pub async fn grant(state: &SsoState, identity: Identity, renew: Option<String>, client: &Client) -> Response {
+    guard::succeed(state, client).await;
+    let now = state.clock.now();
+    let expires_at = now + i64::from(state.config.sso.authorization.session_lifetime_hours) * 3600;
+    let user = outside(&identity.email);
+    if let Some(hash) = renew {
+        return renew_token(state, identity, hash, now, expires_at).await;
+    }
+    let token = tokens::generate();
+    let new = NewToken {
+        token_hash: tokens::hash(&token),
+        user_id: identity.user_id.clone(),
+        user_email: identity.email.clone(),
+        provider: identity.provider.clone(),
+        now,
+        expires_at,
+    };
+    let id = match state.store.insert_token(new).await {
+        Ok(id) => id,
+        Err(e) => return state.store_error(&e),
+    };
+    tracing::info!(user = %user, token_id = id, "agent token issued");
+    let base = state.config.base_url();
+    state.pages.render(
+        StatusCode::OK,
+        "success.html",
+        context! {
+            email => identity.email, provider => identity.provider, token,
+            openai_base => format!("{base}/v1"), anthropic_base => base,
+            lifetime_hours => state.config.sso.authorization.session_lifetime_hours,
+        },
+    )
+}
+
+async fn renew_token(state: &SsoState, identity: Identity, hash: String, now: i64, expires_at: i64) -> Response {
+    let (h, owner) = (hash.clone(), identity.user_id.clone());
+    let renewed = state.store.call(move |s| s.renew_token(&h, &owner, now, expires_at)).await;
+    let user = outside(&identity.email);
+    match renewed {
+        Ok(true) => {
+            tracing::info!(user = %user, "session renewed");
+            return state.pages.render(
+                StatusCode::OK,
+                "renewed.html",
+                context! { email => identity.email, expires_at => to_sqlite(expires_at) },
+            );
+        }
+        Ok(false) => {}
+        Err(e) => return state.store_error(&e),
+    }
+    // Not renewed: find out why, to say so.
+    match state.store.find_token(hash).await {
+        Ok(Some(r)) if r.is_active => {
+            tracing::warn!(user = %user, token_id = r.id, "re-authentication by someone who does not own the token");
+            state.pages.error(
+                StatusCode::FORBIDDEN,
+                "Not your token",
+                "This re-authentication link belongs to another account. Sign in with the account the agent's token \
+                 was issued to.",
+                None,
+                true,
+            )
+        }
+        Ok(_) => state.pages.error(
+            StatusCode::NOT_FOUND,
+            "Token not found",
+            "That token was revoked or does not exist. Sign in to get a new one.",
+            None,
+            true,
+        ),
+        Err(e) => state.store_error(&e),
+    }
+}

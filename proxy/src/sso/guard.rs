@@ -1,0 +1,64 @@
+//! Who the browser is (client IP, the backoff key) and the per-client backoff
+//! every abusable step sits behind: login start, callback, confirmation.
+
+use super::SsoState;
+use crate::authz::backoff;
+use crate::client_ip;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use std::net::{IpAddr, SocketAddr};
+
+/// The browser's address as far as the proxy can tell, and the key it is counted by.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub ip: IpAddr,
+    /// The IPv4 address or IPv6 /64 ([`client_ip::rate_key`]).
+    pub key: String,
+}
+
+impl Client {
+    pub fn of(state: &SsoState, peer: SocketAddr, headers: &HeaderMap) -> Client {
+        let ip = client_ip::client_ip(peer.ip(), headers, &state.config.server.trusted_proxies);
+        Client { key: client_ip::rate_key(ip), ip }
+    }
+}
+
+/// 429 with `Retry-After` while the client is in backoff.
+pub async fn blocked(state: &SsoState, client: &Client) -> Result<(), Response> {
+    let key = client.key.clone();
+    let record = state.store.call(move |s| s.rate_limit(&key)).await.map_err(|e| state.store_error(&e))?;
+    match backoff::wait_left(record.as_ref(), state.clock.now()) {
+        None => Ok(()),
+        Some(seconds) => {
+            let message = format!("Please wait before trying again: {seconds} seconds left.");
+            let mut r = state.pages.error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Please wait before trying again",
+                &message,
+                None,
+                false,
+            );
+            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            Err(r)
+        }
+    }
+}
+
+/// Counts a failure and sets the next block, in one transaction.
+pub async fn fail(state: &SsoState, client: &Client) {
+    let (key, now, limits) = (client.key.clone(), state.clock.now(), state.config.sso.authorization.rate_limit.clone());
+    let result = state.store.call(move |s| s.record_failure(&key, now, &|n| backoff::delay_after(n, &limits))).await;
+    if let Err(e) = result {
+        tracing::error!("cannot record a failed attempt: {e}");
+    }
+}
+
+/// A success ends the client's backoff.
+pub async fn succeed(state: &SsoState, client: &Client) {
+    let key = client.key.clone();
+    if let Err(e) = state.store.call(move |s| s.clear_rate_limit(&key)).await {
+        tracing::error!("cannot reset the backoff: {e}");
+    }
+}

@@ -1,0 +1,272 @@
+//! Provider selection, the start of the OIDC code flow (state, nonce and PKCE
+//! verifier stored with the browser's binding, under per-client and global
+//! caps), and the callback: the flow is taken once, only by the browser that
+//! started it, the code exchanged and the ID token verified. Then authorization
+//! follows the configured mode.
+
+use super::guard::{self, Client};
+use super::pages::secure;
+use super::providers::SsoError;
+use super::{SsoState, cookies, random};
+use crate::config::AuthMode;
+use crate::logging::outside;
+use crate::store::{Admission, Pending, PendingCaps, PendingKind};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// How long a started sign-in may take at the IdP.
+const FLOW_TTL_SECONDS: i64 = 600;
+
+#[derive(Deserialize)]
+pub struct RenewQuery {
+    renew: Option<String>,
+}
+
+fn valid_renew(renew: Option<String>) -> Option<String> {
+    renew.filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+pub async fn providers_page(State(state): State<Arc<SsoState>>, Query(q): Query<RenewQuery>) -> Response {
+    let providers: Vec<String> = state.providers.keys().cloned().collect();
+    let renew = valid_renew(q.renew);
+    state.pages.render(StatusCode::OK, "providers.html", context! { providers, renew })
+}
+
+/// `GET /auth/login/{provider}`: remember state, nonce and PKCE verifier, then go to the IdP.
+pub async fn start(
+    State(state): State<Arc<SsoState>>,
+    Path(name): Path<String>,
+    Query(q): Query<RenewQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(provider) = state.providers.get(&name).cloned() else {
+        let configured: Vec<&str> = state.providers.keys().map(String::as_str).collect();
+        let detail = format!("Configured providers (names are case-sensitive): {}", configured.join(", "));
+        return state.pages.error(
+            StatusCode::NOT_FOUND,
+            "Provider not configured",
+            &format!("Provider '{name}' not configured"),
+            Some(&detail),
+            true,
+        );
+    };
+    let client = Client::of(&state, peer, &headers);
+    if let Err(r) = guard::blocked(&state, &client).await {
+        return r;
+    }
+    let https = state.config.base_url().starts_with("https://");
+    let (browser, new_browser) = cookies::browser(&headers, https);
+    let (id, nonce, verifier) = (random(32), random(32), random(32));
+    let now = state.clock.now();
+    let pending = Pending {
+        id: id.clone(),
+        kind: PendingKind::Oidc,
+        provider: Some(name.clone()),
+        user_id: None,
+        user_email: None,
+        nonce: Some(nonce.clone()),
+        pkce_verifier: Some(verifier.clone()),
+        code_hash: None,
+        attempts: 0,
+        renew_token_hash: valid_renew(q.renew),
+        client_ip: Some(client.key.clone()),
+        csrf_token: None,
+        browser_hash: Some(cookies::browser_hash(&browser)),
+        expires_at: now + FLOW_TTL_SECONDS,
+    };
+    let url = match provider.authorize_url(&id, &nonce, &verifier).await {
+        Ok(url) => url,
+        Err(e) => return sso_error_page(&state, &e),
+    };
+    if let Err(r) = store_pending(&state, pending, now).await {
+        return r;
+    }
+    let mut response = secure(Redirect::to(&url).into_response());
+    if new_browser {
+        cookies::set_browser(&mut response, &browser, https);
+    }
+    response
+}
+
+/// Stores a sign-in step under the caps; the page to show when it cannot be.
+pub async fn store_pending(state: &SsoState, pending: Pending, now: i64) -> Result<(), Response> {
+    let key = pending.client_ip.clone().unwrap_or_default();
+    match state.store.call(move |s| s.insert_pending(&pending, now, PendingCaps::default())).await {
+        Ok(Admission::Stored) => Ok(()),
+        Ok(Admission::ClientCapReached) => {
+            state.metrics.event("pending_cap_client");
+            tracing::debug!(client = %key, "too many sign-ins in progress from one client");
+            Err(state.pages.error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-ins in progress",
+                "Too many sign-ins were started from your address and not finished. Finish one, or wait ten \
+                 minutes and start again.",
+                None,
+                false,
+            ))
+        }
+        Ok(Admission::TotalCapReached) => {
+            state.metrics.event("pending_cap_total");
+            tracing::error!(
+                "{} sign-ins in progress: the global cap is reached and new sign-ins are refused until some \
+                 expire (many clients are starting sign-ins without finishing them)",
+                PendingCaps::default().total
+            );
+            Err(state.pages.error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sign-ins in progress",
+                "The proxy has too many sign-ins in progress. Try again in a few minutes.",
+                None,
+                false,
+            ))
+        }
+        Err(e) => Err(state.store_error(&e)),
+    }
+}
+
+pub fn sso_error_page(state: &SsoState, e: &SsoError) -> Response {
+    tracing::warn!("sign-in failed: {}", outside(&e.to_string()));
+    let redirect_uri = state.config.redirect_uri();
+    match e {
+        SsoError::Unreachable { host, detail } => state.pages.error(
+            StatusCode::BAD_GATEWAY,
+            "Failed to connect to identity provider",
+            &format!("Failed to connect to identity provider {host}."),
+            Some(&format!(
+                "{detail}. If this server reaches the internet through a proxy, set HTTPS_PROXY (and NO_PROXY) for the proxy process."
+            )),
+            true,
+        ),
+        SsoError::InvalidClient { detail } => state.pages.error(
+            StatusCode::BAD_GATEWAY,
+            "Invalid client",
+            "The identity provider rejected this proxy's client credentials. Check client_id and client_secret for stray spaces or line breaks, and that the secret has not expired.",
+            Some(detail),
+            false,
+        ),
+        SsoError::RedirectUri { detail, .. } => state.pages.error(
+            StatusCode::BAD_GATEWAY,
+            "Redirect URI mismatch",
+            &format!("Register exactly this redirect URI at the identity provider: {redirect_uri}"),
+            Some(detail),
+            false,
+        ),
+        SsoError::Refused(detail) => state.pages.error(StatusCode::FORBIDDEN, "Sign-in refused", detail, None, true),
+        SsoError::Verification(detail) => state.pages.error(
+            StatusCode::BAD_GATEWAY,
+            "Sign-in could not be verified",
+            "The identity provider's answer did not pass verification, so you were not signed in.",
+            Some(detail),
+            true,
+        ),
+    }
+}
+
+/// Why a callback found no flow to finish, worded for the person holding the URL.
+async fn no_flow(state: &SsoState, flow_id: String) -> Response {
+    let now = state.clock.now();
+    let found = state.store.call(move |s| s.get_pending(&flow_id, PendingKind::Oidc)).await;
+    match found {
+        Ok(Some(p)) if p.expires_at > now => state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Sign-in started in another browser",
+            "This sign-in was started in another browser (or its cookies were cleared), so it cannot be finished \
+             here. Start the sign-in again in this browser.",
+            None,
+            true,
+        ),
+        Ok(_) => state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Sign-in expired",
+            "This sign-in has expired or was already used. Start again.",
+            None,
+            true,
+        ),
+        Err(e) => state.store_error(&e),
+    }
+}
+
+/// `GET /auth/callback`: back from the IdP.
+pub async fn callback(
+    State(state): State<Arc<SsoState>>,
+    Query(q): Query<HashMap<String, String>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let client = Client::of(&state, peer, &headers);
+    if let Err(r) = guard::blocked(&state, &client).await {
+        return r;
+    }
+    let now = state.clock.now();
+    let Some(flow_id) = q.get("state").cloned() else {
+        return state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Sign-in link incomplete",
+            "The identity provider's answer has no state. Start the sign-in again.",
+            None,
+            true,
+        );
+    };
+    let https = state.config.base_url().starts_with("https://");
+    let binding = cookies::presented_browser_hash(&headers, https);
+    let id = flow_id.clone();
+    let taken = state.store.call(move |s| s.take_pending(&id, PendingKind::Oidc, Some(&binding), now)).await;
+    let pending = match taken {
+        Ok(Some(p)) => p,
+        Ok(None) => return no_flow(&state, flow_id).await,
+        Err(e) => return state.store_error(&e),
+    };
+    if let Some(error) = q.get("error") {
+        let description = q.get("error_description").map(String::as_str);
+        let (title, message) = match error.as_str() {
+            "access_denied" => ("Access denied", "You declined, or the identity provider did not allow this sign-in."),
+            "invalid_client" | "unauthorized_client" => (
+                "Invalid client",
+                "The identity provider does not know this proxy's client. Check client_id and client_secret for stray spaces.",
+            ),
+            _ => ("Sign-in failed", "The identity provider returned an error."),
+        };
+        let detail = format!("{error}{}", description.map(|d| format!(": {d}")).unwrap_or_default());
+        tracing::warn!(provider = ?pending.provider, "identity provider error: {}", outside(&detail));
+        return state.pages.error(StatusCode::FORBIDDEN, title, message, Some(&detail), true);
+    }
+    let (Some(code), Some(name), Some(verifier), Some(nonce)) =
+        (q.get("code"), pending.provider.as_ref(), pending.pkce_verifier.as_ref(), pending.nonce.as_ref())
+    else {
+        return state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Sign-in link incomplete",
+            "The answer has no code.",
+            None,
+            true,
+        );
+    };
+    let Some(provider) = state.providers.get(name).cloned() else {
+        return state.pages.error(
+            StatusCode::NOT_FOUND,
+            "Provider not configured",
+            &format!("Provider '{name}' not configured"),
+            None,
+            true,
+        );
+    };
+    let identity = match provider.finish(code, verifier, nonce, now).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            guard::fail(&state, &client).await;
+            return sso_error_page(&state, &e);
+        }
+    };
+    tracing::info!(user = %outside(&identity.email), provider = %identity.provider, "SSO login verified");
+    match state.config.sso.authorization.mode {
+        AuthMode::SingleUser => super::confirm::begin(&state, identity, pending.renew_token_hash, client).await,
+        AuthMode::Enterprise => super::grant::ask_enterprise(&state, identity, pending.renew_token_hash, client).await,
+    }
+}
