@@ -124,7 +124,11 @@ impl KitWorld {
             anthropic_key: "sk-ant-mock-upstream",
             providers: vec![
                 ("google", m.idp.discovery_url("google", None).unwrap_or_default(), Vec::new()),
-                ("microsoft", m.idp.discovery_url("microsoft", Some("common")).unwrap_or_default(), Vec::new()),
+                (
+                    "microsoft",
+                    m.idp.discovery_url("microsoft", Some("common")).unwrap_or_default(),
+                    llm_sso_kit::proxy::KIT_TENANTS.iter().map(|t| t.to_string()).collect(),
+                ),
             ],
             authorization,
         };

@@ -72,6 +72,11 @@ impl Browser {
         panic!("redirect loop: {:?}", self.visited);
     }
 
+    /// The underlying client: clones share this browser's cookies (for parallel requests).
+    pub fn client(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
     pub async fn open(&mut self, url: &str) -> Page {
         let response = self.client.get(url).send().await.expect("page answers");
         self.follow(response).await

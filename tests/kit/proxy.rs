@@ -123,6 +123,11 @@ pub struct Setup<'a> {
     pub authorization: Vec<String>,
 }
 
+/// The Entra tenants the kit's Microsoft provider allows: mock-idp's default tenant
+/// and the one the scenarios' Contoso users live in. Accounts of other tenants are
+/// refused (an empty list would leave their addresses unvouched for).
+pub const KIT_TENANTS: &[&str] = &["72f988bf-86f1-41af-91ab-2d7cd011db47", "b9c6a2f4-1f3e-4d8a-9c3b-2e7d5f6a8b10"];
+
 /// The OIDC client the kit's configs use (register it at the mock IdP).
 pub const CLIENT_ID: &str = "kit-client";
 /// Passed to the proxy through the environment (`${KIT_CLIENT_SECRET}`), never written in the file.
@@ -242,6 +247,18 @@ impl ProxyProcess {
 
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The process id (to read its memory from /proc, or signal it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Resident memory of the proxy process in KiB (Linux `/proc/PID/status`).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -47,7 +47,10 @@ pub async fn stack_env(sso_enabled: bool, authorization: Vec<String>, envs: &[(&
         openai_key: OPENAI_KEY,
         anthropic_base_url: &anthropic,
         anthropic_key: ANTHROPIC_KEY,
-        providers: vec![("google", google, Vec::new()), ("microsoft", microsoft, Vec::new())],
+        providers: vec![
+            ("google", google, Vec::new()),
+            ("microsoft", microsoft, llm_sso_kit::proxy::KIT_TENANTS.iter().map(|t| t.to_string()).collect()),
+        ],
         authorization,
     };
     let dir = llm_sso_kit::proxy::TempDir::new("proxy");

@@ -221,7 +221,7 @@ pub fn check(w: &mut Walked) {
 }
 
 /// Settings that are valid but weaker than they look, for `--validate-only` and the startup log.
-pub fn warnings(c: &Config) -> Vec<String> {
+pub fn warnings(c: &super::Config) -> Vec<String> {
     let mut out = Vec::new();
     if !c.sso.enabled {
         return out;

@@ -1,0 +1,492 @@
+//! The proxy under hostile traffic, one test per attack that once worked
+//! (issue 11's table): oversized and slow bodies, idle connections, racing
+//! confirmations, sign-in floods, login CSRF, unverified identities, path
+//! traversal to the upstream, smuggled headers, spoofed client addresses,
+//! forged log lines, leaky files, and time limits. Each drives the real process
+//! over real sockets and checks what an attacker would observe.
+
+use crate::common::*;
+use futures_util::StreamExt;
+use llm_sso_kit::browser::{Browser, Page};
+use llm_sso_kit::proxy::ProxyProcess;
+use mock_idp::NextLogin;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Restarts the stack's proxy with `lines` added under `server:` / `upstreams:`.
+async fn reconfigure(mut s: Stack, server: &[&str], upstreams: &[&str]) -> Stack {
+    let path = s.proxy.dir.path().join("config.yaml");
+    let mut config = std::fs::read_to_string(&path).expect("config");
+    let block = |lines: &[&str]| lines.iter().map(|l| format!("  {l}\n")).collect::<String>();
+    config = config.replacen("server:\n", &format!("server:\n{}", block(server)), 1);
+    config = config.replacen("upstreams:\n", &format!("upstreams:\n{}", block(upstreams)), 1);
+    std::fs::write(&path, config).expect("write config");
+    s.proxy = s.proxy.restart().await.unwrap_or_else(|e| panic!("{e}"));
+    s
+}
+
+/// One raw HTTP/1.1 request (no client-side path normalization); the status code.
+async fn raw_status(port: u16, request: &str) -> u16 {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await.expect("answer").unwrap_or(0);
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// The confirmation code the proxy printed for `email`.
+async fn code_for(s: &Stack, email: &str) -> String {
+    for _ in 0..100 {
+        if let Some(code) = llm_sso_kit::browser::code_in(&s.proxy.console(), email) {
+            return code;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no code for {email}:\n{}", s.proxy.console());
+}
+
+/// Signs `email` in at Google up to the confirmation page.
+async fn to_confirmation(s: &Stack, email: &str) -> (Browser, Page) {
+    let mut browser = Browser::new();
+    s.idp.set_next_login(NextLogin { email: Some(email.into()), deny: false, issuer: Some("google".into()) });
+    let page = browser.open(&s.url("/auth/login/google")).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    (browser, page)
+}
+
+/// A client that keeps cookies but does not follow redirects.
+fn jar_client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+/// Starts a sign-in with `client` and walks the IdP, stopping before the callback; the callback URL.
+async fn callback_url(s: &Stack, client: &reqwest::Client, email: &str) -> String {
+    s.idp.set_next_login(NextLogin { email: Some(email.into()), deny: false, issuer: Some("google".into()) });
+    let start = client.get(s.url("/auth/login/google")).send().await.expect("start");
+    assert!(start.status().is_redirection(), "{}", start.status());
+    let idp = start.headers()["location"].to_str().expect("location").to_string();
+    let back = client.get(&idp).send().await.expect("idp");
+    let location = back.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(location.contains("/auth/callback?"), "the IdP sends the browser back: {location}");
+    location
+}
+
+#[tokio::test]
+async fn auth_forms_refuse_large_bodies() {
+    let s = stack(true).await;
+    let big = "code=".to_string() + &"1".repeat(64 * 1024);
+    let r = client()
+        .post(s.url("/auth/confirm"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn anonymous_bodies_are_scanned_never_buffered() {
+    let s = stack(true).await;
+    let before = s.proxy.rss_kib().expect("rss");
+    const EACH: usize = 24 * 1024 * 1024;
+    let requests = (0..16).map(|_| {
+        let chunk = bytes::Bytes::from(vec![b'a'; 64 * 1024]);
+        let head = bytes::Bytes::from_static(br#"{"model":"big-model","stream":true,"messages":[{"role":"user","content":""#);
+        let tail = bytes::Bytes::from_static(br#""}]}"#);
+        let body = futures_util::stream::iter(
+            std::iter::once(head).chain(std::iter::repeat_n(chunk, EACH / (64 * 1024))).chain(std::iter::once(tail)),
+        )
+        .map(Ok::<_, std::io::Error>);
+        client()
+            .post(s.url("/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+    });
+    let mut peak = before;
+    let all = futures_util::future::join_all(requests);
+    tokio::pin!(all);
+    let responses = loop {
+        tokio::select! {
+            r = &mut all => break r,
+            () = tokio::time::sleep(Duration::from_millis(50)) => peak = peak.max(s.proxy.rss_kib().unwrap_or(0)),
+        }
+    };
+    for r in responses {
+        let r = r.expect("answer");
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"), "shape was read");
+        assert!(r.text().await.unwrap().contains("big-model"));
+    }
+    let grown = peak.saturating_sub(before);
+    println!("RSS {before} KiB -> peak {peak} KiB while 16 x 24 MiB anonymous bodies streamed in");
+    assert!(grown < 64 * 1024, "an anonymous body must not be buffered: grew {grown} KiB");
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed_and_capped() {
+    let s = reconfigure(stack(true).await, &["max_connections: 32", "header_timeout_seconds: 1"], &[]).await;
+    let mut idle = Vec::new();
+    for _ in 0..48 {
+        if let Ok(Ok(mut tcp)) =
+            tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(("127.0.0.1", s.proxy.port))).await
+        {
+            // Slowloris: headers that never end.
+            let _ = tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+            idle.push(tcp);
+        }
+    }
+    // Over the cap, and every slot held by a silent client: health still answers, soon.
+    let started = Instant::now();
+    let health = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap();
+    let r = health.get(s.url("/health")).send().await.expect("/health answers while slow clients hold slots");
+    assert_eq!(r.status(), 200);
+    println!("/health answered after {:?} with 48 slow clients", started.elapsed());
+    // The slow clients were hung up on.
+    let mut first = idle.remove(0);
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(5), first.read(&mut buf)).await.expect("closed by the server");
+    let answer = String::from_utf8_lossy(&buf[..n.unwrap_or(0)]).to_string();
+    assert!(!answer.contains("200 OK"), "{answer}");
+}
+
+#[tokio::test]
+async fn one_code_sent_fifty_times_at_once_issues_one_token() {
+    let s = stack(true).await;
+    let (browser, page) = to_confirmation(&s, "race@company.com").await;
+    let code = code_for(&s, "race@company.com").await;
+    let csrf = page.input("csrf_token");
+    let c = browser.client();
+    let sends = (0..50).map(|_| {
+        c.post(s.url("/auth/confirm")).form(&[("code", code.as_str()), ("csrf_token", csrf.as_str())]).send()
+    });
+    let mut statuses = Vec::new();
+    let mut tokens = 0;
+    for r in futures_util::future::join_all(sends).await {
+        let r = r.expect("answer");
+        statuses.push(r.status().as_u16());
+        if r.text().await.unwrap_or_default().contains("id=\"token\" readonly value=\"llmsso_") {
+            tokens += 1;
+        }
+    }
+    println!("50 concurrent submissions of one code: statuses {statuses:?}");
+    assert!(statuses.iter().all(|s| *s < 500), "never a 5xx: {statuses:?}");
+    assert_eq!(tokens, 1, "exactly one success page");
+    assert_eq!(s.proxy.query_i64("SELECT COUNT(*) FROM agent_tokens").unwrap(), 1, "exactly one token");
+}
+
+#[tokio::test]
+async fn concurrent_guesses_never_exceed_the_attempt_limit() {
+    let s = stack(true).await;
+    let (browser, page) = to_confirmation(&s, "guess@company.com").await;
+    let code = code_for(&s, "guess@company.com").await;
+    let csrf = page.input("csrf_token");
+    let c = browser.client();
+    let guesses: Vec<String> = (0..30).map(|i| format!("{:06}", i)).filter(|g| *g != code).take(20).collect();
+    let sends = guesses.iter().map(|g| {
+        c.post(s.url("/auth/confirm")).form(&[("code", g.as_str()), ("csrf_token", csrf.as_str())]).send()
+    });
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(sends).await.into_iter().map(|r| r.expect("answer").status().as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s < 500), "never a 5xx: {statuses:?}");
+    let judged = statuses.iter().filter(|s| **s == 422).count();
+    assert!(judged <= 2, "at most max_confirmation_attempts - 1 guesses are judged wrong: {statuses:?}");
+    // Whatever happened, the right code is dead now or the attempts are spent.
+    s.proxy.sql("DELETE FROM rate_limits").unwrap();
+    let r = c.post(s.url("/auth/confirm")).form(&[("code", code.as_str()), ("csrf_token", csrf.as_str())]).send();
+    let text = r.await.expect("answer").text().await.unwrap_or_default();
+    assert!(!text.contains("llmsso_"), "no token after the attempts were spent");
+}
+
+#[tokio::test]
+async fn one_client_cannot_exhaust_sign_ins_for_everyone() {
+    let s = reconfigure(stack(true).await, &["trusted_proxies: [\"127.0.0.1/32\"]"], &[]).await;
+    let c = jar_client();
+    let mut statuses = Vec::new();
+    for _ in 0..24 {
+        let r = c.get(s.url("/auth/login/google")).header("x-forwarded-for", "203.0.113.5").send().await.unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    let started = statuses.iter().filter(|s| **s == 303 || **s == 307 || **s == 302).count();
+    assert_eq!(started, 20, "{statuses:?}");
+    assert_eq!(*statuses.last().unwrap(), 429);
+    let other = c.get(s.url("/auth/login/google")).header("x-forwarded-for", "198.51.100.7").send().await.unwrap();
+    assert!(other.status().is_redirection(), "another client still signs in: {}", other.status());
+    let metrics = client().get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("llm_sso_limit_events_total{limit=\"pending_cap_client\"} 4"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_signs_nobody_in() {
+    let s = stack(true).await;
+    let attacker = jar_client();
+    let callback = callback_url(&s, &attacker, "mallory@company.com").await;
+    // The victim opens the attacker's callback URL.
+    let mut victim = Browser::new();
+    let page = victim.open(&callback).await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(page.text().contains("another browser"), "{}", page.html);
+    assert!(llm_sso_kit::browser::code_in(&s.proxy.console(), "mallory@company.com").is_none());
+    // The browser that started it still can.
+    let own = attacker.get(&callback).send().await.unwrap();
+    assert!(own.status().is_redirection(), "{}", own.status());
+    assert!(s.proxy.console_shows("Confirmation Code: ").await);
+}
+
+#[tokio::test]
+async fn identities_the_provider_does_not_vouch_for_are_refused() {
+    let s = stack(true).await;
+    // A foreign tenant's user who named themselves after a company address.
+    let mut foreign = mock_idp::User::new("alice@company.com");
+    foreign.tenant_id = Some("0d0e0a0d-0000-4000-8000-00000000beef".into());
+    s.idp.add_user(foreign);
+    s.idp.set_next_login(NextLogin {
+        email: Some("alice@company.com".into()),
+        deny: false,
+        issuer: Some("microsoft".into()),
+    });
+    let page = Browser::new().open(&s.url("/auth/login/microsoft")).await;
+    assert_eq!(page.status, 403, "{}", page.html);
+    assert!(page.text().contains("0d0e0a0d-0000-4000-8000-00000000beef"), "names the tenant: {}", page.html);
+    // An allowed tenant's user without an email claim: preferred_username does not stand in.
+    let mut nameless = mock_idp::User::new("bob@company.com");
+    nameless.omit_email = true;
+    s.idp.add_user(nameless);
+    s.idp.set_next_login(NextLogin { email: Some("bob@company.com".into()), deny: false, issuer: Some("microsoft".into()) });
+    let page = Browser::new().open(&s.url("/auth/login/microsoft")).await;
+    assert_eq!(page.status, 403, "{}", page.html);
+    assert!(llm_sso_kit::browser::code_in(&s.proxy.console(), "company.com").is_none(), "no code was printed");
+}
+
+#[tokio::test]
+async fn dot_segments_never_reach_the_upstream() {
+    let s = stack(true).await;
+    let token = s.proxy.mint_token("dots@company.com");
+    let probes = [
+        "/v1/../x",
+        "/v1/%2e%2e/%2e%2e/x",
+        "/v1/%2E%2E/y",
+        "/v1/messages/%2e%2e/%2e%2e/y",
+        "/v1/./../x",
+        "/v1/.%2e/x",
+        "/v1/models%2f..%2f..%2fx",
+        "/v1/models/..",
+    ];
+    for path in probes {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nx-api-key: {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        assert_eq!(raw_status(s.proxy.port, &request).await, 400, "{path}");
+    }
+    let reached: Vec<String> = s.llm.journal().into_iter().map(|r| r.path).collect();
+    assert!(reached.is_empty(), "nothing reached the upstream: {reached:?}");
+}
+
+#[tokio::test]
+async fn agent_chosen_scope_and_hop_headers_stay_at_the_proxy() {
+    let s = stack(true).await;
+    let token = s.proxy.mint_token("headers@company.com");
+    let r = client()
+        .post(s.url("/v1/chat/completions"))
+        .bearer_auth(&token)
+        .header("OpenAI-Organization", "org-attacker")
+        .header("OpenAI-Project", "proj-attacker")
+        .header("Connection", "keep-alive, X-Hop-Secret")
+        .header("X-Hop-Secret", "hop")
+        .header("api-key", "azure-key")
+        .header("X-Kept", "kept")
+        .json(&chat(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let journal = s.llm.journal();
+    let headers = &journal.last().expect("forwarded").headers;
+    for gone in ["openai-organization", "openai-project", "x-hop-secret", "api-key"] {
+        assert!(!headers.contains_key(gone), "{gone} reached the upstream: {headers:?}");
+    }
+    assert_eq!(headers.get("x-kept").map(String::as_str), Some("kept"));
+}
+
+#[tokio::test]
+async fn forwarded_for_is_walked_from_the_right_and_parsed() {
+    let s = reconfigure(stack(true).await, &["trusted_proxies: [\"127.0.0.1/32\"]"], &[]).await;
+    let c = jar_client();
+    let cases = [
+        ("198.51.100.1, garbage", "127.0.0.1"),
+        ("198.51.100.2:5555", "198.51.100.2"),
+        ("[2001:db8:7:7::1]:443", "2001:db8:7:7::/64"),
+        ("::ffff:198.51.100.3", "198.51.100.3"),
+    ];
+    for (xff, expected) in cases {
+        s.proxy.sql("DELETE FROM pending_authorizations").unwrap();
+        let r = c.get(s.url("/auth/login/google")).header("x-forwarded-for", xff).send().await.unwrap();
+        assert!(r.status().is_redirection(), "{xff}: {}", r.status());
+        let stored = s.proxy.query_text("SELECT client_ip FROM pending_authorizations").unwrap();
+        assert_eq!(stored, expected, "X-Forwarded-For: {xff}");
+    }
+}
+
+#[tokio::test]
+async fn identity_provider_errors_cannot_forge_console_lines() {
+    let s = stack(true).await;
+    let c = jar_client();
+    let callback = callback_url(&s, &c, "eve@company.com").await;
+    let state = url::Url::parse(&callback).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.to_string();
+    let forged = "x\nWARN Confirmation Code: 111111 for alice@company.com (expires in 10 minutes)";
+    let mut url = url::Url::parse(&s.url("/auth/callback")).unwrap();
+    url.query_pairs_mut().append_pair("state", &state).append_pair("error", "access_denied").append_pair("error_description", forged);
+    let r = c.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(s.proxy.console_shows("identity provider error").await);
+    let forged_line = s.proxy.console().lines().any(|l| l.contains("Confirmation Code: 111111") && !l.contains("identity provider error"));
+    assert!(!forged_line, "a forged line:\n{}", s.proxy.console());
+}
+
+#[tokio::test]
+async fn log_files_are_private_and_admin_commands_never_create_a_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = llm_sso_kit::proxy::TempDir::new("files");
+    let log = dir.path().join("logs/proxy.log");
+    let port = llm_sso_kit::proxy::free_port();
+    let proxy = ProxyProcess::launch(dir, None, port, &["--log-file", log.to_str().unwrap()], &[]).await.unwrap();
+    assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+    let missing = proxy.dir.path().join("nowhere/sso_auth.db");
+    let out = std::process::Command::new(llm_sso_kit::proxy::binary())
+        .args(["tokens", "list"])
+        .env("SSO_DATABASE_PATH", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!missing.exists(), "nothing was created");
+}
+
+#[tokio::test]
+async fn padded_upstream_keys_are_refused_and_upstream_errors_logged() {
+    let dir = llm_sso_kit::proxy::TempDir::new("padded");
+    let config = dir.path().join("padded.yaml");
+    std::fs::write(&config, "upstreams:\n  openai: { base_url: \"http://127.0.0.1:9/v1\", api_key: \"sk-abc\\n\" }\n").unwrap();
+    let out = std::process::Command::new(llm_sso_kit::proxy::binary())
+        .arg("--sso-config")
+        .arg(&config)
+        .arg("--validate-only")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("upstreams.openai.api_key") && text.contains("line breaks"), "{text}");
+    assert!(!text.contains("sk-abc"), "the secret is not echoed: {text}");
+
+    let s = stack(true).await;
+    let token = s.proxy.mint_token("fivexx@company.com");
+    s.llm.set_faults(&mock_llm::Faults { status: Some(503), ..Default::default() }).unwrap();
+    let r = s.openai(Some(&token), &chat(false)).await;
+    assert_eq!(r.status(), 503);
+    assert!(s.proxy.console_shows("the upstream answered with an error").await, "{}", s.proxy.console());
+    assert!(s.proxy.console().contains("status=503") && s.proxy.console().contains("127.0.0.1"));
+    assert!(!s.proxy.console().contains(OPENAI_KEY), "never the key");
+}
+
+#[tokio::test]
+async fn ready_recovers_when_the_identity_provider_comes_back() {
+    let s = stack(true).await;
+    s.idp.refuse_connections(true);
+    let mut s = reconfigure(s, &[], &[]).await;
+    let ready = || async { client().get(s.url("/ready")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) };
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(ready().await, 503, "not ready while the IdP refuses");
+    s.idp.refuse_connections(false);
+    let mut became_ready = false;
+    for _ in 0..100 {
+        if ready().await == 200 {
+            became_ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(became_ready, "still not ready 20 s after the IdP came back:\n{}", s.proxy.console());
+    s.proxy.terminate();
+    let _ = s.proxy.wait(Duration::from_secs(5)).await;
+}
+
+/// A non-streamed upstream reply that trickles forever: one byte of JSON every 200 ms.
+async fn trickling_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = tcp.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if tcp.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for _ in 0..100 {
+                    if tcp.write_all(b"1\r\n \r\n").await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test]
+async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
+    let s = stack(true).await;
+    let trickle = trickling_upstream().await;
+    let path = s.proxy.dir.path().join("config.yaml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let openai_line = config.lines().find(|l| l.trim_start().starts_with("openai:")).unwrap().to_string();
+    let config = config.replace(&openai_line, &format!("  openai: {{ base_url: \"{trickle}\", api_key: \"{OPENAI_KEY}\" }}"));
+    std::fs::write(&path, config).unwrap();
+    let s = reconfigure(s, &["shutdown_timeout_seconds: 1"], &["timeout_seconds: 1", "stream_idle_timeout_seconds: 2"]).await;
+    let token = s.proxy.mint_token("time@company.com");
+    // Non-streamed: cut at the 1 s deadline although bytes keep coming.
+    let started = Instant::now();
+    let r = s.openai(Some(&token), &chat(false)).await;
+    let _ = r.bytes().await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(6), "the whole-request deadline cut the reply after {took:?}");
+    // Streamed (Anthropic upstream is mock-llm): 6 chunks 400 ms apart outlast the 1 s deadline, never idle 2 s.
+    s.llm
+        .set_stream_settings(&mock_llm::StreamSettings { stream_chunks: 6, chunk_delay_ms: 400, large_reply_bytes: 1024 })
+        .unwrap();
+    let r = s.anthropic(Some(&token), &message(true)).await;
+    let text = r.text().await.unwrap_or_default();
+    assert!(text.contains("message_stop"), "a lively stream runs past the deadline:\n{text}");
+    // Shutdown: a stream in flight is cut after shutdown_timeout_seconds.
+    s.llm
+        .set_stream_settings(&mock_llm::StreamSettings { stream_chunks: 40, chunk_delay_ms: 500, large_reply_bytes: 1024 })
+        .unwrap();
+    let mut proxy = s.proxy;
+    let port = proxy.port;
+    let streaming = tokio::spawn(async move {
+        let c = client();
+        let r = c
+            .post(format!("http://127.0.0.1:{port}/v1/messages"))
+            .header("x-api-key", token)
+            .header("anthropic-version", "2023-06-01")
+            .json(&message(true))
+            .send()
+            .await;
+        if let Ok(r) = r {
+            let _ = r.bytes().await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    proxy.terminate();
+    let stopped = Instant::now();
+    let status = proxy.wait(Duration::from_secs(10)).await;
+    assert!(status.is_some(), "the proxy exits although a 20 s stream was in flight");
+    assert!(stopped.elapsed() < Duration::from_secs(6), "within the shutdown deadline: {:?}", stopped.elapsed());
+    let _ = streaming.await;
+}
