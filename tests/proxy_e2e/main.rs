@@ -6,6 +6,7 @@ mod browser;
 mod common;
 mod doctor;
 mod forwarding;
+mod fuzz;
 mod hostile;
 mod login;
 mod operations;
