@@ -88,7 +88,7 @@ pub fn fit_connections(wanted: usize) -> usize {
         && current < maximum
     {
         limit.current = Some(maximum);
-        if setrlimit(Resource::Nofile, limit.clone()).is_err() {
+        if setrlimit(Resource::Nofile, limit).is_err() {
             limit = getrlimit(Resource::Nofile);
         }
     }

@@ -98,7 +98,11 @@ async fn screen_path(mut request: Request, next: Next) -> Response {
 
 /// At most `server.max_concurrent_requests` in progress; the slot is held until
 /// the response body (a stream, maybe) has been sent.
-async fn admit(State((gate, metrics)): State<(Arc<Semaphore>, Arc<Metrics>)>, request: Request, next: Next) -> Response {
+async fn admit(
+    State((gate, metrics)): State<(Arc<Semaphore>, Arc<Metrics>)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Ok(slot) = gate.try_acquire_owned() else {
         metrics.event("overloaded");
         let path = request.uri().path();

@@ -12,8 +12,30 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn segment() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "v1", "chat", "completions", "messages", "models", "count_tokens", "..", ".", "%2e%2e", "%2E.", "%2f", "%5c",
-        "auth", "login", "callback", "confirm", "google", "x", "%00", "%C3%BC", "health", "ready", "", "a%20b",
+        "v1",
+        "chat",
+        "completions",
+        "messages",
+        "models",
+        "count_tokens",
+        "..",
+        ".",
+        "%2e%2e",
+        "%2E.",
+        "%2f",
+        "%5c",
+        "auth",
+        "login",
+        "callback",
+        "confirm",
+        "google",
+        "x",
+        "%00",
+        "%C3%BC",
+        "health",
+        "ready",
+        "",
+        "a%20b",
     ])
     .prop_map(str::to_string)
 }
@@ -42,7 +64,10 @@ fn request(token: String) -> impl Strategy<Value = (String, Vec<u8>)> {
     let body = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512),
         Just(br#"{"model":"mock-gpt","messages":[{"role":"user","content":"hi"}]}"#.to_vec()),
-        Just(br#"{"model":"mock-claude","max_tokens":8,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#.to_vec()),
+        Just(
+            br#"{"model":"mock-claude","max_tokens":8,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+                .to_vec()
+        ),
         Just(b"code=123456&csrf_token=x".to_vec()),
         Just(b"{\"stream\":".to_vec()),
     ];
@@ -69,7 +94,8 @@ async fn status_of(port: u16, bytes: &[u8]) -> u16 {
         return 0;
     }
     let mut buf = vec![0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await.ok().and_then(Result::ok).unwrap_or(0);
+    let n =
+        tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await.ok().and_then(Result::ok).unwrap_or(0);
     String::from_utf8_lossy(&buf[..n]).split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 

@@ -94,7 +94,8 @@ async fn anonymous_bodies_are_scanned_never_buffered() {
     const EACH: usize = 24 * 1024 * 1024;
     let requests = (0..16).map(|_| {
         let chunk = bytes::Bytes::from(vec![b'a'; 64 * 1024]);
-        let head = bytes::Bytes::from_static(br#"{"model":"big-model","stream":true,"messages":[{"role":"user","content":""#);
+        let head =
+            bytes::Bytes::from_static(br#"{"model":"big-model","stream":true,"messages":[{"role":"user","content":""#);
         let tail = bytes::Bytes::from_static(br#""}]}"#);
         let body = futures_util::stream::iter(
             std::iter::once(head).chain(std::iter::repeat_n(chunk, EACH / (64 * 1024))).chain(std::iter::once(tail)),
@@ -160,9 +161,8 @@ async fn one_code_sent_fifty_times_at_once_issues_one_token() {
     let code = code_for(&s, "race@company.com").await;
     let csrf = page.input("csrf_token");
     let c = browser.client();
-    let sends = (0..50).map(|_| {
-        c.post(s.url("/auth/confirm")).form(&[("code", code.as_str()), ("csrf_token", csrf.as_str())]).send()
-    });
+    let sends = (0..50)
+        .map(|_| c.post(s.url("/auth/confirm")).form(&[("code", code.as_str()), ("csrf_token", csrf.as_str())]).send());
     let mut statuses = Vec::new();
     let mut tokens = 0;
     for r in futures_util::future::join_all(sends).await {
@@ -186,9 +186,9 @@ async fn concurrent_guesses_never_exceed_the_attempt_limit() {
     let csrf = page.input("csrf_token");
     let c = browser.client();
     let guesses: Vec<String> = (0..30).map(|i| format!("{:06}", i)).filter(|g| *g != code).take(20).collect();
-    let sends = guesses.iter().map(|g| {
-        c.post(s.url("/auth/confirm")).form(&[("code", g.as_str()), ("csrf_token", csrf.as_str())]).send()
-    });
+    let sends = guesses
+        .iter()
+        .map(|g| c.post(s.url("/auth/confirm")).form(&[("code", g.as_str()), ("csrf_token", csrf.as_str())]).send());
     let statuses: Vec<u16> =
         futures_util::future::join_all(sends).await.into_iter().map(|r| r.expect("answer").status().as_u16()).collect();
     assert!(statuses.iter().all(|s| *s < 500), "never a 5xx: {statuses:?}");
@@ -255,7 +255,11 @@ async fn identities_the_provider_does_not_vouch_for_are_refused() {
     let mut nameless = mock_idp::User::new("bob@company.com");
     nameless.omit_email = true;
     s.idp.add_user(nameless);
-    s.idp.set_next_login(NextLogin { email: Some("bob@company.com".into()), deny: false, issuer: Some("microsoft".into()) });
+    s.idp.set_next_login(NextLogin {
+        email: Some("bob@company.com".into()),
+        deny: false,
+        issuer: Some("microsoft".into()),
+    });
     let page = Browser::new().open(&s.url("/auth/login/microsoft")).await;
     assert_eq!(page.status, 403, "{}", page.html);
     assert!(llm_sso_kit::browser::code_in(&s.proxy.console(), "company.com").is_none(), "no code was printed");
@@ -339,11 +343,18 @@ async fn identity_provider_errors_cannot_forge_console_lines() {
     let state = url::Url::parse(&callback).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.to_string();
     let forged = "x\nWARN Confirmation Code: 111111 for alice@company.com (expires in 10 minutes)";
     let mut url = url::Url::parse(&s.url("/auth/callback")).unwrap();
-    url.query_pairs_mut().append_pair("state", &state).append_pair("error", "access_denied").append_pair("error_description", forged);
+    url.query_pairs_mut()
+        .append_pair("state", &state)
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", forged);
     let r = c.get(url).send().await.unwrap();
     assert_eq!(r.status(), 403);
     assert!(s.proxy.console_shows("identity provider error").await);
-    let forged_line = s.proxy.console().lines().any(|l| l.contains("Confirmation Code: 111111") && !l.contains("identity provider error"));
+    let forged_line = s
+        .proxy
+        .console()
+        .lines()
+        .any(|l| l.contains("Confirmation Code: 111111") && !l.contains("identity provider error"));
     assert!(!forged_line, "a forged line:\n{}", s.proxy.console());
 }
 
@@ -362,7 +373,11 @@ async fn log_files_are_private_and_admin_commands_never_create_a_database() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no database at"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!missing.exists(), "nothing was created");
 }
 
@@ -370,7 +385,8 @@ async fn log_files_are_private_and_admin_commands_never_create_a_database() {
 async fn padded_upstream_keys_are_refused_and_upstream_errors_logged() {
     let dir = llm_sso_kit::proxy::TempDir::new("padded");
     let config = dir.path().join("padded.yaml");
-    std::fs::write(&config, "upstreams:\n  openai: { base_url: \"http://127.0.0.1:9/v1\", api_key: \"sk-abc\\n\" }\n").unwrap();
+    std::fs::write(&config, "upstreams:\n  openai: { base_url: \"http://127.0.0.1:9/v1\", api_key: \"sk-abc\\n\" }\n")
+        .unwrap();
     let out = std::process::Command::new(llm_sso_kit::proxy::binary())
         .arg("--sso-config")
         .arg(&config)
@@ -446,9 +462,11 @@ async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
     let path = s.proxy.dir.path().join("config.yaml");
     let config = std::fs::read_to_string(&path).unwrap();
     let openai_line = config.lines().find(|l| l.trim_start().starts_with("openai:")).unwrap().to_string();
-    let config = config.replace(&openai_line, &format!("  openai: {{ base_url: \"{trickle}\", api_key: \"{OPENAI_KEY}\" }}"));
+    let config =
+        config.replace(&openai_line, &format!("  openai: {{ base_url: \"{trickle}\", api_key: \"{OPENAI_KEY}\" }}"));
     std::fs::write(&path, config).unwrap();
-    let s = reconfigure(s, &["shutdown_timeout_seconds: 1"], &["timeout_seconds: 1", "stream_idle_timeout_seconds: 2"]).await;
+    let s = reconfigure(s, &["shutdown_timeout_seconds: 1"], &["timeout_seconds: 1", "stream_idle_timeout_seconds: 2"])
+        .await;
     let token = s.proxy.mint_token("time@company.com");
     // Non-streamed: cut at the 1 s deadline although bytes keep coming.
     let started = Instant::now();
@@ -458,14 +476,22 @@ async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
     assert!(took < Duration::from_secs(6), "the whole-request deadline cut the reply after {took:?}");
     // Streamed (Anthropic upstream is mock-llm): 6 chunks 400 ms apart outlast the 1 s deadline, never idle 2 s.
     s.llm
-        .set_stream_settings(&mock_llm::StreamSettings { stream_chunks: 6, chunk_delay_ms: 400, large_reply_bytes: 1024 })
+        .set_stream_settings(&mock_llm::StreamSettings {
+            stream_chunks: 6,
+            chunk_delay_ms: 400,
+            large_reply_bytes: 1024,
+        })
         .unwrap();
     let r = s.anthropic(Some(&token), &message(true)).await;
     let text = r.text().await.unwrap_or_default();
     assert!(text.contains("message_stop"), "a lively stream runs past the deadline:\n{text}");
     // Shutdown: a stream in flight is cut after shutdown_timeout_seconds.
     s.llm
-        .set_stream_settings(&mock_llm::StreamSettings { stream_chunks: 40, chunk_delay_ms: 500, large_reply_bytes: 1024 })
+        .set_stream_settings(&mock_llm::StreamSettings {
+            stream_chunks: 40,
+            chunk_delay_ms: 500,
+            large_reply_bytes: 1024,
+        })
         .unwrap();
     let mut proxy = s.proxy;
     let port = proxy.port;

@@ -17,13 +17,13 @@ use crate::server::AppState;
 use crate::store::TokenRecord;
 use crate::tokens;
 use axum::body::Body;
-use futures_util::StreamExt;
-use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What the auth layer decided.
 #[derive(Debug, Clone)]

@@ -198,7 +198,9 @@ impl Forwarder {
         let request = self.client.request(method, &url).headers(outgoing).body(body).send();
         let sent = match tokio::time::timeout_at(deadline.into(), request).await {
             Ok(sent) => sent.map_err(|e| (e.is_timeout(), e.to_string())),
-            Err(_) => Err((true, format!("no answer within upstreams.timeout_seconds ({} s)", self.deadline.as_secs()))),
+            Err(_) => {
+                Err((true, format!("no answer within upstreams.timeout_seconds ({} s)", self.deadline.as_secs())))
+            }
         };
         let upstream_response = match sent {
             Ok(r) => r,

@@ -122,7 +122,8 @@ mod tests {
         ] {
             assert!(escapes_base(bad), "{bad}");
         }
-        for good in ["/v1/chat/completions", "/v1/models/gpt-4.1", "/v1/files/file-abc.jsonl", "/v1/x%20y", "/v1/...x"] {
+        for good in ["/v1/chat/completions", "/v1/models/gpt-4.1", "/v1/files/file-abc.jsonl", "/v1/x%20y", "/v1/...x"]
+        {
             assert!(!escapes_base(good), "{good}");
         }
     }

@@ -26,7 +26,11 @@ pub fn render(c: &Config) -> String {
     let _ = writeln!(out, "server:\n  host: {}\n  port: {}", quoted(&s.host), s.port);
     let _ = writeln!(out, "  public_url: {}", s.public_url.as_deref().map_or("null".into(), quoted));
     let _ = writeln!(out, "  trusted_proxies: {}\n  max_body_bytes: {}", list(&nets), s.max_body_bytes);
-    let _ = writeln!(out, "  max_connections: {}\n  max_concurrent_requests: {}", s.max_connections, s.max_concurrent_requests);
+    let _ = writeln!(
+        out,
+        "  max_connections: {}\n  max_concurrent_requests: {}",
+        s.max_connections, s.max_concurrent_requests
+    );
     let _ = writeln!(
         out,
         "  header_timeout_seconds: {}\n  shutdown_timeout_seconds: {}",

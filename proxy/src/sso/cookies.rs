@@ -28,7 +28,9 @@ fn read(headers: &HeaderMap, base: &str, https: bool) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == wanted)
         .map(|(_, v)| v.to_string())
-        .filter(|v| (16..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            (16..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 fn set(response: &mut Response, base: &str, value: &str, max_age: u32, https: bool) {

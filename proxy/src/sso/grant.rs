@@ -2,9 +2,9 @@
 //! mode), then a new agent token, or the renewal of the token being
 //! re-authenticated, which only its owner can renew (one conditional update).
 
+use super::SsoState;
 use super::guard::{self, Client};
 use super::providers::Identity;
-use super::SsoState;
 use crate::authz::enterprise;
 use crate::clock::to_sqlite;
 use crate::logging::outside;

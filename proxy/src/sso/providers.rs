@@ -275,10 +275,8 @@ impl ProviderRuntime {
         };
         // A key id the JWKS does not have: maybe a rotated key. Refresh once, rate-limited;
         // a bad signature or a refused algorithm never causes a fetch.
-        let unknown_kid = jsonwebtoken::decode_header(&raw)
-            .ok()
-            .and_then(|h| h.kid)
-            .is_some_and(|kid| d.keys.find(&kid).is_none());
+        let unknown_kid =
+            jsonwebtoken::decode_header(&raw).ok().and_then(|h| h.kid).is_some_and(|kid| d.keys.find(&kid).is_none());
         let d = if unknown_kid && self.may_refresh_for_kid() { self.refresh(Some(&d)).await? } else { d };
         self.verify(&d, &raw, nonce, now)
     }

@@ -1,9 +1,7 @@
 //! SQLite backend: WAL, a busy timeout, foreign keys, versioned migrations,
 //! file mode 0600, and a small pool of connections used from blocking threads.
 
-use super::{
-    Admission, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord, Store, StoreError, TokenRecord,
-};
+use super::{Admission, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord, Store, StoreError, TokenRecord};
 use crate::clock::{UnixSeconds, to_sqlite};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -141,7 +139,10 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 #[derive(Debug)]
 enum MigrateError {
     /// Written by a newer proxy: running older code on it could lose data.
-    Newer { found: i64, known: i64 },
+    Newer {
+        found: i64,
+        known: i64,
+    },
     Sql(rusqlite::Error),
 }
 
