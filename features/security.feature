@@ -23,3 +23,42 @@ Feature: Security rules
     When the agent sends 30 chat requests with made-up tokens
     And I run the diagnosis `SELECT (SELECT COUNT(*) FROM agent_tokens) + (SELECT COUNT(*) FROM pending_authorizations) + (SELECT COUNT(*) FROM rate_limits)`
     Then the diagnosis shows "Integer(0)"
+
+  # SPEC: the OIDC state is bound to the browser that started the sign-in (login CSRF).
+  Scenario: A callback URL opened in another browser signs nobody in
+    Given the proxy is running
+    When another browser opens the callback of a sign-in started by "mallory@company.com"
+    Then the page status is 400
+    And the page says "another browser"
+    And the console does not show "Confirmation Code: "
+
+  # SPEC: a confirmation code is single use, also when submitted concurrently.
+  Scenario: One confirmation code submitted twenty times at once issues one token
+    Given the proxy is running
+    And the identity provider signs in "racer@company.com" next
+    When I sign in with "google"
+    And the confirmation code printed for "racer@company.com" is submitted 20 times at once
+    And I run the diagnosis `SELECT COUNT(*) FROM agent_tokens`
+    Then the diagnosis shows "Integer(1)"
+
+  # SPEC: nothing outside the upstream's base path is reachable through the proxy.
+  Scenario Outline: Dot segments are refused before authentication and never reach the upstream
+    Given the proxy is running
+    And the user "dots@company.com" holds a valid agent token
+    When the agent sends a raw request to "<path>" with its token
+    Then the response status is 400
+    And the upstream received no request
+
+    Examples:
+      | path                          |
+      | /v1/../x                      |
+      | /v1/%2e%2e/%2e%2e/x           |
+      | /v1/messages/%2E%2E/%2e%2e/y  |
+      | /v1/models%2f..%2f..%2fx      |
+
+  # SPEC: unauthenticated clients cannot lock everyone out of signing in.
+  Scenario: Sign-ins in progress are capped per client address
+    Given the proxy is running
+    When 21 sign-ins are started from one address without being finished
+    Then the response status is 429
+    And the response says "Too many sign-ins in progress"

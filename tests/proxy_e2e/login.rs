@@ -330,9 +330,10 @@ async fn a_rotated_signing_key_is_fetched_and_an_unreachable_idp_is_named() {
     login_for_token(&s, "google", "alice@company.com").await;
 
     // The IdP goes away between its redirect and the code exchange.
+    // One browser (cookies shared): the flow is bound to the browser that started it.
     let mut browser = Browser::new();
     s.idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = browser.client();
     let to_idp = client.get(s.url("/auth/login/google")).send().await.unwrap();
     let idp_url = to_idp.headers()["location"].to_str().unwrap().to_string();
     let back = client.get(&idp_url).send().await.unwrap();
@@ -347,7 +348,7 @@ async fn a_rotated_signing_key_is_fetched_and_an_unreachable_idp_is_named() {
 #[tokio::test]
 async fn state_is_single_use_and_reflected_input_is_escaped() {
     let s = stack(true).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = Browser::new().client();
     s.idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
     let to_idp = client.get(s.url("/auth/login/google")).send().await.unwrap();
     let idp_url = to_idp.headers()["location"].to_str().unwrap().to_string();
@@ -397,7 +398,8 @@ async fn starting_a_login_is_blocked_during_backoff() {
 #[tokio::test]
 async fn a_sign_in_started_before_a_restart_finishes_after_it() {
     let Stack { llm, idp, proxy } = stack(true).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut browser = Browser::new();
+    let client = browser.client();
     idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
     let to_idp = client.get(format!("{}/auth/login/google", proxy.base_url())).send().await.unwrap();
     let idp_url = to_idp.headers()["location"].to_str().unwrap().to_string();
@@ -405,7 +407,6 @@ async fn a_sign_in_started_before_a_restart_finishes_after_it() {
     // The flow state is in the database, not in the process.
     let proxy = proxy.restart().await.unwrap();
     let s = Stack { llm, idp, proxy };
-    let mut browser = Browser::new();
     let confirm = browser.open(&callback).await;
     assert_eq!(confirm.status, 200, "{}", confirm.html);
     let code = code_from_console(&s, "alice@company.com").await;

@@ -7,4 +7,5 @@ mod browser;
 mod config;
 mod console;
 mod database;
+mod hostile;
 mod idp;
