@@ -33,11 +33,11 @@ Feature: Security rules
     And the console does not show "Confirmation Code: "
 
   # SPEC: a confirmation code is single use, also when submitted concurrently.
-  Scenario: One confirmation code submitted twenty times at once issues one token
+  Scenario: One confirmation code submitted fifty times at once issues one token
     Given the proxy is running
     And the identity provider signs in "racer@company.com" next
     When I sign in with "google"
-    And the confirmation code printed for "racer@company.com" is submitted 20 times at once
+    And the confirmation code printed for "racer@company.com" is submitted 50 times at once
     And I run the diagnosis `SELECT COUNT(*) FROM agent_tokens`
     Then the diagnosis shows "Integer(1)"
 

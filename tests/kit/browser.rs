@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 
 pub struct Browser {
     client: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
     /// Every URL loaded, in order (to prove a token never appears in one).
     pub visited: Vec<String>,
 }
@@ -49,12 +50,13 @@ impl Default for Browser {
 
 impl Browser {
     pub fn new() -> Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client");
-        Browser { client, visited: Vec::new() }
+        Browser { client, jar, visited: Vec::new() }
     }
 
     async fn follow(&mut self, mut response: reqwest::Response) -> Page {
@@ -75,6 +77,13 @@ impl Browser {
     /// The underlying client: clones share this browser's cookies (for parallel requests).
     pub fn client(&self) -> reqwest::Client {
         self.client.clone()
+    }
+
+    /// The `Cookie` header this browser would send to `url` (for raw requests).
+    pub fn cookie_header(&self, url: &str) -> String {
+        use reqwest::cookie::CookieStore;
+        let Ok(url) = reqwest::Url::parse(url) else { return String::new() };
+        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(str::to_string)).unwrap_or_default()
     }
 
     pub async fn open(&mut self, url: &str) -> Page {

@@ -74,3 +74,30 @@ pub async fn until_refused(addr: std::net::SocketAddr) {
     }
     panic!("{addr} still accepts connections");
 }
+
+/// Sends the same raw HTTP/1.1 request on `n` connections so that they arrive
+/// together (all but the last byte first, then the last bytes back to back), as
+/// an attacker racing a single-use value would. The raw responses, in order.
+pub async fn all_at_once(port: u16, request: &str, n: usize) -> Vec<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let bytes = request.as_bytes();
+    let (head, last) = bytes.split_at(bytes.len().saturating_sub(1));
+    let mut connections = Vec::new();
+    for _ in 0..n {
+        let Ok(mut tcp) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { continue };
+        let _ = tcp.set_nodelay(true);
+        if tcp.write_all(head).await.is_ok() {
+            connections.push(tcp);
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for tcp in &mut connections {
+        let _ = tcp.write_all(last).await;
+    }
+    let reads = connections.into_iter().map(|mut tcp| async move {
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(20), tcp.read_to_end(&mut answer)).await;
+        String::from_utf8_lossy(&answer).to_string()
+    });
+    futures_util::future::join_all(reads).await
+}

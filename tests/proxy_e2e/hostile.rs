@@ -181,30 +181,6 @@ async fn confirmation_cookie(s: &Stack, email: &str) -> (String, String) {
     (cookie, csrf.to_string())
 }
 
-/// Sends the same request on `n` connections so that they arrive together: all
-/// but the last byte first, then the last bytes back to back. The responses.
-async fn all_at_once(port: u16, request: &str, n: usize) -> Vec<String> {
-    let bytes = request.as_bytes();
-    let (head, last) = bytes.split_at(bytes.len() - 1);
-    let mut connections = Vec::new();
-    for _ in 0..n {
-        let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-        tcp.set_nodelay(true).expect("nodelay");
-        tcp.write_all(head).await.expect("send");
-        connections.push(tcp);
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    for tcp in &mut connections {
-        tcp.write_all(last).await.expect("send");
-    }
-    let reads = connections.into_iter().map(|mut tcp| async move {
-        let mut answer = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut answer)).await;
-        String::from_utf8_lossy(&answer).to_string()
-    });
-    futures_util::future::join_all(reads).await
-}
-
 #[tokio::test]
 async fn one_code_sent_fifty_times_at_once_issues_one_token() {
     let s = stack(true).await;
@@ -219,7 +195,7 @@ async fn one_code_sent_fifty_times_at_once_issues_one_token() {
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
             form.len()
         );
-        let answers = all_at_once(s.proxy.port, &request, 50).await;
+        let answers = llm_sso_kit::all_at_once(s.proxy.port, &request, 50).await;
         let statuses: Vec<&str> = answers.iter().map(|a| a.split_whitespace().nth(1).unwrap_or("none")).collect();
         let tokens = answers.iter().filter(|a| a.contains("id=\"token\" readonly value=\"llmsso_")).count();
         println!("round {round}: {tokens} token page(s), statuses {statuses:?}");
@@ -245,7 +221,7 @@ async fn concurrent_guesses_never_exceed_the_attempt_limit() {
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
             form.len()
         );
-        let answers = all_at_once(s.proxy.port, &request, 20).await;
+        let answers = llm_sso_kit::all_at_once(s.proxy.port, &request, 20).await;
         let statuses: Vec<&str> = answers.iter().map(|a| a.split_whitespace().nth(1).unwrap_or("none")).collect();
         println!("round {round}: {statuses:?}");
         assert!(statuses.iter().all(|s| !s.starts_with('5') && *s != "none"), "never a 5xx: {statuses:?}");
@@ -255,7 +231,7 @@ async fn concurrent_guesses_never_exceed_the_attempt_limit() {
         // The right code is dead now: the attempts are spent.
         s.proxy.sql("DELETE FROM rate_limits").unwrap();
         let right = request.replace(&format!("code={wrong}"), &format!("code={code}"));
-        let answer = all_at_once(s.proxy.port, &right, 1).await.remove(0);
+        let answer = llm_sso_kit::all_at_once(s.proxy.port, &right, 1).await.remove(0);
         assert!(!answer.contains("llmsso_"), "round {round}: no token after the attempts were spent");
     }
 }
