@@ -551,3 +551,52 @@ async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
     assert!(stopped.elapsed() < Duration::from_secs(6), "within the shutdown deadline: {:?}", stopped.elapsed());
     let _ = streaming.await;
 }
+
+#[tokio::test]
+async fn past_the_request_cap_agents_get_a_503_with_retry_after() {
+    let s = reconfigure(stack(true).await, &["max_concurrent_requests: 1"], &[]).await;
+    let token = s.proxy.mint_token("busy@company.com");
+    s.llm
+        .set_stream_settings(&mock_llm::StreamSettings {
+            stream_chunks: 10,
+            chunk_delay_ms: 300,
+            large_reply_bytes: 1024,
+        })
+        .unwrap();
+    // A streamed reply holds the only slot until it ends.
+    let streaming = s.anthropic(Some(&token), &message(true)).await;
+    assert_eq!(streaming.status(), 200);
+    let refused = s.openai(Some(&token), &chat(false)).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.expect("an API-shaped error");
+    assert!(body["error"]["message"].as_str().is_some(), "{body}");
+    assert_eq!(client().get(s.url("/health")).send().await.unwrap().status(), 200, "health is exempt");
+    let _ = streaming.bytes().await;
+    assert_eq!(s.openai(Some(&token), &chat(false)).await.status(), 200, "the slot is free again");
+    let metrics = client().get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("llm_sso_limit_events_total{limit=\"overloaded\"} 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn validate_only_warns_about_a_multi_tenant_entra_without_allowed_tenants() {
+    let dir = llm_sso_kit::proxy::TempDir::new("entra");
+    let config = dir.path().join("entra.yaml");
+    std::fs::write(
+        &config,
+        "sso:\n  enabled: true\n  authorization: { mode: \"enterprise\", api_url: \"https://authz.example/api\" }\n  \
+         providers:\n    microsoft:\n      type: \"oauth2\"\n      client_id: \"c\"\n      client_secret: \"s\"\n      \
+         discovery_url: \"https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration\"\n      \
+         scopes: [\"openid\", \"email\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(llm_sso_kit::proxy::binary())
+        .arg("--sso-config")
+        .arg(&config)
+        .arg("--validate-only")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("WARNING") && text.contains("allowed_tenants") && text.contains("enterprise mode"), "{text}");
+}
