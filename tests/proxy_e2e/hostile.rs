@@ -7,7 +7,7 @@
 
 use crate::common::*;
 use futures_util::StreamExt;
-use llm_sso_kit::browser::{Browser, Page};
+use llm_sso_kit::browser::Browser;
 use llm_sso_kit::proxy::ProxyProcess;
 use mock_idp::NextLogin;
 use std::time::{Duration, Instant};
@@ -45,15 +45,6 @@ async fn code_for(s: &Stack, email: &str) -> String {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("no code for {email}:\n{}", s.proxy.console());
-}
-
-/// Signs `email` in at Google up to the confirmation page.
-async fn to_confirmation(s: &Stack, email: &str) -> (Browser, Page) {
-    let mut browser = Browser::new();
-    s.idp.set_next_login(NextLogin { email: Some(email.into()), deny: false, issuer: Some("google".into()) });
-    let page = browser.open(&s.url("/auth/login/google")).await;
-    assert_eq!(page.status, 200, "{}", page.html);
-    (browser, page)
 }
 
 /// A client that keeps cookies but does not follow redirects.
