@@ -122,3 +122,22 @@ fn links_between_documents_resolve() {
         }
     }
 }
+
+/// The kit is black-box: it reaches the proxy only through its public surfaces
+/// (HTTP, console, config file, database schema, command line), so another
+/// implementation is tested without our code in the loop. Proven on the
+/// resolved dependency tree, dev-dependencies included.
+#[test]
+fn the_kit_does_not_link_the_proxy_crate() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["tree", "-p", "llm-sso-kit", "-e", "normal,dev,build", "--prefix", "none", "--offline"])
+        .output()
+        .expect("cargo tree runs");
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(tree.lines().any(|l| l.starts_with("llm-sso-kit ")), "the kit's tree: {tree}");
+    let linked: Vec<&str> = tree.lines().filter(|l| l.starts_with("llm-sso-proxy ")).collect();
+    assert!(linked.is_empty(), "the kit depends on the proxy crate: {linked:?}");
+}

@@ -3,6 +3,7 @@
 //! checks. The cucumber runner (issue 6) builds on these.
 
 pub mod browser;
+pub mod contract;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};

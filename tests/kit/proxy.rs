@@ -63,16 +63,18 @@ pub fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("LLM_SSO_PROXY_BIN") {
         return PathBuf::from(path);
     }
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/<test> -> target/debug/llm-sso-proxy
-    let dir = exe.parent().and_then(Path::parent).expect("target directory");
-    let bin = dir.join("llm-sso-proxy");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p llm-sso-proxy` (plain `cargo test` builds it)",
-        bin.display()
-    );
-    bin
+    let exe = std::env::current_exe().expect("executable path");
+    // target/debug/deps/<test> or target/debug/<bin> -> target/debug/llm-sso-proxy
+    let here = exe.parent().expect("target directory");
+    let candidates = [here.join("llm-sso-proxy"), here.parent().unwrap_or(here).join("llm-sso-proxy")];
+    let found = candidates.iter().find(|c| c.exists()).cloned();
+    found.unwrap_or_else(|| {
+        panic!(
+            "{} is missing: run `cargo build -p llm-sso-proxy` (`cargo test --workspace` builds it), or set \
+             LLM_SSO_PROXY_BIN",
+            candidates[1].display()
+        )
+    })
 }
 
 /// The command that starts the proxy under test. `LLM_SSO_PROXY_CMD`, when set, is a
@@ -316,12 +318,12 @@ impl ProxyProcess {
     /// Inserts an authenticated token for `email` valid for 24 hours (through the
     /// documented schema) and returns the token an agent would send.
     pub fn mint_token(&self, email: &str) -> String {
-        let token = llm_sso_proxy::tokens::generate();
+        let token = crate::contract::generate_token();
         let statement = format!(
             "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
              created_at, last_authenticated_at, auth_expires_at) VALUES ('{}', 'google:{email}', '{email}', 'google', \
              1, 1, datetime('now'), datetime('now'), datetime('now', '+24 hours'))",
-            llm_sso_proxy::tokens::hash(&token)
+            crate::contract::token_hash(&token)
         );
         self.sql(&statement).unwrap_or_else(|e| panic!("insert token: {e}"));
         token

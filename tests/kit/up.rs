@@ -1,11 +1,12 @@
-//! `cargo run --bin up`: the whole offline stack in one process, on fixed
-//! loopback ports: mock IdP (9000), mock authorization API (9100), mock LLM
-//! (9200) and `llm-sso-proxy` with `config/dev.yaml` (8080). Ctrl-C stops it all.
-//! A newcomer goes from clone to a working agent token with no account anywhere.
+//! `cargo run --bin up`: the whole offline stack, on fixed loopback ports: mock
+//! IdP (9000), mock authorization API (9100), mock LLM (9200) in this process,
+//! and `llm-sso-proxy` with `config/dev.yaml` (8080) as a child process (the
+//! kit never links the proxy: build it with `cargo build -p llm-sso-proxy`, or
+//! name another implementation's binary in `LLM_SSO_PROXY_BIN`). Ctrl-C stops
+//! it all. A newcomer goes from clone to a working agent token with no account
+//! anywhere.
 
 use llm_sso_kit::workspace_root;
-use llm_sso_proxy::config::{self, Overrides};
-use llm_sso_proxy::logging::{self, Format};
 use mock_authz_api::{AuthzConfig, MockAuthzApi};
 use mock_idp::{IdpConfig, MockIdp};
 use mock_llm::{LlmConfig, MockLlm};
@@ -19,9 +20,6 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Err(e) = logging::parse_level("INFO").and_then(|level| logging::init(level, None, Format::Text)) {
-        eprintln!("up: logging: {e}");
-    }
     let root = workspace_root();
     let cfg = |name: &str| root.join("config").join(name);
     let idp_config = match IdpConfig::from_yaml_file(&cfg("mock-idp.yaml")) {
@@ -47,12 +45,13 @@ async fn main() -> ExitCode {
         },
         Err(e) => return fail("config/mock-llm.yaml", e),
     };
-    let env = |name: &str| std::env::var(name).ok();
-    let proxy_config = match config::load(Some(&cfg("dev.yaml")), &env, &Overrides::default()) {
-        Ok(c) => c,
-        Err(problems) => return fail("config/dev.yaml", problems),
+    // config/dev.yaml serves http://127.0.0.1:8080.
+    let base = "http://127.0.0.1:8080";
+    let binary = llm_sso_kit::proxy::binary();
+    let mut proxy = match tokio::process::Command::new(&binary).arg("--sso-config").arg(cfg("dev.yaml")).spawn() {
+        Ok(child) => child,
+        Err(e) => return fail(&format!("starting {}", binary.display()), e),
     };
-    let base = proxy_config.base_url();
     println!("Offline stack:");
     println!("  mock IdP                 {} (users: {})", idp.base_url(), users.join(", "));
     println!("  mock authorization API   {}", authz.authorize_url());
@@ -66,7 +65,25 @@ async fn main() -> ExitCode {
     println!("     -H \"Content-Type: application/json\" \\");
     println!("     -d '{{\"model\": \"mock-gpt\", \"messages\": [{{\"role\": \"user\", \"content\": \"hello\"}}]}}'");
     println!("Ctrl-C stops everything.\n");
-    let code = llm_sso_proxy::cli::serve(proxy_config).await;
+    let code = tokio::select! {
+        status = proxy.wait() => {
+            eprintln!("up: llm-sso-proxy stopped: {status:?}");
+            ExitCode::FAILURE
+        }
+        _ = tokio::signal::ctrl_c() => {
+            // Let the proxy shut down gracefully (it handles SIGTERM like Ctrl-C).
+            if let Some(pid) = proxy.id() {
+                let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            }
+            match proxy.wait().await {
+                Ok(s) if s.success() => ExitCode::SUCCESS,
+                other => {
+                    eprintln!("up: llm-sso-proxy did not stop cleanly: {other:?}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    };
     llm.shutdown().await;
     authz.shutdown().await;
     idp.shutdown().await;

@@ -4,7 +4,6 @@
 
 use crate::common::{ANTHROPIC_KEY, OPENAI_KEY, idp_for};
 use llm_sso_kit::proxy::{CLIENT_SECRET, ProxyProcess, Setup, TempDir, binary, config, free_port};
-use llm_sso_proxy::store::sqlite::SqliteStore;
 use mock_authz_api::{AuthzConfig, MockAuthzApi, Policy};
 use mock_idp::{Endpoint, Faults, MockIdp};
 use mock_llm::{LlmConfig, MockLlm};
@@ -122,9 +121,26 @@ impl Clinic {
         self.dir.path().join("sso_auth.db")
     }
 
-    /// The database as a running proxy leaves it.
+    /// The database as a running proxy leaves it: the proxy under test creates it.
     fn create_db(&self) {
-        SqliteStore::open(&self.db()).expect("create the database");
+        use std::io::BufRead;
+        let port = free_port();
+        std::fs::write(self.dir.path().join("create.yaml"), self.config(port)).expect("write config");
+        let mut child = std::process::Command::new(binary())
+            .current_dir(self.dir.path())
+            .env("KIT_CLIENT_SECRET", &self.secret)
+            .args(["--sso-config", "create.yaml"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the proxy");
+        let stdout = child.stdout.take().expect("stdout");
+        let listening =
+            std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains(" listening on "));
+        assert!(listening, "the proxy started and created its database");
+        let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = child.wait();
+        assert!(self.db().exists());
     }
 
     fn set_idp_faults(&self, faults: Faults) {

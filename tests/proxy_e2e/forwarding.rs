@@ -122,7 +122,7 @@ async fn a_hand_edited_row_takes_effect_on_the_next_request() {
     s.proxy.sql("UPDATE agent_tokens SET auth_expires_at = datetime('now', '-1 minute')").unwrap();
     let text = openai_text(s.openai(Some(&token), &chat(false)).await).await;
     assert!(text.contains("Session expired"), "{text}");
-    let hash = llm_sso_proxy::tokens::hash(&token);
+    let hash = llm_sso_kit::contract::token_hash(&token);
     assert!(text.contains(&format!("{}/auth/login?renew={hash}", s.proxy.base_url())), "{text}");
 
     // The guide's fix, verbatim.

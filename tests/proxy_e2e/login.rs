@@ -167,7 +167,7 @@ async fn reauthentication_renews_the_same_token_for_its_owner_only() {
     let mut mallory = Browser::new();
     let list = mallory.open(&reauth).await;
     assert!(list.html.contains("renew="), "the provider links keep the renewal: {}", list.html);
-    let href = format!("/auth/login/google?renew={}", llm_sso_proxy::tokens::hash(&token));
+    let href = format!("/auth/login/google?renew={}", llm_sso_kit::contract::token_hash(&token));
     let confirm = sign_in(&s, &mut mallory, "google", "mallory@example.com", &href).await;
     let code = code_from_console(&s, "mallory@example.com").await;
     let page =

@@ -92,7 +92,7 @@ async fn log_file_in_json_records_authentication_failures_without_the_token() {
     };
     let args = ["--log-level", "debug", "--log-file", "logs/proxy.log", "--log-format", "json"];
     let proxy = ProxyProcess::start_with_args(&config(&setup, port), port, &args).await.unwrap();
-    let token = llm_sso_proxy::tokens::generate();
+    let token = llm_sso_kit::contract::generate_token();
     client()
         .post(format!("{}/v1/chat/completions", proxy.base_url()))
         .bearer_auth(&token)

@@ -9,7 +9,7 @@ async fn missing_unknown_and_revoked_tokens_get_the_same_sandbox_reply() {
     let s = stack(true).await;
     let revoked = s.proxy.mint_token("mallory@company.com");
     s.proxy.sql("UPDATE agent_tokens SET is_active = 0").unwrap();
-    let unknown = llm_sso_proxy::tokens::generate();
+    let unknown = llm_sso_kit::contract::generate_token();
     let mut bodies = Vec::new();
     for token in [None, Some(unknown.as_str()), Some(revoked.as_str())] {
         let response = s.openai(token, &chat(false)).await;
@@ -117,7 +117,7 @@ async fn unauthenticated_traffic_does_not_grow_the_database() {
     };
     let (before_size, before_rows) = (size(), rows());
     for i in 0..40 {
-        let token = if i % 2 == 0 { llm_sso_proxy::tokens::generate() } else { format!("garbage-{i}") };
+        let token = if i % 2 == 0 { llm_sso_kit::contract::generate_token() } else { format!("garbage-{i}") };
         let _ = s.openai(Some(&token), &chat(false)).await;
     }
     assert_eq!(rows(), before_rows);

@@ -124,7 +124,7 @@ async fn response_says(world: &mut KitWorld, words: String) {
 async fn flood(world: &mut KitWorld, n: usize) {
     for i in 0..n {
         // Well-formed unknown tokens and garbage alike.
-        let token = if i % 2 == 0 { llm_sso_proxy::tokens::generate() } else { format!("garbage-{i}") };
+        let token = if i % 2 == 0 { llm_sso_kit::contract::generate_token() } else { format!("garbage-{i}") };
         send(world, "POST", "/v1/chat/completions", Some(token), Some(chat_body())).await;
         assert_eq!(world.reply.as_ref().map(|r| r.status), Some(200), "a sandbox reply");
     }

@@ -12,7 +12,7 @@ fn db(world: &KitWorld) -> rusqlite::Connection {
 /// `?` in the guide's statements stands for this scenario's token hash.
 fn bind(world: &KitWorld, sql: &str) -> String {
     match &world.token {
-        Some(t) => sql.replace('?', &format!("'{}'", llm_sso_proxy::tokens::hash(t))),
+        Some(t) => sql.replace('?', &format!("'{}'", llm_sso_kit::contract::token_hash(t))),
         None => sql.to_string(),
     }
 }
