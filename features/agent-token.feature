@@ -18,3 +18,29 @@ Feature: The agent does not use its token
     When I run the guide's curl test against "/v1/chat/completions"
     Then the response status is 200
     And the agent sees the model's answer
+
+  # SPEC: without a valid token every agent gets a sandbox reply in its own API's format, naming the login URL.
+  Scenario Outline: Without a token the <format> client shows where to sign in
+    When the agent sends an <format> request without a token
+    Then its <format> client reads a reply that names the login URL
+    And the upstream received no request
+
+    Examples:
+      | format           |
+      | openai-json      |
+      | openai-stream    |
+      | anthropic-json   |
+      | anthropic-stream |
+
+  # SPEC: with a valid token the request reaches the upstream with the proxy's key, streaming included.
+  Scenario Outline: With its token the <format> client gets the model's answer
+    When the agent sends an <format> request with its token
+    Then its <format> client reads the model's answer
+    And the upstream saw the proxy's key and never the agent's token
+
+    Examples:
+      | format           |
+      | openai-json      |
+      | openai-stream    |
+      | anthropic-json   |
+      | anthropic-stream |

@@ -7,5 +7,6 @@ mod browser;
 mod config;
 mod console;
 mod database;
+mod formats;
 mod hostile;
 mod idp;
