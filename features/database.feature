@@ -18,7 +18,17 @@ Feature: The token database
   @guide-database-corrupt
   Scenario: A deleted database is created again, empty; users sign in again
     Given the proxy is running
+    And "alice@company.com" has signed in with "google" and holds the token from the success page
+    When the database file is deleted and the proxy restarted
     Then the database file exists
+    When I run the diagnosis `SELECT COUNT(*) FROM agent_tokens`
+    Then the diagnosis shows "Integer(0)"
+    When the agent sends a chat request with its token
+    Then the agent sees a sandbox reply with the login URL
+    And the upstream received 0 requests
+    Given "alice@company.com" has signed in with "google" and holds the token from the success page
+    When the agent sends a chat request with its token
+    Then the agent sees the model's answer
 
   @guide-database-locked
   Scenario: While another process holds the write lock, agents keep working and a sign-in waits, then succeeds

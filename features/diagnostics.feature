@@ -46,8 +46,9 @@ Feature: Diagnostics the troubleshooting guide starts with
     And the proxy is running
     And the user "alice@company.com" holds a valid agent token
     When the agent sends a chat request with its token cut short by 1 characters
-    Then the console shows "authentication failed"
-    And the console never shows the agent token
+    Then the log file proxy.log shows "authentication failed"
+    And the log file proxy.log never shows the presented credential
+    And the console never shows the presented credential
 
   Scenario: A redacted configuration for bug reports shows what is in force, never a secret
     Given the kit's standard configuration

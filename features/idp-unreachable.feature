@@ -14,3 +14,5 @@ Feature: Identity provider unreachable
     And the proxy is running
     When I sign in with "google"
     Then the page says "Failed to connect to identity provider"
+    And the page says "HTTPS_PROXY"
+    And the identity provider received no request

@@ -19,7 +19,7 @@ Feature: Redirect URI mismatch
   Scenario: The proxy prints the exact redirect URI to register
     Given the kit's standard configuration
     When I run the proxy with "--validate-only"
-    Then the output says "/auth/callback"
+    Then the output says "http://127.0.0.1:{port}/auth/callback"
 
   Scenario: Behind an HTTPS public_url the redirect URI to register is https
     Given the proxy configuration file:

@@ -62,3 +62,34 @@ Feature: Security rules
     When 21 sign-ins are started from one address without being finished
     Then the response status is 429
     And the response says "Too many sign-ins in progress"
+
+  # SPEC: revocation is a soft delete (is_active = 0); a revoked token is refused on its next request.
+  Scenario: A token revoked with the guide's SQL is refused on its next request
+    Given the proxy is running
+    And "alice@company.com" has signed in with "google" and holds the token from the success page
+    When the agent sends a chat request with its token
+    Then the agent sees the model's answer
+    When I apply the fix `UPDATE agent_tokens SET is_active = 0 WHERE token_hash = ?`
+    And the agent sends a chat request with its token
+    Then the agent sees a sandbox reply with the login URL
+    And the upstream received 1 request
+
+  Scenario: A token revoked with the operator command is refused on its next request
+    Given the proxy is running
+    And "alice@company.com" has signed in with "google" and holds the token from the success page
+    When I run the proxy with "tokens revoke --user alice@company.com"
+    Then the command succeeds
+    When the agent sends a chat request with its token
+    Then the agent sees a sandbox reply with the login URL
+    And the upstream received 0 requests
+
+  # SPEC: the OIDC state is single use: a callback URL opened twice signs in once.
+  Scenario: Opening the same callback URL twice signs in once
+    Given the proxy is running
+    And the identity provider signs in "alice@company.com" next
+    When I sign in with "google"
+    Then the page says "Check the server console"
+    When I open the callback URL of that sign-in again
+    Then the page status is 400
+    And the page says "expired or was already used"
+    And the confirmation code for "alice@company.com" appears once, on a WARN line

@@ -4,7 +4,7 @@ Feature: Session expired
 
   Scenario: An expired session gets the re-authentication URL; the active tokens show their expiry
     Given the proxy is running
-    And the user "alice@company.com" holds a valid agent token
+    And "alice@company.com" has signed in with "google" and holds the token from the success page
     When I apply the fix `UPDATE agent_tokens SET auth_expires_at = datetime('now', '-1 minute')`
     And the agent sends a chat request with its token
     Then the agent sees a sandbox reply with a re-authentication URL

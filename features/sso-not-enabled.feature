@@ -24,13 +24,19 @@ Feature: SSO not enabled
     And the output says "sso.enabled: must be a boolean"
 
     Examples:
-      | value  |
-      | "true" |
-      | 1      |
-      | yes    |
+      | value   |
+      | "true"  |
+      | 'true'  |
+      | "yes"   |
+      | "on"    |
+      | "1"     |
+      | 1       |
+      | yes     |
+      | on      |
 
   Scenario: Without a configuration file requests pass without authentication (loopback only)
     Given no configuration file is passed
+    And the environment variable HTTPS_PROXY is "http://127.0.0.1:9"
     When the proxy starts
     And the agent sends a chat request without a token
     Then the console shows "SSO: DISABLED"

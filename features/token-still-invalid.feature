@@ -4,7 +4,7 @@ Feature: Token still invalid after re-authentication
 
   Background:
     Given the proxy is running
-    And the user "alice@company.com" holds a valid agent token
+    And "alice@company.com" has signed in with "google" and holds the token from the success page
 
   Scenario: The diagnosis finds the token; the manual UPDATE brings it back at the next request
     When I apply the fix `UPDATE agent_tokens SET is_authenticated = 0`

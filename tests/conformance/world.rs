@@ -44,6 +44,8 @@ pub struct KitWorld {
     pub reply: Option<Reply>,
     pub command: Option<CommandRun>,
     pub token: Option<String>,
+    /// The credential the agent last presented (maybe a cut or padded token).
+    pub presented: Option<String>,
     pub rows: Vec<Vec<String>>,
     /// Lines under `sso.authorization:` of the standard config.
     pub authorization: Vec<String>,
@@ -71,6 +73,7 @@ impl KitWorld {
             reply: None,
             command: None,
             token: None,
+            presented: None,
             rows: Vec::new(),
             authorization: Vec::new(),
             browser: llm_sso_kit::browser::Browser::new(),

@@ -18,6 +18,7 @@ async fn send(world: &mut KitWorld, method: &str, path: &str, token: Option<Stri
     };
     if let Some(t) = token {
         request = request.header("authorization", format!("Bearer {t}"));
+        world.presented = Some(t);
     }
     if let Some(b) = body {
         request = request.json(&b);
@@ -153,4 +154,10 @@ async fn header_is(world: &mut KitWorld, name: String, value: String) {
     let r = world.reply.as_ref().expect("a reply");
     let actual = r.headers.get(name.as_str()).and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert_eq!(actual, value, "header {name}");
+}
+
+#[then(expr = "the upstream received {int} request(s)")]
+async fn upstream_count(world: &mut KitWorld, n: usize) {
+    let journal = world.mocks().await.llm.journal();
+    assert_eq!(journal.len(), n, "{:?}", journal.iter().map(|r| &r.path).collect::<Vec<_>>());
 }

@@ -1,7 +1,7 @@
 //! What a person does in the browser: sign in, type the code, read the page.
 
 use crate::world::KitWorld;
-use cucumber::{then, when};
+use cucumber::{given, then, when};
 use std::time::Duration;
 
 #[when("I open the login page")]
@@ -109,4 +109,24 @@ async fn receive_token(world: &mut KitWorld) {
 async fn no_token(world: &mut KitWorld) {
     let page = world.page.as_ref().expect("a page");
     assert!(page.token().is_none() && !page.html.contains("llmsso_"));
+}
+
+#[when("I open the callback URL of that sign-in again")]
+async fn replay(world: &mut KitWorld) {
+    let callback =
+        world.browser.visited.iter().rev().find(|u| u.contains("/auth/callback?")).cloned().expect("a callback URL");
+    world.page = Some(world.browser.open(&callback).await);
+}
+
+#[given(expr = "{string} has signed in with {string} and holds the token from the success page")]
+async fn signed_in(world: &mut KitWorld, email: String, provider: String) {
+    let issuer = provider.clone();
+    world.mocks().await.idp.set_next_login(mock_idp::NextLogin {
+        email: Some(email.clone()),
+        deny: false,
+        issuer: Some(issuer),
+    });
+    sign_in(world, provider).await;
+    enter_code(world, email).await;
+    receive_token(world).await;
 }

@@ -81,6 +81,7 @@ async fn fails(world: &mut KitWorld, code: i32) {
 
 #[then(expr = "the output says {string}")]
 async fn output_says(world: &mut KitWorld, text: String) {
+    let text = world.fill(&text).await;
     let c = world.command.as_ref().expect("a command ran");
     assert!(c.output.contains(&text), "output lacks {text:?}:\n{}", c.output);
 }

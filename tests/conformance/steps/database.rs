@@ -75,3 +75,17 @@ async fn write_lock(world: &mut KitWorld, ms: u64) {
     });
     locked_rx.recv().expect("the lock is held");
 }
+
+#[when("the database file is deleted and the proxy restarted")]
+async fn delete_and_restart(world: &mut KitWorld) {
+    let proxy = world.proxy.take().expect("a running proxy");
+    proxy.terminate();
+    let db = proxy.db_path();
+    let mut proxy = proxy;
+    let _ = proxy.wait(std::time::Duration::from_secs(10)).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    assert!(!db.exists(), "the database file is gone");
+    world.proxy = Some(proxy.restart().await.unwrap_or_else(|e| panic!("the proxy did not restart: {e}")));
+}

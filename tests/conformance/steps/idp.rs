@@ -80,3 +80,9 @@ async fn pkce_used(world: &mut KitWorld) {
         assert!(authorize.contains(part), "{part} missing in {authorize}");
     }
 }
+
+#[then("the identity provider received no request")]
+async fn idp_untouched(world: &mut KitWorld) {
+    let journal = world.mocks().await.idp.journal();
+    assert!(journal.is_empty(), "{} requests reached the identity provider", journal.len());
+}
