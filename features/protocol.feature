@@ -24,6 +24,20 @@ Feature: The proxy is a strict OpenID Connect relying party
       | expired         |
       | iat_in_future   |
       | wrong_nonce     |
+      | nbf_in_future   |
+      # OpenID Connect RP certification: a key of another issuer's JWKS, aud arrays without or with a wrong azp,
+      # an HS256 token whose HMAC secret is the published RSA public key.
+      | foreign_issuer_key    |
+      | aud_array_without_azp |
+      | aud_array_wrong_azp   |
+      | hs256_with_public_key |
+
+  Scenario: A token without kid is refused while the JWKS publishes several keys
+    Given the identity provider rotates its signing key, keeping the previous one
+    And the identity provider's ID tokens have the fault missing_kid
+    When I sign in with "google"
+    Then the page says "could not be verified"
+    And the page shows no agent token
 
   Scenario: An unverified email is refused
     Given the identity provider's ID tokens have the fault email_not_verified

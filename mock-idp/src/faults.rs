@@ -44,6 +44,18 @@ pub enum TokenFault {
     WrongNonce,
     /// Signed by an unpublished key under its own unknown `kid`.
     UnknownKid,
+    /// Signed by the key another issuer of this server publishes, under that key's `kid`.
+    ForeignIssuerKey,
+    /// No `kid` in the header (ambiguous once the JWKS holds several keys).
+    MissingKid,
+    /// `aud` an array of this client and another, with no `azp`.
+    AudArrayWithoutAzp,
+    /// `aud` an array of this client and another, with `azp` naming the other one.
+    AudArrayWrongAzp,
+    /// `alg: HS256`, signed with HMAC whose secret is the published RSA public key (algorithm confusion).
+    Hs256WithPublicKey,
+    /// `nbf` an hour in the future.
+    NbfInFuture,
 }
 
 /// Everything currently wrong with one issuer. The default is a healthy issuer.

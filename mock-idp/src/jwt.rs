@@ -2,7 +2,7 @@
 //! encodings that the token faults ask for.
 
 use crate::faults::{Faults, TokenFault};
-use crate::keys::KeyRing;
+use crate::keys::{Key, KeyRing};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
@@ -36,6 +36,17 @@ pub fn spoil_claims(claims: &mut Map<String, Value>, faults: &Faults, now: i64, 
         claims.insert("iat".into(), json!(now + 3600));
         claims.insert("exp".into(), json!(now + 3600 + ttl));
     }
+    if faults.has(TokenFault::NbfInFuture) {
+        claims.insert("nbf".into(), json!(now + 3600));
+    }
+    if faults.has(TokenFault::AudArrayWithoutAzp) || faults.has(TokenFault::AudArrayWrongAzp) {
+        let own = claims.get("aud").cloned().unwrap_or(Value::Null);
+        claims.insert("aud".into(), json!([own, "another-client.apps.example"]));
+        claims.remove("azp");
+        if faults.has(TokenFault::AudArrayWrongAzp) {
+            claims.insert("azp".into(), json!("another-client.apps.example"));
+        }
+    }
     if faults.has(TokenFault::WrongNonce) {
         claims.insert("nonce".into(), json!("not-the-nonce-you-sent"));
     }
@@ -52,20 +63,40 @@ pub fn spoil_claims(claims: &mut Map<String, Value>, faults: &Faults, now: i64, 
 }
 
 /// Signs `claims` with the issuer's active key, or breaks the signature as the faults say.
-pub fn encode(claims: &Map<String, Value>, keys: &KeyRing, faults: &Faults) -> String {
+/// `foreign` is a key another issuer of the same server publishes (for [`TokenFault::ForeignIssuerKey`]).
+pub fn encode(claims: &Map<String, Value>, keys: &KeyRing, foreign: Option<&Key>, faults: &Faults) -> String {
     let claims_b64 = URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string());
     if faults.has(TokenFault::AlgNone) {
         let header = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT"}).to_string());
         return format!("{header}.{claims_b64}.");
     }
-    let (kid, signer) = if faults.has(TokenFault::UnknownKid) {
+    if faults.has(TokenFault::Hs256WithPublicKey) {
+        use hmac::Mac;
+        let header = json!({"alg": "HS256", "kid": keys.active().kid, "typ": "JWT"});
+        let signing_input = format!("{}.{claims_b64}", URL_SAFE_NO_PAD.encode(header.to_string()));
+        // The secret a confused verifier would use: the published public key, as PEM.
+        let secret = keys.active().public_pem();
+        let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+            return signing_input;
+        };
+        mac.update(signing_input.as_bytes());
+        return format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+    }
+    let (kid, signer) = if let (true, Some(other)) = (faults.has(TokenFault::ForeignIssuerKey), foreign) {
+        (other.kid.as_str(), other)
+    } else if faults.has(TokenFault::UnknownKid) {
         (keys.rogue().kid.as_str(), keys.rogue())
     } else if faults.has(TokenFault::UnpublishedKey) {
         (keys.active().kid.as_str(), keys.rogue())
     } else {
         (keys.active().kid.as_str(), keys.active())
     };
-    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": kid, "typ": "JWT"}).to_string());
+    let header = if faults.has(TokenFault::MissingKid) {
+        json!({"alg": "RS256", "typ": "JWT"})
+    } else {
+        json!({"alg": "RS256", "kid": kid, "typ": "JWT"})
+    };
+    let header = URL_SAFE_NO_PAD.encode(header.to_string());
     let signing_input = format!("{header}.{claims_b64}");
     let mut signature = signer.sign(signing_input.as_bytes());
     if faults.has(TokenFault::BadSignature) {
@@ -100,5 +131,29 @@ mod tests {
         assert_eq!(claims["iss"], "accounts.example");
         assert!(!claims.contains_key("sub"));
         assert_eq!(claims["email_verified"], false);
+    }
+
+    #[test]
+    fn relying_party_certification_faults() {
+        let mut claims = Map::new();
+        claims.insert("aud".into(), json!("client"));
+        claims.insert("azp".into(), json!("client"));
+        let faults =
+            Faults { id_token: [TokenFault::AudArrayWrongAzp, TokenFault::NbfInFuture].into(), ..Faults::default() };
+        spoil_claims(&mut claims, &faults, 1000, 3600);
+        assert_eq!(claims["aud"], json!(["client", "another-client.apps.example"]));
+        assert_eq!(claims["azp"], "another-client.apps.example");
+        assert_eq!(claims["nbf"], 4600);
+        let ring = KeyRing::pooled(0).unwrap();
+        let header = |token: &str| -> Value {
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap()
+        };
+        let hs = Faults { id_token: [TokenFault::Hs256WithPublicKey].into(), ..Faults::default() };
+        assert_eq!(header(&encode(&claims, &ring, None, &hs))["alg"], "HS256");
+        let no_kid = Faults { id_token: [TokenFault::MissingKid].into(), ..Faults::default() };
+        assert!(header(&encode(&claims, &ring, None, &no_kid)).get("kid").is_none());
+        let other = KeyRing::pooled(1).unwrap();
+        let foreign = Faults { id_token: [TokenFault::ForeignIssuerKey].into(), ..Faults::default() };
+        assert_eq!(header(&encode(&claims, &ring, Some(other.active()), &foreign))["kid"], other.active().kid.as_str());
     }
 }

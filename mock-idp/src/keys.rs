@@ -67,6 +67,12 @@ impl Key {
     }
 
     /// The public half as a JWK.
+    /// The public key as SPKI PEM (what an algorithm-confusion attack uses as an HMAC secret).
+    pub fn public_pem(&self) -> String {
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        self.private.to_public_key().to_public_key_pem(LineEnding::LF).unwrap_or_default()
+    }
+
     pub fn jwk(&self) -> Value {
         json!({
             "kty": "RSA",

@@ -140,7 +140,9 @@ pub fn exchange(
         return Err(OAuthError::new(500, "server_error", "issuer vanished"));
     };
     jwt::spoil_claims(&mut claims, &issuer_state.faults, now, idp.token_ttl);
-    let id_token = jwt::encode(&claims, &issuer_state.keys, &issuer_state.faults);
+    // Another issuer's published key, for the ForeignIssuerKey fault.
+    let foreign = state.issuers.iter().find(|(name, _)| name.as_str() != issuer).map(|(_, other)| other.keys.active());
+    let id_token = jwt::encode(&claims, &issuer_state.keys, foreign, &issuer_state.faults);
     let scope = request.scope.clone();
     if state.grants.len() < crate::state::MAX_ENTRIES {
         let grant = Grant {

@@ -317,6 +317,8 @@ impl ProviderRuntime {
         validation.set_issuer(&[expected_issuer.as_str(), bare.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 60;
+        // A token not valid yet (`nbf` in the future, past the leeway) is refused.
+        validation.validate_nbf = true;
         let claims = jsonwebtoken::decode::<Value>(raw, &key, &validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => {

@@ -55,6 +55,11 @@ async fn rotate(world: &mut KitWorld) {
     world.mocks().await.idp.rotate_keys("google", false).await.expect("rotation");
 }
 
+#[given("the identity provider rotates its signing key, keeping the previous one")]
+async fn rotate_keep(world: &mut KitWorld) {
+    world.mocks().await.idp.rotate_keys("google", true).await.expect("rotation");
+}
+
 #[given("the identity provider is unreachable")]
 async fn unreachable(world: &mut KitWorld) {
     let idp = &world.mocks().await.idp;
