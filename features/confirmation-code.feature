@@ -88,3 +88,34 @@ Feature: The confirmation code (single_user mode)
     When I sign in with "google"
     Then I receive an agent token
     And the console does not show "Confirmation Code"
+
+  # SPEC + guide: backoff after failed attempts: none after the first, then 2 s doubling up to the cap, shared by
+  # the confirmation, the login start and the callback (keyed by client IP).
+  @guide-rate-limited
+  Scenario: The backoff doubles from 2 seconds to the cap and blocks every sign-in step
+    Given the backoff is capped at 8 seconds
+    And the proxy is running
+    And the identity provider signs in "bob@example.com" next
+    When I sign in with "google"
+    And I enter a wrong confirmation code for "bob@example.com"
+    Then the page status is 422
+    When I enter a wrong confirmation code for "bob@example.com"
+    Then the page status is 422
+    When I enter a wrong confirmation code for "bob@example.com"
+    Then the page asks to wait 2 seconds
+    When the block has passed
+    And I enter a wrong confirmation code for "bob@example.com"
+    And I enter a wrong confirmation code for "bob@example.com"
+    Then the page asks to wait 4 seconds
+    When the block has passed
+    And I enter a wrong confirmation code for "bob@example.com"
+    And I enter a wrong confirmation code for "bob@example.com"
+    Then the page asks to wait 8 seconds
+    When the block has passed
+    And I enter a wrong confirmation code for "bob@example.com"
+    And I enter a wrong confirmation code for "bob@example.com"
+    Then the page asks to wait 8 seconds
+    When I sign in with "google"
+    Then the page asks to wait 8 seconds
+    When I open the callback URL of that sign-in again
+    Then the page asks to wait 8 seconds

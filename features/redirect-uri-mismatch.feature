@@ -39,3 +39,15 @@ Feature: Redirect URI mismatch
     When I run the proxy with "--validate-only"
     Then the command succeeds
     And the output says "redirect URI to register for provider 'google': https://proxy.company.com/auth/callback"
+
+  # SPEC: every browser URL hangs from public_url; the Host header a client sends changes nothing.
+  Scenario: Behind a reverse proxy the IdP is sent the public redirect URI, whatever Host the client sends
+    Given the proxy's public URL is "https://llm-proxy.company.test"
+    And the proxy is running
+    When a browser starts a sign-in with "google" sending the Host header "evil.example"
+    Then the identity provider is asked to redirect to "https://llm-proxy.company.test/auth/callback"
+
+  Scenario: Without public_url a forged Host header does not change the redirect URI
+    Given the proxy is running
+    When a browser starts a sign-in with "google" sending the Host header "evil.example:8080"
+    Then the identity provider is asked to redirect to "http://127.0.0.1:{port}/auth/callback"

@@ -44,6 +44,8 @@ pub struct KitWorld {
     pub reply: Option<Reply>,
     pub command: Option<CommandRun>,
     pub token: Option<String>,
+    /// The CSRF token of the last confirmation form (kept across pages that have none, e.g. a 429).
+    pub csrf: Option<String>,
     /// The credential the agent last presented (maybe a cut or padded token).
     pub presented: Option<String>,
     pub rows: Vec<Vec<String>>,
@@ -74,6 +76,7 @@ impl KitWorld {
             command: None,
             token: None,
             presented: None,
+            csrf: None,
             rows: Vec::new(),
             authorization: Vec::new(),
             browser: llm_sso_kit::browser::Browser::new(),

@@ -40,8 +40,11 @@ async fn console_code(world: &KitWorld, email: &str) -> String {
 }
 
 async fn submit(world: &mut KitWorld, code: &str) {
-    let csrf =
-        world.page.as_ref().map(|p| p.input("csrf_token")).filter(|c| !c.is_empty()).unwrap_or_else(|| "none".into());
+    let on_page = world.page.as_ref().map(|p| p.input("csrf_token")).filter(|c| !c.is_empty());
+    if on_page.is_some() {
+        world.csrf = on_page;
+    }
+    let csrf = world.csrf.clone().unwrap_or_else(|| "none".into());
     let url = format!("{}/auth/confirm", world.base_url());
     world.page = Some(world.browser.post(&url, &[("code", code), ("csrf_token", &csrf)]).await);
 }
@@ -129,4 +132,51 @@ async fn signed_in(world: &mut KitWorld, email: String, provider: String) {
     sign_in(world, provider).await;
     enter_code(world, email).await;
     receive_token(world).await;
+}
+
+#[then(expr = "the page asks to wait {int} seconds")]
+async fn wait_seconds(world: &mut KitWorld, seconds: i64) {
+    let page = world.page.as_ref().expect("a page");
+    assert_eq!(page.status.as_u16(), 429, "{}", page.text());
+    let left: i64 = page
+        .headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("a Retry-After header: {:?}", page.headers));
+    // The block started a moment ago: one second may have passed.
+    assert!((seconds - 1..=seconds).contains(&left), "Retry-After {left}, expected {seconds}");
+}
+
+#[when("the block has passed")]
+async fn block_passed(world: &mut KitWorld) {
+    // Time moves through the documented database contract, as the guide's own SQL does.
+    let db = world.proxy().db_path();
+    let conn = rusqlite::Connection::open(db).expect("open the database");
+    let changed = conn
+        .execute(
+            "UPDATE rate_limits SET blocked_until = datetime('now', '-1 second') WHERE blocked_until > datetime('now')",
+            [],
+        )
+        .expect("move the block into the past");
+    assert!(changed >= 1, "a client was blocked");
+}
+
+#[when(expr = "a browser starts a sign-in with {string} sending the Host header {string}")]
+async fn start_with_host(world: &mut KitWorld, provider: String, host: String) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let url = format!("{}/auth/login/{provider}", world.base_url());
+    let r = client.get(url).header("host", host).send().await.expect("an answer");
+    let (status, headers) = (r.status().as_u16(), r.headers().clone());
+    world.reply = Some(crate::world::Reply { status, headers, body: r.text().await.unwrap_or_default() });
+}
+
+#[then(expr = "the identity provider is asked to redirect to {string}")]
+async fn redirect_asked(world: &mut KitWorld, expected: String) {
+    let expected = world.fill(&expected).await;
+    let r = world.reply.as_ref().expect("a reply");
+    let location = r.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let url = url::Url::parse(location).unwrap_or_else(|e| panic!("a redirect to the IdP ({e}): {location:?}"));
+    let redirect_uri = url.query_pairs().find(|(k, _)| k == "redirect_uri").map(|(_, v)| v.to_string());
+    assert_eq!(redirect_uri.as_deref(), Some(expected.as_str()), "{location}");
 }

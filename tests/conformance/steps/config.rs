@@ -98,3 +98,18 @@ async fn problems(world: &mut KitWorld, n: usize) {
     let expected = format!("{n} configuration problem{}", if n == 1 { "" } else { "s" });
     assert!(c.output.contains(&expected), "expected {expected:?}:\n{}", c.output);
 }
+
+#[given(expr = "the backoff is capped at {int} seconds")]
+async fn backoff_cap(world: &mut KitWorld, cap: u32) {
+    // Enough confirmation attempts that only the backoff stops the client.
+    world.authorization.push("    max_confirmation_attempts: 50".into());
+    let yaml = world.standard_config().await;
+    assert!(yaml.contains("max_backoff_seconds: 300"), "the standard rate_limit line");
+    world.config_yaml = Some(yaml.replace("max_backoff_seconds: 300", &format!("max_backoff_seconds: {cap}")));
+}
+
+#[given(expr = "the proxy's public URL is {string}")]
+async fn public_url(world: &mut KitWorld, url: String) {
+    let yaml = world.standard_config().await;
+    world.config_yaml = Some(yaml.replacen("server:\n", &format!("server:\n  public_url: \"{url}\"\n"), 1));
+}
