@@ -13,6 +13,10 @@ pub enum Api {
 pub enum Route {
     /// `POST /v1/chat/completions`: a sandbox chat completion.
     OpenAiChat,
+    /// `POST /v1/responses`: a sandbox response of the Responses API (Codex CLI speaks only this).
+    OpenAiResponses,
+    /// `POST /v1/completions`: a sandbox legacy text completion (editors' autocomplete).
+    OpenAiCompletions,
     /// `POST /v1/messages`: a sandbox message.
     AnthropicMessages,
     /// Anything else under `/v1`: 401 in the API's error shape.
@@ -22,7 +26,7 @@ pub enum Route {
 impl Route {
     pub fn api(self) -> Api {
         match self {
-            Route::OpenAiChat => Api::OpenAi,
+            Route::OpenAiChat | Route::OpenAiResponses | Route::OpenAiCompletions => Api::OpenAi,
             Route::AnthropicMessages => Api::Anthropic,
             Route::Other(api) => api,
         }
@@ -32,6 +36,8 @@ impl Route {
     pub fn label(self) -> &'static str {
         match self {
             Route::OpenAiChat => "openai_chat",
+            Route::OpenAiResponses => "openai_responses",
+            Route::OpenAiCompletions => "openai_completions",
             Route::AnthropicMessages => "anthropic_messages",
             Route::Other(Api::OpenAi) => "openai_other",
             Route::Other(Api::Anthropic) => "anthropic_other",
@@ -83,6 +89,8 @@ fn percent_decode(segment: &str) -> Vec<u8> {
 pub fn classify(path: &str) -> Option<Route> {
     match path {
         "/v1/chat/completions" => Some(Route::OpenAiChat),
+        "/v1/responses" => Some(Route::OpenAiResponses),
+        "/v1/completions" => Some(Route::OpenAiCompletions),
         "/v1/messages" => Some(Route::AnthropicMessages),
         p if p.starts_with("/v1/messages/") => Some(Route::Other(Api::Anthropic)),
         p if p.starts_with("/v1/") => Some(Route::Other(Api::OpenAi)),
@@ -100,6 +108,9 @@ mod tests {
         assert_eq!(normalize("//"), "/");
         assert_eq!(classify("/v1/chat/completions"), Some(Route::OpenAiChat));
         assert_eq!(classify("/v1/messages"), Some(Route::AnthropicMessages));
+        assert_eq!(classify("/v1/responses"), Some(Route::OpenAiResponses));
+        assert_eq!(classify("/v1/completions"), Some(Route::OpenAiCompletions));
+        assert_eq!(classify("/v1/responses/resp_1"), Some(Route::Other(Api::OpenAi)));
         assert_eq!(classify("/v1/messages/count_tokens"), Some(Route::Other(Api::Anthropic)));
         assert_eq!(classify("/v1/models"), Some(Route::Other(Api::OpenAi)));
         assert_eq!(classify("/chat/completions"), None);

@@ -108,6 +108,16 @@ pub fn reply(route: Route, shape: &Shape, text: &str, created: u64) -> Reply {
             Reply { status: 200, content_type: SSE, body: openai_stream(shape, text, created) }
         }
         Route::OpenAiChat => Reply { status: 200, content_type: JSON, body: openai_json(shape, text, created) },
+        Route::OpenAiResponses if shape.stream => {
+            Reply { status: 200, content_type: SSE, body: responses_stream(shape, text, created) }
+        }
+        Route::OpenAiResponses => Reply { status: 200, content_type: JSON, body: responses_json(shape, text, created) },
+        Route::OpenAiCompletions if shape.stream => {
+            Reply { status: 200, content_type: SSE, body: completions_stream(shape, text, created) }
+        }
+        Route::OpenAiCompletions => {
+            Reply { status: 200, content_type: JSON, body: completions_json(shape, text, created) }
+        }
         Route::AnthropicMessages if shape.stream => {
             Reply { status: 200, content_type: SSE, body: anthropic_stream(shape, text) }
         }
@@ -166,6 +176,96 @@ fn openai_stream(shape: &Shape, text: &str, created: u64) -> Bytes {
         });
         out.push_str(&format!("data: {usage}\n\n"));
     }
+    out.push_str("data: [DONE]\n\n");
+    Bytes::from(out)
+}
+
+const RESPONSE_ID: &str = "resp_llmsso_sandbox";
+const MESSAGE_ID: &str = "msg_llmsso_sandbox";
+
+/// A Responses API `response` object; `output_text` empty while in progress.
+fn response_object(shape: &Shape, text: Option<&str>, created: u64) -> Value {
+    let (status, output, usage) = match text {
+        Some(text) => (
+            "completed",
+            json!([message_item(text, "completed")]),
+            json!({"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": tokens(text),
+                   "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": tokens(text)}),
+        ),
+        None => ("in_progress", json!([]), Value::Null),
+    };
+    json!({
+        "id": RESPONSE_ID, "object": "response", "created_at": created, "status": status,
+        "model": shape.model, "output": output, "usage": usage,
+        "error": null, "incomplete_details": null, "instructions": null, "metadata": {},
+        "parallel_tool_calls": true, "temperature": null, "tool_choice": "auto", "tools": [], "top_p": null,
+    })
+}
+
+/// The assistant message output item.
+fn message_item(text: &str, status: &str) -> Value {
+    let content = if status == "completed" { json!([output_text(text)]) } else { json!([]) };
+    json!({"type": "message", "id": MESSAGE_ID, "status": status, "role": "assistant", "content": content})
+}
+
+fn output_text(text: &str) -> Value {
+    json!({"type": "output_text", "text": text, "annotations": []})
+}
+
+fn responses_json(shape: &Shape, text: &str, created: u64) -> Bytes {
+    Bytes::from(response_object(shape, Some(text), created).to_string())
+}
+
+/// The event sequence the official SDKs and Codex CLI parse, each with its `sequence_number`.
+fn responses_stream(shape: &Shape, text: &str, created: u64) -> Bytes {
+    let events: Vec<(&str, Value)> = vec![
+        ("response.created", json!({"response": response_object(shape, None, created)})),
+        ("response.in_progress", json!({"response": response_object(shape, None, created)})),
+        ("response.output_item.added", json!({"output_index": 0, "item": message_item(text, "in_progress")})),
+        (
+            "response.content_part.added",
+            json!({"item_id": MESSAGE_ID, "output_index": 0, "content_index": 0, "part": output_text("")}),
+        ),
+        (
+            "response.output_text.delta",
+            json!({"item_id": MESSAGE_ID, "output_index": 0, "content_index": 0, "delta": text, "logprobs": []}),
+        ),
+        (
+            "response.output_text.done",
+            json!({"item_id": MESSAGE_ID, "output_index": 0, "content_index": 0, "text": text, "logprobs": []}),
+        ),
+        (
+            "response.content_part.done",
+            json!({"item_id": MESSAGE_ID, "output_index": 0, "content_index": 0, "part": output_text(text)}),
+        ),
+        ("response.output_item.done", json!({"output_index": 0, "item": message_item(text, "completed")})),
+        ("response.completed", json!({"response": response_object(shape, Some(text), created)})),
+    ];
+    let mut out = String::new();
+    for (sequence, (name, mut data)) in events.into_iter().enumerate() {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(sequence);
+        out.push_str(&format!("event: {name}\ndata: {data}\n\n"));
+    }
+    Bytes::from(out)
+}
+
+fn completion_chunk(shape: &Shape, text: &str, finish: Value, created: u64) -> Value {
+    json!({
+        "id": "cmpl-llmsso-sandbox", "object": "text_completion", "created": created, "model": shape.model,
+        "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": finish}],
+    })
+}
+
+fn completions_json(shape: &Shape, text: &str, created: u64) -> Bytes {
+    let mut body = completion_chunk(shape, text, json!("stop"), created);
+    body["usage"] = json!({"prompt_tokens": 0, "completion_tokens": tokens(text), "total_tokens": tokens(text)});
+    Bytes::from(body.to_string())
+}
+
+fn completions_stream(shape: &Shape, text: &str, created: u64) -> Bytes {
+    let mut out = format!("data: {}\n\n", completion_chunk(shape, text, Value::Null, created));
+    out.push_str(&format!("data: {}\n\n", completion_chunk(shape, "", json!("stop"), created)));
     out.push_str("data: [DONE]\n\n");
     Bytes::from(out)
 }
@@ -305,6 +405,31 @@ mod tests {
             &text(&Reason::History),
             0
         )));
+    }
+
+    #[test]
+    fn snapshot_responses_api_stream() {
+        insta::assert_snapshot!(body(&reply(Route::OpenAiResponses, &shape(true, false), "Sign in", 0)));
+    }
+
+    #[test]
+    fn responses_and_completions_are_valid_json_with_the_text() {
+        let t = text(&Reason::NoValidToken);
+        let r: Value = serde_json::from_slice(&reply(Route::OpenAiResponses, &shape(false, false), &t, 7).body).unwrap();
+        assert_eq!((r["object"].as_str(), r["status"].as_str()), (Some("response"), Some("completed")));
+        assert_eq!(r["output"][0]["content"][0]["text"].as_str(), Some(t.as_str()));
+        let c = reply(Route::OpenAiCompletions, &shape(false, false), &t, 7);
+        let c: Value = serde_json::from_slice(&c.body).unwrap();
+        assert_eq!(c["choices"][0]["text"].as_str(), Some(t.as_str()));
+        let stream = body(&reply(Route::OpenAiCompletions, &shape(true, false), &t, 7));
+        assert!(stream.ends_with("data: [DONE]\n\n") && stream.contains("text_completion"));
+        // Every event of a Responses stream carries its type and an increasing sequence number.
+        let events = body(&reply(Route::OpenAiResponses, &shape(true, false), &t, 7));
+        let data: Vec<Value> =
+            events.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
+        let numbers: Vec<u64> = data.iter().map(|d| d["sequence_number"].as_u64().unwrap()).collect();
+        assert_eq!(numbers, (0..data.len() as u64).collect::<Vec<_>>());
+        assert_eq!(data.last().unwrap()["type"], "response.completed");
     }
 
     #[test]
