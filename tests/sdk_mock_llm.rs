@@ -27,9 +27,24 @@ async fn official_sdks_parse_the_mock_upstream() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "SDK check failed:\n{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
     let result: Value = serde_json::from_str(stdout.trim()).expect("the script prints JSON");
-    for key in ["openai_json", "openai_stream", "anthropic_json", "anthropic_stream", "anthropic_stream_final"] {
+    for key in [
+        "openai_json",
+        "openai_stream",
+        "responses_json",
+        "responses_stream",
+        "responses_stream_final",
+        "anthropic_json",
+        "anthropic_stream",
+        "anthropic_stream_final",
+    ] {
         assert_eq!(result[key], prompt, "{key}: {result}");
     }
+    assert_eq!(result["responses_json_status"], "completed");
+    let events = result["responses_stream_events"].to_string();
+    for event in ["response.created", "response.output_text.delta", "response.output_item.done", "response.completed"] {
+        assert!(events.contains(event), "missing {event} in {events}");
+    }
+    assert_eq!(result["responses_429"], "RateLimitError 429");
     assert_eq!(result["openai_json_finish"], "stop");
     assert!(result["openai_stream_chunks"].as_u64().unwrap() >= 4, "streamed in pieces: {result}");
     assert!(result["openai_stream_usage"].as_u64().unwrap() > 0, "include_usage honoured: {result}");

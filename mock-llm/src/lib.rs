@@ -15,6 +15,7 @@ mod control;
 pub mod errors;
 mod openai;
 pub mod reply;
+mod responses;
 mod sse;
 
 pub use admission::Received;
@@ -159,6 +160,7 @@ impl MockLlm {
         });
         let router = Router::new()
             .route("/v1/chat/completions", post(openai::chat_completions))
+            .route("/v1/responses", post(responses::create))
             .route("/v1/models", get(openai::models))
             .route("/v1/embeddings", post(openai::embeddings))
             .route("/v1/messages", post(anthropic::messages))

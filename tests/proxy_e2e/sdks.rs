@@ -5,11 +5,13 @@ use crate::common::*;
 use llm_sso_kit::{python_with_sdks, skip_or_fail, workspace_root};
 use serde_json::Value;
 
-async fn run(python: &std::path::Path, s: &Stack, key: &str) -> Value {
+/// `extra`: more flags for the script (`--legacy-completions` only where something answers it).
+async fn run(python: &std::path::Path, s: &Stack, key: &str, extra: &[&str]) -> Value {
     let output = tokio::process::Command::new(python)
         .arg(workspace_root().join("tests/sdk/check_sdks.py"))
         .args(["--openai-base-url", &s.url("/v1"), "--anthropic-base-url", &s.proxy.base_url()])
         .args(["--openai-key", key, "--anthropic-key", key, "--prompt", "hello from the SDKs"])
+        .args(extra)
         .output()
         .await
         .expect("python runs");
@@ -26,14 +28,34 @@ async fn official_sdks_parse_sandbox_and_forwarded_replies() {
     };
     let s = stack(true).await;
     let login = format!("{}/auth/login", s.proxy.base_url());
-    let sandboxed = run(&python, &s, "not-a-token").await;
-    for key in ["openai_json", "openai_stream", "anthropic_json", "anthropic_stream", "anthropic_stream_final"] {
+    let sandboxed = run(&python, &s, "not-a-token", &["--legacy-completions"]).await;
+    for key in [
+        "openai_json",
+        "openai_stream",
+        "responses_json",
+        "responses_stream",
+        "responses_stream_final",
+        "completions_json",
+        "completions_stream",
+        "anthropic_json",
+        "anthropic_stream",
+        "anthropic_stream_final",
+    ] {
         let text = sandboxed[key].as_str().unwrap_or_default();
         assert!(text.contains(&login), "{key}: {sandboxed}");
     }
     let token = s.proxy.mint_token("alice@company.com");
-    let forwarded = run(&python, &s, &token).await;
-    for key in ["openai_json", "openai_stream", "anthropic_json", "anthropic_stream", "anthropic_stream_final"] {
+    let forwarded = run(&python, &s, &token, &[]).await;
+    for key in [
+        "openai_json",
+        "openai_stream",
+        "responses_json",
+        "responses_stream",
+        "responses_stream_final",
+        "anthropic_json",
+        "anthropic_stream",
+        "anthropic_stream_final",
+    ] {
         assert_eq!(forwarded[key], "hello from the SDKs", "{key}: {forwarded}");
     }
     // The Anthropic SDK 2.x sends the key as Bearer; the upstream still gets x-api-key from the proxy.

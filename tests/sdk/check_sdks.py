@@ -42,6 +42,21 @@ def run_openai(base_url, key, model, prompt):
     out["openai_stream"] = "".join(pieces)
     out["openai_stream_chunks"] = chunks
     out["openai_stream_usage"] = usage
+
+    # The Responses API (what Codex CLI speaks): JSON, and the streamed event sequence.
+    response = client.responses.create(model=model, input=prompt)
+    out["responses_json"] = response.output_text
+    out["responses_json_status"] = response.status
+    pieces, types, final = [], [], None
+    with client.responses.stream(model=model, input=[{"role": "user", "content": prompt}]) as stream:
+        for event in stream:
+            types.append(event.type)
+            if event.type == "response.output_text.delta":
+                pieces.append(event.delta)
+        final = stream.get_final_response()
+    out["responses_stream"] = "".join(pieces)
+    out["responses_stream_final"] = final.output_text
+    out["responses_stream_events"] = types
     return client, out
 
 
@@ -49,6 +64,11 @@ def run_openai_extras(client, out, model):
     import openai
 
     out["openai_models"] = [m.id for m in client.models.list()]
+    try:
+        client.responses.create(model="mock-error-429", input="x")
+        out["responses_429"] = "no error"
+    except openai.RateLimitError as e:
+        out["responses_429"] = f"RateLimitError {e.status_code}"
     # The SDK asks for base64 by default and decodes it itself.
     emb = client.embeddings.create(model=model, input=["alpha", "beta"])
     out["openai_embedding_dims"] = [len(d.embedding) for d in emb.data]
@@ -112,6 +132,7 @@ def main():
     parser.add_argument("--anthropic-model", default="mock-claude")
     parser.add_argument("--prompt", default="Say hello to the conformance kit.")
     parser.add_argument("--extras", action="store_true", help="also models, embeddings, count_tokens, errors")
+    parser.add_argument("--legacy-completions", action="store_true", help="also the legacy /v1/completions")
     args = parser.parse_args()
 
     import anthropic
@@ -123,6 +144,11 @@ def main():
         result.update(out)
         if args.extras:
             run_openai_extras(client, result, args.openai_model)
+        if args.legacy_completions:
+            legacy = client.completions.create(model=args.openai_model, prompt=args.prompt)
+            result["completions_json"] = legacy.choices[0].text
+            streamed = client.completions.create(model=args.openai_model, prompt=args.prompt, stream=True)
+            result["completions_stream"] = "".join(c.choices[0].text for c in streamed if c.choices)
         result.update(
             run_anthropic(args.anthropic_base_url, args.anthropic_key, args.anthropic_model, args.prompt, args.extras)
         )

@@ -415,7 +415,8 @@ mod tests {
     #[test]
     fn responses_and_completions_are_valid_json_with_the_text() {
         let t = text(&Reason::NoValidToken);
-        let r: Value = serde_json::from_slice(&reply(Route::OpenAiResponses, &shape(false, false), &t, 7).body).unwrap();
+        let r: Value =
+            serde_json::from_slice(&reply(Route::OpenAiResponses, &shape(false, false), &t, 7).body).unwrap();
         assert_eq!((r["object"].as_str(), r["status"].as_str()), (Some("response"), Some("completed")));
         assert_eq!(r["output"][0]["content"][0]["text"].as_str(), Some(t.as_str()));
         let c = reply(Route::OpenAiCompletions, &shape(false, false), &t, 7);
