@@ -19,7 +19,8 @@ Feature: The agent does not use its token
     Then the response status is 200
     And the agent sees the model's answer
 
-  # SPEC: without a valid token every agent gets a sandbox reply in its own API's format, naming the login URL.
+  # SPEC: without a valid token every agent gets a sandbox reply in its own API's format, naming the login URL
+  # (OpenAI chat, the Responses API that Codex CLI speaks, Anthropic messages; JSON and streamed).
   Scenario Outline: Without a token the <format> client shows where to sign in
     When the agent sends an <format> request without a token
     Then its <format> client reads a reply that names the login URL
@@ -29,6 +30,8 @@ Feature: The agent does not use its token
       | format           |
       | openai-json      |
       | openai-stream    |
+      | responses-json   |
+      | responses-stream |
       | anthropic-json   |
       | anthropic-stream |
 
@@ -42,5 +45,7 @@ Feature: The agent does not use its token
       | format           |
       | openai-json      |
       | openai-stream    |
+      | responses-json   |
+      | responses-stream |
       | anthropic-json   |
       | anthropic-stream |

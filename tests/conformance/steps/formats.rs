@@ -1,6 +1,6 @@
 //! The API families and formats the contract names, as a dimension: each step
-//! takes the format's name (`openai-json`, `openai-stream`, `anthropic-json`,
-//! `anthropic-stream`), sends what that family's clients send, and reads the
+//! takes the format's name (`openai-json`, `openai-stream`, `responses-json`,
+//! `responses-stream`, `anthropic-json`, `anthropic-stream`), sends what that family's clients send, and reads the
 //! reply as those clients do. For streams: the content type, every event in
 //! order, the text of the deltas, and the terminal event.
 
@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 enum Format {
     OpenAiJson,
     OpenAiStream,
+    ResponsesJson,
+    ResponsesStream,
     AnthropicJson,
     AnthropicStream,
 }
@@ -21,14 +23,19 @@ impl Format {
         match name {
             "openai-json" => Format::OpenAiJson,
             "openai-stream" => Format::OpenAiStream,
+            "responses-json" => Format::ResponsesJson,
+            "responses-stream" => Format::ResponsesStream,
             "anthropic-json" => Format::AnthropicJson,
             "anthropic-stream" => Format::AnthropicStream,
-            other => panic!("unknown format {other:?} (openai-json, openai-stream, anthropic-json, anthropic-stream)"),
+            other => panic!(
+                "unknown format {other:?} (openai-json, openai-stream, responses-json, responses-stream, \
+                 anthropic-json, anthropic-stream)"
+            ),
         }
     }
 
     fn streamed(self) -> bool {
-        matches!(self, Format::OpenAiStream | Format::AnthropicStream)
+        matches!(self, Format::OpenAiStream | Format::ResponsesStream | Format::AnthropicStream)
     }
 
     fn anthropic(self) -> bool {
@@ -45,6 +52,16 @@ async fn send(world: &mut KitWorld, format: Format, token: Option<String>) {
         let r = client.post(format!("{base}/v1/messages")).header("anthropic-version", "2023-06-01").json(&body);
         match token {
             Some(t) => r.header("x-api-key", t),
+            None => r,
+        }
+    } else if matches!(format, Format::ResponsesJson | Format::ResponsesStream) {
+        // What Codex CLI sends: `input` items, `instructions`, streamed.
+        let body = json!({"model": "mock-gpt", "stream": format.streamed(), "instructions": "You are a coding agent.",
+                          "input": [{"type": "message", "role": "user",
+                                     "content": [{"type": "input_text", "text": "test"}]}]});
+        let r = client.post(format!("{base}/v1/responses")).json(&body);
+        match token {
+            Some(t) => r.bearer_auth(t),
             None => r,
         }
     } else {
@@ -128,6 +145,34 @@ fn client_reads(format: Format, reply: &Reply) -> String {
                 }
             }
             assert!(finished, "one chunk carries finish_reason stop");
+            text
+        }
+        Format::ResponsesJson => {
+            let v = json(&reply.body);
+            assert_eq!((v["object"].as_str(), v["status"].as_str()), (Some("response"), Some("completed")), "{v}");
+            let message = v["output"].as_array().and_then(|o| o.iter().find(|i| i["type"] == "message"));
+            let message = message.unwrap_or_else(|| panic!("a message output item: {v}"));
+            message["content"][0]["text"].as_str().expect("output_text").to_string()
+        }
+        Format::ResponsesStream => {
+            let events = events(&reply.body);
+            let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names.first(), Some(&"response.created"), "{names:?}");
+            assert_eq!(names.last(), Some(&"response.completed"), "{names:?}");
+            for required in ["response.output_item.added", "response.output_text.delta", "response.output_item.done"] {
+                assert!(names.contains(&required), "{required} missing: {names:?}");
+            }
+            let mut text = String::new();
+            for (sequence, (name, data)) in events.iter().enumerate() {
+                let v = json(data);
+                assert_eq!(v["type"].as_str(), Some(name.as_str()), "event name and data type agree");
+                assert_eq!(v["sequence_number"].as_u64(), Some(sequence as u64), "sequence numbers count up");
+                if name == "response.output_text.delta" {
+                    text.push_str(v["delta"].as_str().unwrap_or_default());
+                }
+            }
+            let done = json(&events.last().map(|(_, d)| d.clone()).unwrap_or_default());
+            assert_eq!(done["response"]["status"], "completed", "{done}");
             text
         }
         Format::AnthropicJson => {
