@@ -141,3 +141,28 @@ fn the_kit_does_not_link_the_proxy_crate() {
     let linked: Vec<&str> = tree.lines().filter(|l| l.starts_with("llm-sso-proxy ")).collect();
     assert!(linked.is_empty(), "the kit depends on the proxy crate: {linked:?}");
 }
+
+/// docs/agents.md states what CI tests: every pinned agent version, and the exact Codex configuration the
+/// agents test writes, so a recipe cannot drift from what was run.
+#[test]
+fn the_agents_guide_matches_what_ci_runs() {
+    let root = workspace_root();
+    let guide = std::fs::read_to_string(root.join("docs/agents.md")).expect("docs/agents.md");
+    let versions = std::fs::read_to_string(root.join("tests/agents/versions.txt")).expect("versions.txt");
+    let pinned: Vec<(String, String)> = versions
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            (fields[2].to_string(), fields[3].to_string())
+        })
+        .collect();
+    assert_eq!(pinned.len(), 3, "Claude Code, Codex CLI and aider are pinned");
+    for (package, version) in &pinned {
+        assert!(guide.contains(&format!("`{package}` {version}")), "docs/agents.md must say {package} {version}");
+    }
+    let codex = std::fs::read_to_string(root.join("tests/agents/codex-config.toml")).expect("codex config");
+    assert!(guide.contains(&codex), "docs/agents.md must show tests/agents/codex-config.toml verbatim");
+    let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
+    assert!(ci.contains("tests/agents/versions.txt"), ".ci/run installs the pinned agents");
+}
