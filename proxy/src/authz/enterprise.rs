@@ -15,9 +15,28 @@ pub enum Decision {
     Allowed,
     /// `authorized: false`, with the API's `reason`.
     Denied(Option<String>),
-    /// "Authorization API timeout", "Failed to connect to authorization API" or
-    /// "Authorization API error: ...": access is denied.
-    Failed(String),
+    /// No usable answer: access is denied. Decisions hang on the variant, never on the wording.
+    Failed(Failure),
+}
+
+/// Why the API gave no usable answer; `Display` is the message the log and the guide use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("Authorization API timeout")]
+    Timeout,
+    #[error("Failed to connect to authorization API: {0}")]
+    Connect(String),
+    /// A status other than 200 (401/403: the API refuses the proxy's signature).
+    #[error("Authorization API error: HTTP {0}")]
+    Status(u16),
+    #[error("Authorization API error: the reply is not JSON")]
+    NotJson,
+    #[error("Authorization API error: `authorized` must be a JSON boolean, got {0}")]
+    NotBoolean(String),
+    #[error("Authorization API error: the reply has no `authorized` field")]
+    NoDecision,
+    #[error("Authorization API error: {0}")]
+    Transport(String),
 }
 
 pub struct Request<'a> {
@@ -50,18 +69,18 @@ pub async fn authorize(
     }
     let response = match call.body(body).send().await {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => return Decision::Failed("Authorization API timeout".into()),
-        Err(e) if e.is_connect() => return Decision::Failed(format!("Failed to connect to authorization API: {e}")),
-        Err(e) => return Decision::Failed(format!("Authorization API error: {e}")),
+        Err(e) if e.is_timeout() => return Decision::Failed(Failure::Timeout),
+        Err(e) if e.is_connect() => return Decision::Failed(Failure::Connect(e.to_string())),
+        Err(e) => return Decision::Failed(Failure::Transport(e.to_string())),
     };
     let status = response.status();
     let text = match crate::outbound::read_bounded(response, crate::outbound::MAX_RESPONSE_BYTES).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.is_timeout() => return Decision::Failed("Authorization API timeout".into()),
-        Err(e) => return Decision::Failed(format!("Authorization API error: {e}")),
+        Err(e) if e.is_timeout() => return Decision::Failed(Failure::Timeout),
+        Err(e) => return Decision::Failed(Failure::Transport(e.to_string())),
     };
     if status != reqwest::StatusCode::OK {
-        return Decision::Failed(format!("Authorization API error: HTTP {}", status.as_u16()));
+        return Decision::Failed(Failure::Status(status.as_u16()));
     }
     parse(&text)
 }
@@ -69,16 +88,14 @@ pub async fn authorize(
 /// Strict reading of a 200 body: only a JSON boolean counts.
 pub fn parse(text: &str) -> Decision {
     let Ok(value) = serde_json::from_str::<Value>(text) else {
-        return Decision::Failed("Authorization API error: the reply is not JSON".into());
+        return Decision::Failed(Failure::NotJson);
     };
     let reason = value.get("reason").and_then(Value::as_str).map(str::to_string);
     match value.get("authorized") {
         Some(Value::Bool(true)) => Decision::Allowed,
         Some(Value::Bool(false)) => Decision::Denied(reason),
-        Some(other) => {
-            Decision::Failed(format!("Authorization API error: `authorized` must be a JSON boolean, got {other}"))
-        }
-        None => Decision::Failed("Authorization API error: the reply has no `authorized` field".into()),
+        Some(other) => Decision::Failed(Failure::NotBoolean(other.to_string())),
+        None => Decision::Failed(Failure::NoDecision),
     }
 }
 
@@ -104,7 +121,7 @@ mod tests {
             "{\"authorized\": tru",
             "[]",
         ] {
-            assert!(matches!(parse(bad), Decision::Failed(m) if m.starts_with("Authorization API error")), "{bad}");
+            assert!(matches!(parse(bad), Decision::Failed(m) if m.to_string().starts_with("Authorization API error")), "{bad}");
         }
     }
 

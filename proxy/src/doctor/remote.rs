@@ -42,18 +42,20 @@ pub async fn authorization_api(http: &reqwest::Client, config: &Config) -> Check
             format!("{url} authorized the probe identity {PROBE_EMAIL}"),
             "the API seems to allow everyone: check its allow list",
         ),
-        Decision::Failed(message) => {
-            let fix = if message.contains("timeout") {
+        Decision::Failed(failure) => {
+            use crate::authz::enterprise::Failure;
+            let message = failure.to_string();
+            let fix = if failure == Failure::Timeout {
                 format!(
                     "the API did not answer within api_timeout_seconds ({}s): check it runs and is reachable, raise \
                      the timeout, or switch to single_user meanwhile (SSO_AUTH_MODE=single_user)",
                     a.api_timeout_seconds
                 )
-            } else if message.contains("connect") {
+            } else if matches!(failure, Failure::Connect(_)) {
                 "check api_url (scheme, host, port) and the network between the proxy and the API; \
                  or switch to single_user meanwhile (SSO_AUTH_MODE=single_user)"
                     .to_string()
-            } else if message.contains("HTTP 401") || message.contains("HTTP 403") {
+            } else if matches!(failure, Failure::Status(401 | 403)) {
                 "the API refuses the proxy: check api_secret (it signs X-Signature)".to_string()
             } else {
                 "the API must answer HTTP 200 with {\"authorized\": true|false}, a JSON boolean (not \"true\"); \

@@ -55,8 +55,8 @@ pub async fn ask_enterprise(state: &SsoState, identity: Identity, renew: Option<
                 false,
             )
         }
-        enterprise::Decision::Failed(message) => {
-            tracing::error!(user = %user, "{}", outside(&message));
+        enterprise::Decision::Failed(failure) => {
+            tracing::error!(user = %user, "{}", outside(&failure.to_string()));
             state.pages.error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Access denied",
