@@ -1,23 +1,12 @@
 //! The command line: parse, set up logging, load and check the configuration,
 //! then validate only or serve.
 
-use crate::agent::forward::Forwarder;
-use crate::clock::Clock;
 use crate::config::{self, Config, Overrides};
-use crate::links::Links;
 use crate::logging::{self, Format};
-use crate::metrics::Metrics;
-use crate::server::{self, AppState};
-use crate::sso::SsoState;
-use crate::sso::pages::Pages;
-use crate::sso::providers::ProviderRuntime;
-use crate::store::{AsyncStore, sqlite::SqliteStore};
-use axum::serve::ListenerExt;
+use crate::server::Server;
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -197,149 +186,32 @@ fn print_summary(config: &Config) {
     println!("  Anthropic upstream: {}", config.upstreams.anthropic.base_url);
 }
 
-/// Opens the store, binds, prints the startup summary and serves until Ctrl-C or
-/// SIGTERM (graceful: in-flight requests finish). Used by `main` and by the kit's `up`.
+/// Builds the [`Server`], prints the startup summary and serves until Ctrl-C or
+/// SIGTERM (graceful, within `server.shutdown_timeout_seconds`).
 pub async fn serve(config: Config) -> ExitCode {
-    let store = if config.sso.enabled {
-        let path = config.sso.database_path.clone();
-        match tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await {
-            Ok(Ok(store)) => Some(AsyncStore::new(Arc::new(store))),
-            Ok(Err(e)) => {
-                eprintln!("llm-sso-proxy: cannot open the database {e}");
-                return ExitCode::from(1);
-            }
-            Err(e) => {
-                eprintln!("llm-sso-proxy: cannot open the database: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        tracing::warn!("SSO is disabled: requests are forwarded WITHOUT authentication (loopback only)");
-        None
-    };
-    for (name, upstream) in [("openai", &config.upstreams.openai), ("anthropic", &config.upstreams.anthropic)] {
-        if upstream.api_key.is_none() {
-            tracing::warn!("upstreams.{name}.api_key is not set: requests to {} carry no API key", upstream.base_url);
-        }
-    }
-    let forwarder = match Forwarder::new(&config.upstreams) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("llm-sso-proxy: cannot build the upstream client: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let tls = match config.server.tls.as_ref().map(crate::tls::load).transpose() {
-        Ok(tls) => tls,
+    let server = match Server::build(config).await {
+        Ok(server) => server,
         Err(e) => {
             eprintln!("llm-sso-proxy: {e}");
-            return ExitCode::from(1);
+            return if e.is_configuration() { ExitCode::from(1) } else { ExitCode::FAILURE };
         }
     };
-    let bind = (config.server.host.clone(), config.server.port);
-    let listener = match tokio::net::TcpListener::bind(&bind).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!(
-                "llm-sso-proxy: cannot listen on {}:{}: {e}\n  hint: another process (maybe an earlier proxy) holds \
-                 the port: find it with `lsof -i :{}`, or choose another with --port",
-                bind.0, bind.1, bind.1
-            );
-            return ExitCode::from(1);
-        }
-    };
-    let addr = listener.local_addr().map_or_else(|_| format!("{}:{}", bind.0, bind.1), |a| a.to_string());
-    let (http, pages) = match (crate::outbound::client(crate::outbound::TIMEOUT), Pages::new()) {
-        (Ok(h), Ok(p)) => (h, p),
-        (Err(e), _) => {
-            eprintln!("llm-sso-proxy: cannot build the HTTP client: {e}");
-            return ExitCode::FAILURE;
-        }
-        (_, Err(e)) => {
-            eprintln!("llm-sso-proxy: templates: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let config = Arc::new(config);
-    let metrics = Arc::new(Metrics::default());
-    let mut providers = std::collections::BTreeMap::new();
-    if config.sso.enabled {
-        for (name, p) in &config.sso.providers {
-            let runtime = Arc::new(ProviderRuntime::new(name, p.clone(), &config.redirect_uri(), http.clone()));
-            let warming = runtime.clone();
-            tokio::spawn(async move { warming.warm_up().await });
-            providers.insert(name.clone(), runtime);
-        }
-    }
-    let sso = store.clone().map(|store| {
-        tokio::spawn(prune_forever(store.clone(), config.clone()));
-        Arc::new(SsoState {
-            config: config.clone(),
-            store,
-            providers: providers.clone(),
-            pages,
-            http,
-            clock: Clock,
-            metrics: metrics.clone(),
-        })
-    });
-    let state = Arc::new(AppState {
-        links: Links::new(&config.base_url()),
-        config: config.clone(),
-        store,
-        forwarder,
-        metrics,
-        clock: Clock,
-        providers,
-    });
-    print_summary(&config);
-    for warning in config::rules::warnings(&config) {
+    let config = server.config();
+    print_summary(config);
+    for warning in config::rules::warnings(config) {
         tracing::warn!("{warning}");
     }
     println!("  agents: OpenAI base URL {}/v1, Anthropic base URL {}", config.base_url(), config.base_url());
-    let limits = crate::connections::Limits {
-        max_connections: crate::connections::fit_connections(config.server.max_connections),
-        header_timeout: Duration::from_secs(config.server.header_timeout_seconds),
-        shutdown_timeout: Duration::from_secs(config.server.shutdown_timeout_seconds),
-    };
     // Last, so that whoever waits for this line has seen the whole summary.
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("llm-sso-proxy {} listening on {scheme}://{addr}", crate::VERSION);
-    let app = server::app(state, sso);
-    match tls {
-        None => {
-            // Nagle off: small SSE writes leave at once instead of waiting for delayed ACKs.
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            crate::connections::serve(listener, app, limits, shutdown_signal()).await;
+    println!("llm-sso-proxy {} listening on {}", crate::VERSION, server.listen_url());
+    match server.run(shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
         }
-        Some(tls) => match crate::tls::TlsListener::new(listener, tls) {
-            Ok(listener) => crate::connections::serve(listener, app, limits, shutdown_signal()).await,
-            Err(e) => {
-                eprintln!("llm-sso-proxy: server error: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-    }
-    tracing::info!("stopped");
-    ExitCode::SUCCESS
-}
-
-/// Removes expired sign-ins and idle backoff records every minute, so the tables
-/// that anonymous clients can grow stay small.
-async fn prune_forever(store: AsyncStore, config: Arc<Config>) {
-    const EVERY: Duration = Duration::from_secs(60);
-    let keep = i64::from(config.sso.authorization.rate_limit.max_backoff_seconds).max(24 * 3600);
-    loop {
-        tokio::time::sleep(EVERY).await;
-        let now = Clock.now();
-        match store.call(move |s| s.prune(now, now - keep)).await {
-            Ok((0, 0)) => {}
-            Ok((pending, limits)) => {
-                tracing::debug!("pruned {pending} expired sign-in(s) and {limits} idle backoff record(s)")
-            }
-            Err(e) => tracing::warn!("pruning the database failed: {e}"),
+        Err(e) => {
+            eprintln!("llm-sso-proxy: server error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

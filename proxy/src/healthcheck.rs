@@ -28,7 +28,7 @@ pub fn local_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
 
 /// GET `url`; `Ok` only for a 2xx answer whose body is `{"status": "ok"}`.
 pub async fn answers_ok(http: &reqwest::Client, url: &str) -> Result<(), String> {
-    let response = http.get(url).send().await.map_err(|e| crate::doctor::describe(&e))?;
+    let response = http.get(url).send().await.map_err(|e| crate::outbound::describe(&e))?;
     let status = response.status();
     let body = crate::outbound::read_bounded(response, 4096).await.map_err(|e| e.to_string())?;
     let ok = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["status"] == "ok");

@@ -50,6 +50,22 @@ pub async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Resu
     Ok(body)
 }
 
+/// An error with its causes (`error sending request: connection refused`):
+/// reqwest's own message alone does not say what went wrong.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

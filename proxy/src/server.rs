@@ -11,65 +11,221 @@
 //!    limit, and a 404 that names the right base URL.
 //!
 //! Connection-level limits (count, header timeout) live in [`crate::connections`].
+//!
+//! [`Server`] is the library's way to run a proxy: `Server::build(config)` opens
+//! the store, binds and assembles everything; `run(shutdown)` serves until the
+//! shutdown future completes. The command line, the kit and embedding programs
+//! all go through it.
 
-use crate::agent::auth::{self, Verdict};
-use crate::agent::errors;
 use crate::agent::forward::Forwarder;
 use crate::agent::routes::{self, Api};
+use crate::agent::{self, AgentState, auth, errors};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::connections::{self, Limits};
 use crate::links::Links;
 use crate::metrics::Metrics;
-use crate::ops;
+use crate::ops::{self, OpsState};
 use crate::sso::SsoState;
+use crate::sso::pages::Pages;
 use crate::sso::providers::ProviderRuntime;
-use crate::store::AsyncStore;
+use crate::store::{AsyncStore, sqlite::SqliteStore};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::request::Parts;
 use axum::http::{HeaderValue, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
+use axum::serve::ListenerExt;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// What the agent-facing handlers and the operational endpoints share.
-pub struct AppState {
-    pub config: Arc<Config>,
-    /// `None` while SSO is disabled.
-    pub store: Option<AsyncStore>,
-    pub links: Links,
-    pub forwarder: Forwarder,
-    pub metrics: Arc<Metrics>,
-    pub clock: Clock,
-    /// Configured identity providers by (case-sensitive) name (for `/ready`).
-    pub providers: BTreeMap<String, Arc<ProviderRuntime>>,
+/// A proxy ready to serve: the store open, the port bound, the router built.
+pub struct Server {
+    config: Arc<Config>,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::rustls::ServerConfig>,
+    app: Router,
+    limits: Limits,
+}
+
+/// Why a server could not be built; `Display` is what the operator reads.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database {0}")]
+    Database(String),
+    #[error("cannot build the upstream client: {0}")]
+    UpstreamClient(String),
+    #[error("{0}")]
+    Tls(String),
+    #[error(
+        "cannot listen on {host}:{port}: {error}\n  hint: another process (maybe an earlier proxy) holds the port: \
+         find it with `lsof -i :{port}`, or choose another with --port"
+    )]
+    Listen { host: String, port: u16, error: std::io::Error },
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+    #[error("templates: {0}")]
+    Templates(String),
+}
+
+impl StartError {
+    /// 1 for what the operator can fix (database, TLS files, port), 1 otherwise too, but distinct in kind.
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, StartError::Database(_) | StartError::Tls(_) | StartError::Listen { .. })
+    }
+}
+
+impl Server {
+    /// Opens the store, builds the clients, binds the listen address and assembles the router.
+    /// Starts the background work (provider discovery, pruning) on the current runtime.
+    pub async fn build(config: Config) -> Result<Server, StartError> {
+        let store = if config.sso.enabled {
+            let path = config.sso.database_path.clone();
+            match tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await {
+                Ok(Ok(store)) => Some(AsyncStore::new(Arc::new(store))),
+                Ok(Err(e)) => return Err(StartError::Database(e.to_string())),
+                Err(e) => return Err(StartError::Database(format!(": {e}"))),
+            }
+        } else {
+            tracing::warn!("SSO is disabled: requests are forwarded WITHOUT authentication (loopback only)");
+            None
+        };
+        for (name, upstream) in [("openai", &config.upstreams.openai), ("anthropic", &config.upstreams.anthropic)] {
+            if upstream.api_key.is_none() {
+                tracing::warn!(
+                    "upstreams.{name}.api_key is not set: requests to {} carry no API key",
+                    upstream.base_url
+                );
+            }
+        }
+        let forwarder = Forwarder::new(&config.upstreams).map_err(|e| StartError::UpstreamClient(e.to_string()))?;
+        let tls = config.server.tls.as_ref().map(crate::tls::load).transpose().map_err(StartError::Tls)?;
+        let (host, port) = (config.server.host.clone(), config.server.port);
+        let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+            .await
+            .map_err(|error| StartError::Listen { host: host.clone(), port, error })?;
+        let http =
+            crate::outbound::client(crate::outbound::TIMEOUT).map_err(|e| StartError::HttpClient(e.to_string()))?;
+        let pages = Pages::new().map_err(|e| StartError::Templates(e.to_string()))?;
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::default());
+        let mut providers = BTreeMap::new();
+        if config.sso.enabled {
+            for (name, p) in &config.sso.providers {
+                let runtime = Arc::new(ProviderRuntime::new(name, p.clone(), &config.redirect_uri(), http.clone()));
+                let warming = runtime.clone();
+                tokio::spawn(async move { warming.warm_up().await });
+                providers.insert(name.clone(), runtime);
+            }
+        }
+        let sso = store.clone().map(|store| {
+            tokio::spawn(prune_forever(store.clone(), config.clone()));
+            Arc::new(SsoState {
+                config: config.clone(),
+                store,
+                providers: providers.clone(),
+                pages,
+                http,
+                clock: Clock,
+                metrics: metrics.clone(),
+            })
+        });
+        let ops = Arc::new(OpsState { store: store.clone(), providers, metrics: metrics.clone() });
+        let agent = Arc::new(AgentState {
+            links: Links::new(&config.base_url()),
+            config: config.clone(),
+            store,
+            forwarder,
+            metrics,
+            clock: Clock,
+        });
+        let limits = Limits {
+            max_connections: connections::fit_connections(config.server.max_connections),
+            header_timeout: Duration::from_secs(config.server.header_timeout_seconds),
+            shutdown_timeout: Duration::from_secs(config.server.shutdown_timeout_seconds),
+        };
+        let app = app(agent, ops, sso);
+        Ok(Server { config, listener, tls, app, limits })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `http(s)://host:port` as bound (the real port when 0 was asked for).
+    pub fn listen_url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let addr = self
+            .listener
+            .local_addr()
+            .map_or_else(|_| format!("{}:{}", self.config.server.host, self.config.server.port), |a| a.to_string());
+        format!("{scheme}://{addr}")
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish within the shutdown deadline.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let Server { listener, tls, app, limits, .. } = self;
+        match tls {
+            None => {
+                // Nagle off: small SSE writes leave at once instead of waiting for delayed ACKs.
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                connections::serve(listener, app, limits, shutdown).await;
+            }
+            Some(tls) => {
+                let listener = crate::tls::TlsListener::new(listener, tls)?;
+                connections::serve(listener, app, limits, shutdown).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Removes expired sign-ins and idle backoff records every minute, so the tables
+/// that anonymous clients can grow stay small.
+async fn prune_forever(store: AsyncStore, config: Arc<Config>) {
+    const EVERY: Duration = Duration::from_secs(60);
+    let keep = i64::from(config.sso.authorization.rate_limit.max_backoff_seconds).max(24 * 3600);
+    loop {
+        tokio::time::sleep(EVERY).await;
+        let now = Clock.now();
+        match store.call(move |s| s.prune(now, now - keep)).await {
+            Ok((0, 0)) => {}
+            Ok((pending, limits)) => {
+                tracing::debug!("pruned {pending} expired sign-in(s) and {limits} idle backoff record(s)")
+            }
+            Err(e) => tracing::warn!("pruning the database failed: {e}"),
+        }
+    }
 }
 
 /// The whole HTTP surface.
-pub fn app(state: Arc<AppState>, sso: Option<Arc<SsoState>>) -> Router {
-    let gate = Arc::new(Semaphore::new(state.config.server.max_concurrent_requests.max(1)));
-    let agent = Router::new()
-        .route("/v1/{*rest}", any(forward))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer))
+pub fn app(agent: Arc<AgentState>, ops: Arc<OpsState>, sso: Option<Arc<SsoState>>) -> Router {
+    let gate = Arc::new(Semaphore::new(agent.config.server.max_concurrent_requests.max(1)));
+    let api = Router::new()
+        .route("/v1/{*rest}", any(agent::forward))
+        .route_layer(middleware::from_fn_with_state(agent.clone(), auth::layer))
         // The auth layer enforces server.max_body_bytes while reading, with an API-shaped 413.
         .layer(DefaultBodyLimit::disable());
     let admitted = Router::new()
-        .merge(agent)
-        .fallback(not_found)
-        .with_state(state.clone())
+        .merge(api)
+        .fallback(agent::not_found)
+        .with_state(agent.clone())
         .merge(crate::sso::router(sso))
-        .layer(middleware::from_fn_with_state((gate, state.metrics.clone()), admit));
+        .layer(middleware::from_fn_with_state((gate, agent.metrics.clone()), admit));
     let inner = Router::new()
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
-        .with_state(state)
+        .with_state(ops)
         .fallback_service(admitted);
     // Outside the router, so the screened path is the one that gets routed.
     Router::new().fallback_service(inner).layer(middleware::from_fn(screen_path))
@@ -139,37 +295,4 @@ impl http_body::Body for Held {
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
     }
-}
-
-/// Forwards an agent request that the auth layer let through.
-async fn forward(
-    State(state): State<Arc<AppState>>,
-    verdict: Option<axum::Extension<Verdict>>,
-    parts: Parts,
-    body: Bytes,
-) -> Response {
-    let Some(route) = routes::classify(parts.uri.path()) else {
-        return not_found_response(&state, parts.uri.path());
-    };
-    // Defence in depth: only a verdict from the auth layer lets a request through.
-    match verdict.map(|v| v.0) {
-        Some(Verdict::Authenticated(_) | Verdict::Open) => {}
-        _ => return errors::response(route.api(), 401, "Not authenticated."),
-    }
-    state.forwarder.send(route, &parts, body, &state.metrics).await
-}
-
-async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
-    not_found_response(&state, uri.path())
-}
-
-/// 404 that says what the base URL should be (the guide's "missing /v1" mistake).
-fn not_found_response(state: &AppState, path: &str) -> Response {
-    let base = state.links.base_url();
-    let message = format!(
-        "Unknown path {path}. Point OpenAI-compatible agents at the base URL {base}/v1 \
-         (not {base} and not {base}/v1/), and Anthropic clients at {base}."
-    );
-    let api = if path.contains("messages") { Api::Anthropic } else { Api::OpenAi };
-    errors::response(api, 404, &message)
 }

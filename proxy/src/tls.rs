@@ -78,6 +78,8 @@ async fn accept_loop(
         if ready.is_closed() {
             return;
         }
+        // Nagle off here too: small SSE writes leave at once.
+        let _ = tcp.set_nodelay(true);
         let (acceptor, ready) = (acceptor.clone(), ready.clone());
         tokio::spawn(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {

@@ -7,13 +7,13 @@
 //! also for a missing or malformed one, so timing tells nothing. Nothing is
 //! written to the database for unauthenticated traffic.
 
+use super::AgentState;
 use super::credentials;
 use super::errors;
 use super::routes::{self, Route};
 use super::sandbox::{self, Reason, Shape};
 use super::shape::ShapeScanner;
 use crate::clock::from_sqlite;
-use crate::server::AppState;
 use crate::store::TokenRecord;
 use crate::tokens;
 use axum::body::Body;
@@ -37,7 +37,7 @@ pub enum Verdict {
 }
 
 /// Decides from the presented credential alone (the body is not read yet). `now` is Unix seconds.
-pub async fn decide(state: &AppState, credential: Option<&str>, now: i64) -> Verdict {
+pub async fn decide(state: &AgentState, credential: Option<&str>, now: i64) -> Verdict {
     let Some(store) = &state.store else {
         return Verdict::Open;
     };
@@ -98,7 +98,7 @@ async fn scan(body: Body, limit: usize) -> Result<Shape, BodyError> {
     }
 }
 
-fn body_error(state: &AppState, route: Route, e: BodyError) -> Response {
+fn body_error(state: &AgentState, route: Route, e: BodyError) -> Response {
     let limit = state.config.server.max_body_bytes;
     match e {
         BodyError::TooLarge => {
@@ -120,7 +120,7 @@ fn body_error(state: &AppState, route: Route, e: BodyError) -> Response {
 /// The middleware around every `/v1/*` route. The credential is judged before
 /// the body is read: without a valid token the body is only scanned as it
 /// passes (never buffered); with one it is buffered up to `server.max_body_bytes`.
-pub async fn layer(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn layer(State(state): State<Arc<AgentState>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     let Some(route) = routes::classify(&path) else {
         return next.run(request).await;
@@ -159,7 +159,7 @@ pub async fn layer(State(state): State<Arc<AppState>>, request: Request, next: N
     next.run(request).await
 }
 
-fn sandbox(state: &AppState, route: Route, reason: &Reason, shape: &Shape) -> Response {
+fn sandbox(state: &AgentState, route: Route, reason: &Reason, shape: &Shape) -> Response {
     tracing::info!(route = route.label(), reason = reason.label(), "authentication failed: sandbox reply");
     state.metrics.request(route.label(), "sandbox");
     state.metrics.sandbox(reason.label());

@@ -8,3 +8,62 @@ pub mod forward;
 pub mod routes;
 pub mod sandbox;
 pub mod shape;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::links::Links;
+use crate::metrics::Metrics;
+use crate::store::AsyncStore;
+use auth::Verdict;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::http::request::Parts;
+use axum::response::Response;
+use forward::Forwarder;
+use routes::Api;
+use std::sync::Arc;
+
+/// What the agent-facing handlers share. Built once at startup.
+pub struct AgentState {
+    pub config: Arc<Config>,
+    /// `None` while SSO is disabled.
+    pub store: Option<AsyncStore>,
+    pub links: Links,
+    pub forwarder: Forwarder,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+}
+
+/// Forwards an agent request that the auth layer let through.
+pub async fn forward(
+    State(state): State<Arc<AgentState>>,
+    verdict: Option<axum::Extension<Verdict>>,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let Some(route) = routes::classify(parts.uri.path()) else {
+        return not_found_response(&state, parts.uri.path());
+    };
+    // Defence in depth: only a verdict from the auth layer lets a request through.
+    match verdict.map(|v| v.0) {
+        Some(Verdict::Authenticated(_) | Verdict::Open) => {}
+        _ => return errors::response(route.api(), 401, "Not authenticated."),
+    }
+    state.forwarder.send(route, &parts, body, &state.metrics).await
+}
+
+pub async fn not_found(State(state): State<Arc<AgentState>>, uri: Uri) -> Response {
+    not_found_response(&state, uri.path())
+}
+
+/// 404 that says what the base URL should be (the guide's "missing /v1" mistake).
+fn not_found_response(state: &AgentState, path: &str) -> Response {
+    let base = state.links.base_url();
+    let message = format!(
+        "Unknown path {path}. Point OpenAI-compatible agents at the base URL {base}/v1 \
+         (not {base} and not {base}/v1/), and Anthropic clients at {base}."
+    );
+    let api = if path.contains("messages") { Api::Anthropic } else { Api::OpenAi };
+    errors::response(api, 404, &message)
+}

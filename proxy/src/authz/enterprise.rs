@@ -121,7 +121,10 @@ mod tests {
             "{\"authorized\": tru",
             "[]",
         ] {
-            assert!(matches!(parse(bad), Decision::Failed(m) if m.to_string().starts_with("Authorization API error")), "{bad}");
+            assert!(
+                matches!(parse(bad), Decision::Failed(m) if m.to_string().starts_with("Authorization API error")),
+                "{bad}"
+            );
         }
     }
 

@@ -159,22 +159,6 @@ pub fn render(header: &str, checks: &[Check]) -> String {
     out
 }
 
-/// An error with its causes (`error sending request: connection refused`):
-/// reqwest's own message alone does not say what went wrong.
-pub fn describe(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }

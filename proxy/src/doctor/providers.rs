@@ -97,7 +97,7 @@ async fn discover(http: &reqwest::Client, provider: &Provider, subject: &Subject
             let what = if e.is_timeout() { "no answer in time" } else { "cannot connect" };
             return Err(Check::fail(
                 "",
-                format!("{url}: {what}: {}", super::describe(&e)),
+                format!("{url}: {what}: {}", crate::outbound::describe(&e)),
                 unreachable_fix(url, subject.env),
             ));
         }
@@ -130,7 +130,7 @@ async fn discover(http: &reqwest::Client, provider: &Provider, subject: &Subject
 
 /// A JSON body of at most [`MAX_RESPONSE_BYTES`].
 async fn json_body(response: reqwest::Response) -> Result<Value, String> {
-    let bytes = read_bounded(response, MAX_RESPONSE_BYTES).await.map_err(|e| super::describe(&e))?;
+    let bytes = read_bounded(response, MAX_RESPONSE_BYTES).await.map_err(|e| crate::outbound::describe(&e))?;
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
@@ -167,7 +167,7 @@ async fn jwks(http: &reqwest::Client, url: &str) -> Check {
     let response = match http.get(url).send().await {
         Ok(r) if r.status().is_success() => r,
         Ok(r) => return Check::fail("", format!("{url}: HTTP {}", r.status().as_u16()), fix),
-        Err(e) => return Check::fail("", format!("{url}: {}", super::describe(&e)), fix),
+        Err(e) => return Check::fail("", format!("{url}: {}", crate::outbound::describe(&e)), fix),
     };
     let body = match json_body(response).await {
         Ok(v) => v,
@@ -249,7 +249,7 @@ async fn redirect_uri_accepted(
         Err(e) => {
             return Check::fail(
                 "",
-                format!("authorization endpoint: {}", super::describe(&e)),
+                format!("authorization endpoint: {}", crate::outbound::describe(&e)),
                 "check the network to the IdP",
             );
         }
@@ -309,7 +309,11 @@ async fn client_credentials(
     let response = match response {
         Ok(r) => r,
         Err(e) => {
-            return Check::fail("", format!("token endpoint: {}", super::describe(&e)), "check the network to the IdP");
+            return Check::fail(
+                "",
+                format!("token endpoint: {}", crate::outbound::describe(&e)),
+                "check the network to the IdP",
+            );
         }
     };
     let status = response.status().as_u16();

@@ -114,7 +114,7 @@ async fn upstream_check(http: &reqwest::Client, name: &str, upstream: &Upstream)
         Ok(r) => Check::warn(id, format!("{url}: HTTP {}", r.status().as_u16()), "check the upstream's status page"),
         Err(e) => Check::fail(
             id,
-            format!("{url}: {}", super::describe(&e)),
+            format!("{url}: {}", crate::outbound::describe(&e)),
             "check base_url and outbound HTTPS from this machine (HTTPS_PROXY behind a corporate proxy)",
         ),
     }
