@@ -166,3 +166,78 @@ fn the_agents_guide_matches_what_ci_runs() {
     let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
     assert!(ci.contains("tests/agents/versions.txt"), ".ci/run installs the pinned agents");
 }
+
+/// Every tracked Rust source file is in ARCHITECTURE.md's code map: by its own path, or by its folder
+/// (written with a trailing slash, as for the test modules of one binary).
+#[test]
+fn every_source_file_is_in_the_code_map() {
+    let root = workspace_root();
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let listed = |path: &str| {
+        let folder = path.rsplit_once('/').map(|(dir, _)| format!("`{dir}/`")).unwrap_or_default();
+        map.contains(&format!("`{path}`")) || (!folder.is_empty() && map.contains(&folder))
+    };
+    let missing: Vec<String> = rust_sources(&root).into_iter().filter(|p| !listed(p)).collect();
+    assert!(missing.is_empty(), "source files missing from ARCHITECTURE.md's code map: {missing:?}");
+}
+
+/// Workspace-relative paths of the Rust sources (target/, .agents/ and hidden folders left out).
+fn rust_sources(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') || name == "target" || name == "node_modules" {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.ends_with(".rs") {
+                let relative = path.strip_prefix(root).map(|p| p.to_string_lossy().replace('\\', "/"));
+                out.extend(relative.ok());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The proxy crate's top-level modules reference each other without cycles (tests excluded).
+#[test]
+fn the_proxy_crate_has_no_module_cycles() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let root = workspace_root();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in rust_sources(&root).into_iter().filter(|p| p.starts_with("proxy/src/")) {
+        let inner = &path["proxy/src/".len()..];
+        let module = inner.split('/').next().unwrap_or_default().trim_end_matches(".rs").to_string();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&path)).unwrap_or_default();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for line in code.lines().map(|l| l.split("//").next().unwrap_or_default()) {
+            for piece in line.split("crate::").skip(1) {
+                let target: String = piece.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                if !target.is_empty() && target != module {
+                    edges.entry(module.clone()).or_default().insert(target);
+                }
+            }
+        }
+    }
+    // A cycle exists when a module reaches itself.
+    for start in edges.keys() {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&String> = edges[start].iter().collect();
+        while let Some(next) = todo.pop() {
+            assert!(next != start, "module cycle through `{start}` (edges: {edges:?})");
+            if seen.insert(next.clone()) {
+                todo.extend(edges.get(next).into_iter().flatten());
+            }
+        }
+    }
+    assert!(edges.len() > 10, "the proxy's modules were read: {edges:?}");
+}
