@@ -21,10 +21,16 @@ pub struct Target {
     pub expect: &'static str,
 }
 
+/// One keep-alive connection per client (the load generator gives each simulated agent its own).
 pub fn client() -> HttpClient {
+    pooled(1)
+}
+
+/// A client keeping up to `idle` connections per host (the forwarder's, towards the stub).
+pub fn pooled(idle: usize) -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(1).build(connector)
+    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(idle).build(connector)
 }
 
 fn request(t: &Target) -> Result<hyper::Request<Full<Bytes>>, String> {

@@ -33,7 +33,7 @@ pub fn serve_role(args: &[String]) -> std::process::ExitCode {
     let forwarder = args[0] == "forwarder";
     runtime.block_on(async move {
         let Ok(listener) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await else { return };
-        let client = load::client();
+        let client = load::pooled(256);
         loop {
             let Ok((tcp, _)) = listener.accept().await else { continue };
             let _ = tcp.set_nodelay(true);

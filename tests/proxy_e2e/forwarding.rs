@@ -145,3 +145,45 @@ async fn with_sso_disabled_requests_pass_without_a_token_on_loopback() {
     assert!(s.proxy.console().contains("SSO: DISABLED"), "{}", s.proxy.console());
     assert!(!s.proxy.db_path().exists(), "no database while SSO is off");
 }
+
+/// A stream of small chunks arrives through the proxy as fast as from the upstream itself: the proxy's
+/// sockets do not hold small writes back (Nagle's algorithm with delayed ACKs adds ~40 ms stalls). The bound is
+/// generous: only such stalls break it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_stream_chunks_are_not_delayed_by_the_proxy() {
+    use std::time::{Duration, Instant};
+    let s = stack(true).await;
+    let token = s.proxy.mint_token("stream@company.com");
+    s.llm
+        .set_stream_settings(&mock_llm::StreamSettings {
+            stream_chunks: 20,
+            chunk_delay_ms: 2,
+            large_reply_bytes: 1024,
+        })
+        .unwrap();
+    let body = chat(true);
+    // One client per path, connections kept alive, as agents do.
+    let time = |url: String, bearer: String| {
+        let body = body.clone();
+        async move {
+            let client = client();
+            let mut ends = Vec::new();
+            for _ in 0..7 {
+                let started = Instant::now();
+                let r = client.post(&url).bearer_auth(&bearer).json(&body).send().await.expect("answers");
+                let text = r.text().await.expect("a stream");
+                assert!(text.contains("[DONE]"), "{text}");
+                ends.push(started.elapsed());
+            }
+            ends.sort();
+            ends[ends.len() / 2]
+        }
+    };
+    let direct = time(format!("{}/chat/completions", s.llm.openai_base_url()), OPENAI_KEY.to_string()).await;
+    let proxied = time(s.url("/v1/chat/completions"), token).await;
+    eprintln!("20-chunk stream, median end: upstream alone {direct:?}, through the proxy {proxied:?}");
+    assert!(
+        proxied < direct + Duration::from_millis(25),
+        "the proxy delays a stream of small chunks: {proxied:?} vs {direct:?} from the upstream alone"
+    );
+}
