@@ -1,8 +1,8 @@
 //! The token store: what the proxy persists, behind a trait so that a second
 //! backend (PostgreSQL) can pass the same conformance tests later.
 //!
-//! Implementations are synchronous; [`AsyncStore`] runs every call on tokio's
-//! blocking pool so the executor's worker threads never wait on disk or locks.
+//! Implementations are synchronous; [`AsyncStore`] runs every call on a few dedicated store threads
+//! so the executor's worker threads never wait on disk or locks.
 //! The store knows nothing of HTTP.
 
 pub mod sqlite;
@@ -189,25 +189,53 @@ pub trait Store: Send + Sync + 'static {
     fn clear_all_rate_limits(&self) -> Result<usize, StoreError>;
 }
 
-/// The store as the async server uses it: each call on the blocking pool.
+/// How many threads run store calls. Each keeps its own connection busy, so the
+/// SQLite pool never opens and drops connections under load, and the thread
+/// count stays fixed however many requests wait.
+pub const STORE_THREADS: usize = 4;
+
+type Job = Box<dyn FnOnce(&dyn Store) + Send>;
+
+/// The store as the async server uses it: each call runs on one of
+/// [`STORE_THREADS`] dedicated threads, and the caller awaits its answer.
 #[derive(Clone)]
 pub struct AsyncStore {
-    inner: Arc<dyn Store>,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl AsyncStore {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AsyncStore { inner: store }
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..STORE_THREADS {
+            let (store, queue) = (store.clone(), queue.clone());
+            let spawned = std::thread::Builder::new().name(format!("store-{n}")).spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(store.as_ref()),
+                        Err(_) => return, // every AsyncStore is gone
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start store thread {n}: {e}");
+            }
+        }
+        AsyncStore { jobs }
     }
 
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(inner.as_ref()))
-            .await
-            .map_err(|e| StoreError::Other(format!("store task failed: {e}")))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |store| {
+            let _ = tx.send(f(store));
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Other("the store threads have stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Other("a store call was dropped".into()))?
     }
 
     pub async fn find_token(&self, token_hash: String) -> Result<Option<TokenRecord>, StoreError> {
@@ -222,7 +250,7 @@ impl AsyncStore {
         self.run(|s| s.ping()).await
     }
 
-    /// Any other store call, on the blocking pool.
+    /// Any other store call, on a store thread.
     pub async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
