@@ -160,7 +160,8 @@ pub async fn layer(State(state): State<Arc<AgentState>>, request: Request, next:
 }
 
 fn sandbox(state: &AgentState, route: Route, reason: &Reason, shape: &Shape) -> Response {
-    tracing::info!(route = route.label(), reason = reason.label(), "authentication failed: sandbox reply");
+    // DEBUG, not INFO: an anonymous client must not be able to flood the log (the metrics count every reply).
+    tracing::debug!(route = route.label(), reason = reason.label(), "authentication failed: sandbox reply");
     state.metrics.request(route.label(), "sandbox");
     state.metrics.sandbox(reason.label());
     let text = sandbox::message(reason, &state.links.login_url());

@@ -68,9 +68,9 @@ pub fn message(reason: &Reason, login_url: &str) -> String {
     format!("🔒 {body}\n\n[{MARKER}]")
 }
 
-/// Whether a request body replays a banner (a plain byte search: no JSON parse on the hot path).
+/// Whether a request body replays a banner (a substring search: no JSON parse on the hot path).
 pub fn contains_marker(body: &[u8]) -> bool {
-    body.windows(MARKER.len()).any(|w| w == MARKER.as_bytes())
+    memchr::memmem::find(body, MARKER.as_bytes()).is_some()
 }
 
 /// What the reply must look like, read from the request body.
