@@ -26,6 +26,20 @@ async fn reconfigure(mut s: Stack, server: &[&str], upstreams: &[&str]) -> Stack
     s
 }
 
+/// `--validate-only` on `yaml`: the exit code and what it printed.
+fn validate_only(yaml: &str) -> (Option<i32>, String) {
+    let dir = llm_sso_kit::proxy::TempDir::new("validate");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, yaml).expect("write config");
+    let out = std::process::Command::new(llm_sso_kit::proxy::binary())
+        .arg("--sso-config")
+        .arg(&config)
+        .arg("--validate-only")
+        .output()
+        .expect("the binary runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+}
+
 /// One raw HTTP/1.1 request (no client-side path normalization); the status code.
 async fn raw_status(port: u16, request: &str) -> u16 {
     let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
@@ -409,18 +423,9 @@ async fn log_files_are_private_and_admin_commands_never_create_a_database() {
 
 #[tokio::test]
 async fn padded_upstream_keys_are_refused_and_upstream_errors_logged() {
-    let dir = llm_sso_kit::proxy::TempDir::new("padded");
-    let config = dir.path().join("padded.yaml");
-    std::fs::write(&config, "upstreams:\n  openai: { base_url: \"http://127.0.0.1:9/v1\", api_key: \"sk-abc\\n\" }\n")
-        .unwrap();
-    let out = std::process::Command::new(llm_sso_kit::proxy::binary())
-        .arg("--sso-config")
-        .arg(&config)
-        .arg("--validate-only")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let yaml = "upstreams:\n  openai: { base_url: \"http://127.0.0.1:9/v1\", api_key: \"sk-abc\\n\" }\n";
+    let (code, text) = validate_only(yaml);
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("upstreams.openai.api_key") && text.contains("line breaks"), "{text}");
     assert!(!text.contains("sk-abc"), "the secret is not echoed: {text}");
 
@@ -571,23 +576,12 @@ async fn past_the_request_cap_agents_get_a_503_with_retry_after() {
 
 #[tokio::test]
 async fn validate_only_warns_about_a_multi_tenant_entra_without_allowed_tenants() {
-    let dir = llm_sso_kit::proxy::TempDir::new("entra");
-    let config = dir.path().join("entra.yaml");
-    std::fs::write(
-        &config,
+    let (code, text) = validate_only(
         "sso:\n  enabled: true\n  authorization: { mode: \"enterprise\", api_url: \"https://authz.example/api\" }\n  \
          providers:\n    microsoft:\n      type: \"oauth2\"\n      client_id: \"c\"\n      client_secret: \"s\"\n      \
          discovery_url: \"https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration\"\n      \
          scopes: [\"openid\", \"email\"]\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(llm_sso_kit::proxy::binary())
-        .arg("--sso-config")
-        .arg(&config)
-        .arg("--validate-only")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    );
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("WARNING") && text.contains("allowed_tenants") && text.contains("enterprise mode"), "{text}");
 }
