@@ -97,6 +97,17 @@ pub struct Forwarder {
     deadline: Duration,
     /// Longest silence within a streamed reply.
     stream_idle: Duration,
+    /// Origin and path (no trailing slash) of each base URL, parsed once: a target must stay under them.
+    openai_base: (url::Origin, String),
+    anthropic_base: (url::Origin, String),
+}
+
+/// The origin and path prefix of a base URL (an unparsable one matches nothing).
+fn base_of(base_url: &str) -> (url::Origin, String) {
+    match url::Url::parse(base_url) {
+        Ok(u) => (u.origin(), u.path().trim_end_matches('/').to_string()),
+        Err(_) => (url::Origin::new_opaque(), String::from("/\u{0}")),
+    }
 }
 
 /// How long the body of a response may take.
@@ -123,6 +134,8 @@ impl Forwarder {
             anthropic: upstreams.anthropic.clone(),
             deadline: Duration::from_secs(upstreams.timeout_seconds),
             stream_idle: Duration::from_secs(upstreams.stream_idle_timeout_seconds),
+            openai_base: base_of(&upstreams.openai.base_url),
+            anthropic_base: base_of(&upstreams.anthropic.base_url),
         })
     }
 
@@ -136,7 +149,7 @@ impl Forwarder {
     /// The upstream URL for a normalized agent path (and its query); `None` when
     /// the result would leave the upstream's base path (dot segments are refused
     /// before this, see [`super::routes::escapes_base`]; this is the second lock).
-    pub fn target(&self, api: Api, path: &str, query: Option<&str>) -> Option<String> {
+    pub fn target(&self, api: Api, path: &str, query: Option<&str>) -> Option<url::Url> {
         let (_, upstream) = self.upstream(api);
         // OpenAI base URLs end in /v1 (as agents are configured); Anthropic's do not.
         let suffix = match api {
@@ -147,12 +160,18 @@ impl Forwarder {
             Some(q) => format!("{}{suffix}?{q}", upstream.base_url),
             None => format!("{}{suffix}", upstream.base_url),
         };
-        let base = url::Url::parse(&upstream.base_url).ok()?;
+        // One parse per request; the result goes to the client as it is (no second parse there).
         let parsed = url::Url::parse(&url).ok()?;
-        let base_path = base.path().trim_end_matches('/');
-        let inside = parsed.origin() == base.origin()
-            && parsed.path().strip_prefix(base_path).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-        inside.then_some(url)
+        let (origin, base_path) = match api {
+            Api::OpenAi => &self.openai_base,
+            Api::Anthropic => &self.anthropic_base,
+        };
+        let inside = parsed.origin() == *origin
+            && parsed
+                .path()
+                .strip_prefix(base_path.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        inside.then_some(parsed)
     }
 
     /// Sends the agent's request (`parts` as received, normalized path) upstream.
@@ -194,8 +213,8 @@ impl Forwarder {
         }
         let started = Instant::now();
         let deadline = started + self.deadline;
-        let host = url::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
-        let request = self.client.request(method, &url).headers(outgoing).body(body).send();
+        let host = url.host_str().unwrap_or_default().to_string();
+        let request = self.client.request(method, url).headers(outgoing).body(body).send();
         let sent = match tokio::time::timeout_at(deadline.into(), request).await {
             Ok(sent) => sent.map_err(|e| (e.is_timeout(), e.to_string())),
             Err(_) => {
