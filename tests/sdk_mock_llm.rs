@@ -27,16 +27,7 @@ async fn official_sdks_parse_the_mock_upstream() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "SDK check failed:\n{}\n{stdout}", String::from_utf8_lossy(&output.stderr));
     let result: Value = serde_json::from_str(stdout.trim()).expect("the script prints JSON");
-    for key in [
-        "openai_json",
-        "openai_stream",
-        "responses_json",
-        "responses_stream",
-        "responses_stream_final",
-        "anthropic_json",
-        "anthropic_stream",
-        "anthropic_stream_final",
-    ] {
+    for key in llm_sso_kit::SDK_TEXTS {
         assert_eq!(result[key], prompt, "{key}: {result}");
     }
     assert_eq!(result["responses_json_status"], "completed");

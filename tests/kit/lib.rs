@@ -53,6 +53,19 @@ pub fn python_with_sdks() -> Result<PathBuf, String> {
     }
 }
 
+/// The texts `tests/sdk/check_sdks.py` reports, one per API and format the SDKs parsed (legacy completions
+/// come on top with `--legacy-completions`).
+pub const SDK_TEXTS: &[&str] = &[
+    "openai_json",
+    "openai_stream",
+    "responses_json",
+    "responses_stream",
+    "responses_stream_final",
+    "anthropic_json",
+    "anthropic_stream",
+    "anthropic_stream_final",
+];
+
 /// Handles a test that needs an outside program that is missing: in CI (`CI` set)
 /// that is a failure; locally the test is skipped with a loud reason on stderr.
 /// Returns normally only when skipping is allowed.

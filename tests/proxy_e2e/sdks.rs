@@ -29,33 +29,13 @@ async fn official_sdks_parse_sandbox_and_forwarded_replies() {
     let s = stack(true).await;
     let login = format!("{}/auth/login", s.proxy.base_url());
     let sandboxed = run(&python, &s, "not-a-token", &["--legacy-completions"]).await;
-    for key in [
-        "openai_json",
-        "openai_stream",
-        "responses_json",
-        "responses_stream",
-        "responses_stream_final",
-        "completions_json",
-        "completions_stream",
-        "anthropic_json",
-        "anthropic_stream",
-        "anthropic_stream_final",
-    ] {
+    for key in llm_sso_kit::SDK_TEXTS.iter().chain(&["completions_json", "completions_stream"]) {
         let text = sandboxed[key].as_str().unwrap_or_default();
         assert!(text.contains(&login), "{key}: {sandboxed}");
     }
     let token = s.proxy.mint_token("alice@company.com");
     let forwarded = run(&python, &s, &token, &[]).await;
-    for key in [
-        "openai_json",
-        "openai_stream",
-        "responses_json",
-        "responses_stream",
-        "responses_stream_final",
-        "anthropic_json",
-        "anthropic_stream",
-        "anthropic_stream_final",
-    ] {
+    for key in llm_sso_kit::SDK_TEXTS {
         assert_eq!(forwarded[key], "hello from the SDKs", "{key}: {forwarded}");
     }
     // The Anthropic SDK 2.x sends the key as Bearer; the upstream still gets x-api-key from the proxy.
