@@ -89,6 +89,16 @@ pub async fn until_refused(addr: std::net::SocketAddr) {
     panic!("{addr} still accepts connections");
 }
 
+/// A raw `POST /auth/confirm` as a browser with `cookie` sends it (for [`all_at_once`]).
+pub fn confirm_request(cookie: &str, code: &str, csrf: &str) -> String {
+    let form = format!("code={code}&csrf_token={csrf}");
+    format!(
+        "POST /auth/confirm HTTP/1.1\r\nHost: kit\r\nCookie: {cookie}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    )
+}
+
 /// Sends the same raw HTTP/1.1 request on `n` connections so that they arrive
 /// together (all but the last byte first, then the last bytes back to back), as
 /// an attacker racing a single-use value would. The raw responses, in order.

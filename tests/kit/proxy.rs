@@ -284,6 +284,18 @@ impl ProxyProcess {
         false
     }
 
+    /// The confirmation code printed for `email` (the last one), as a person reads the
+    /// console; waits up to four seconds for the line to arrive.
+    pub async fn confirmation_code(&self, email: &str) -> Option<String> {
+        for _ in 0..200 {
+            if let Some(code) = crate::browser::code_in(&self.console(), email) {
+                return Some(code);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
     /// Sends SIGTERM (graceful shutdown).
     pub fn terminate(&self) {
         if let Some(pid) = self.child.id() {

@@ -52,13 +52,8 @@ async fn raw_status(port: u16, request: &str) -> u16 {
 
 /// The confirmation code the proxy printed for `email`.
 async fn code_for(s: &Stack, email: &str) -> String {
-    for _ in 0..100 {
-        if let Some(code) = llm_sso_kit::browser::code_in(&s.proxy.console(), email) {
-            return code;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no code for {email}:\n{}", s.proxy.console());
+    let code = s.proxy.confirmation_code(email).await;
+    code.unwrap_or_else(|| panic!("no code for {email}:\n{}", s.proxy.console()))
 }
 
 /// A client that keeps cookies but does not follow redirects.
@@ -194,12 +189,7 @@ async fn one_code_sent_fifty_times_at_once_issues_one_token() {
         let email = format!("race{round}@company.com");
         let (cookie, csrf) = confirmation_cookie(&s, &email).await;
         let code = code_for(&s, &email).await;
-        let form = format!("code={code}&csrf_token={csrf}");
-        let request = format!(
-            "POST /auth/confirm HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-            form.len()
-        );
+        let request = llm_sso_kit::confirm_request(&cookie, &code, &csrf);
         let answers = llm_sso_kit::all_at_once(s.proxy.port, &request, 50).await;
         let statuses: Vec<&str> = answers.iter().map(|a| a.split_whitespace().nth(1).unwrap_or("none")).collect();
         let tokens = answers.iter().filter(|a| a.contains("id=\"token\" readonly value=\"llmsso_")).count();
@@ -220,12 +210,7 @@ async fn concurrent_guesses_never_exceed_the_attempt_limit() {
         let (cookie, csrf) = confirmation_cookie(&s, &email).await;
         let code = code_for(&s, &email).await;
         let wrong = if code == "000000" { "000001" } else { "000000" };
-        let form = format!("code={wrong}&csrf_token={csrf}");
-        let request = format!(
-            "POST /auth/confirm HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-            form.len()
-        );
+        let request = llm_sso_kit::confirm_request(&cookie, wrong, &csrf);
         let answers = llm_sso_kit::all_at_once(s.proxy.port, &request, 20).await;
         let statuses: Vec<&str> = answers.iter().map(|a| a.split_whitespace().nth(1).unwrap_or("none")).collect();
         println!("round {round}: {statuses:?}");

@@ -6,7 +6,6 @@
 use crate::common::*;
 use mock_authz_api::{AuthzConfig, Faults, MockAuthzApi, Policy};
 use mock_idp::{NextLogin, TokenFault};
-use std::time::Duration;
 
 use llm_sso_kit::browser::{Browser, Page};
 
@@ -16,13 +15,8 @@ fn token_on(page: &Page) -> String {
 
 /// The code the proxy printed for `email`, as a person reads it from the console.
 async fn code_from_console(s: &Stack, email: &str) -> String {
-    for _ in 0..100 {
-        if let Some(code) = llm_sso_kit::browser::code_in(&s.proxy.console(), email) {
-            return code;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no confirmation code for {email} in the console:\n{}", s.proxy.console());
+    let code = s.proxy.confirmation_code(email).await;
+    code.unwrap_or_else(|| panic!("no confirmation code for {email} in the console:\n{}", s.proxy.console()))
 }
 
 /// Walks the login of `email` at `provider` up to the page after the callback.

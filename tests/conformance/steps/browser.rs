@@ -2,7 +2,6 @@
 
 use crate::world::KitWorld;
 use cucumber::{given, then, when};
-use std::time::Duration;
 
 #[when("I open the login page")]
 async fn login_page(world: &mut KitWorld) {
@@ -30,13 +29,8 @@ async fn reauth(world: &mut KitWorld) {
 }
 
 async fn console_code(world: &KitWorld, email: &str) -> String {
-    for _ in 0..200 {
-        if let Some(code) = llm_sso_kit::browser::code_in(&world.proxy().console(), email) {
-            return code;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no confirmation code for {email} in the console");
+    let code = world.proxy().confirmation_code(email).await;
+    code.unwrap_or_else(|| panic!("no confirmation code for {email} in the console"))
 }
 
 async fn submit(world: &mut KitWorld, code: &str) {

@@ -32,24 +32,12 @@ async fn foreign_callback(world: &mut KitWorld, email: String) {
 
 #[when(expr = "the confirmation code printed for {string} is submitted {int} times at once")]
 async fn race(world: &mut KitWorld, email: String, times: usize) {
-    let mut code = None;
-    for _ in 0..200 {
-        code = llm_sso_kit::browser::code_in(&world.proxy().console(), &email);
-        if code.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let code = world.proxy().confirmation_code(&email).await;
     let code = code.unwrap_or_else(|| panic!("no confirmation code for {email}"));
     let csrf = world.page.as_ref().map(|p| p.input("csrf_token")).unwrap_or_default();
     let cookie = world.browser.cookie_header(&format!("{}/auth/confirm", world.base_url()));
-    let form = format!("code={code}&csrf_token={csrf}");
     // Raw and synchronised on the last byte: the submissions reach the proxy together.
-    let request = format!(
-        "POST /auth/confirm HTTP/1.1\r\nHost: kit\r\nCookie: {cookie}\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-        form.len()
-    );
+    let request = llm_sso_kit::confirm_request(&cookie, &code, &csrf);
     for answer in llm_sso_kit::all_at_once(world.proxy().port, &request, times).await {
         let status = answer.split_whitespace().nth(1).unwrap_or("none").to_string();
         assert!(!status.starts_with('5') && status != "none", "a concurrent submission got {status}");
