@@ -1,9 +1,10 @@
-//! The configuration reference stays true to the code: `docs/configuration.md`
-//! and `config/llm-sso-proxy.schema.json` name exactly the keys the parser
-//! accepts (`config::schema::SCHEMA`) and the environment variables it reads,
+//! The configuration reference stays true to the code: the key and environment
+//! tables of `docs/configuration.md` and `config/llm-sso-proxy.schema.json` are
+//! what `config::reference` generates from the key table (`config::keys::KEYS`),
 //! and the reference's complete example is a valid configuration.
+//! `LLM_SSO_BLESS=1 cargo test -p llm-sso-proxy --test docs` rewrites them.
 
-use llm_sso_proxy::config::{self, Overrides, rules::ENVIRONMENT, schema::SCHEMA};
+use llm_sso_proxy::config::{self, Overrides, environment, keys::KEYS, reference};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -18,14 +19,7 @@ fn read(path: &str) -> String {
 
 /// Every key the parser knows, dotted, with `<provider>` for a provider's name.
 fn schema_keys() -> BTreeSet<String> {
-    SCHEMA
-        .iter()
-        .flat_map(|(parent, keys)| {
-            keys.iter().map(move |k| if parent.is_empty() { k.to_string() } else { format!("{parent}.{k}") })
-        })
-        .map(|k| k.replace('*', "<provider>"))
-        .filter(|k| k.contains('.'))
-        .collect()
+    KEYS.iter().map(|k| k.path.replace('*', "<provider>")).filter(|k| k.contains('.')).collect()
 }
 
 /// The first column of the doc's "Every key" table.
@@ -49,7 +43,7 @@ fn configuration_reference_documents_exactly_the_keys_the_parser_accepts() {
     let stale: Vec<_> = documented.difference(&known).collect();
     assert!(undocumented.is_empty(), "keys missing from docs/configuration.md: {undocumented:?}");
     assert!(stale.is_empty(), "docs/configuration.md documents keys that do not exist: {stale:?}");
-    for (variable, key) in ENVIRONMENT {
+    for (variable, key) in environment::variables() {
         assert!(
             doc.contains(&format!("| `{variable}` | `{key}` |")),
             "{variable} is not documented as overriding {key}"
@@ -78,7 +72,7 @@ fn json_schema_has_exactly_the_keys_the_parser_accepts() {
     let mut keys = BTreeSet::new();
     json_schema_keys(&schema, "", &mut keys);
     let keys: BTreeSet<String> = keys.into_iter().filter(|k| k.contains('.')).collect();
-    assert_eq!(keys, schema_keys(), "config/llm-sso-proxy.schema.json and config::schema::SCHEMA differ");
+    assert_eq!(keys, schema_keys(), "config/llm-sso-proxy.schema.json and config::keys::KEYS differ");
 }
 
 #[test]
@@ -95,4 +89,55 @@ fn the_complete_example_of_the_reference_is_valid() {
     let _ = std::fs::remove_file(&path);
     let config = loaded.unwrap_or_else(|problems| panic!("the documented example is invalid: {problems}"));
     assert_eq!(config.redirect_uri(), "https://llm-proxy.company.com/auth/callback");
+}
+
+fn blessing() -> bool {
+    std::env::var_os("LLM_SSO_BLESS").is_some()
+}
+
+/// The text between `markers` in `doc`, and the doc with `generated` in its place.
+fn generated_block(doc: &str, markers: (&str, &str), generated: &str) -> (String, String) {
+    let (before, rest) = doc.split_once(markers.0).unwrap_or_else(|| panic!("{} is missing", markers.0));
+    let (inside, after) = rest.split_once(markers.1).unwrap_or_else(|| panic!("{} is missing", markers.1));
+    let replaced = format!("{before}{}\n{generated}{}{after}", markers.0, markers.1);
+    (inside.trim_start_matches('\n').to_string(), replaced)
+}
+
+#[test]
+fn the_reference_tables_are_generated_from_the_key_table() {
+    let path = repo().join("docs/configuration.md");
+    let mut doc = read("docs/configuration.md");
+    let mut stale = Vec::new();
+    for (markers, generated) in
+        [(reference::KEYS_BLOCK, reference::markdown_keys()), (reference::ENV_BLOCK, reference::markdown_environment())]
+    {
+        let (current, replaced) = generated_block(&doc, markers, &generated);
+        if current != generated {
+            stale.push(markers.0);
+            doc = replaced;
+        }
+    }
+    if blessing() && !stale.is_empty() {
+        std::fs::write(&path, &doc).expect("write docs/configuration.md");
+    } else {
+        assert!(
+            stale.is_empty(),
+            "stale blocks in docs/configuration.md: {stale:?}; run LLM_SSO_BLESS=1 cargo test -p llm-sso-proxy --test docs"
+        );
+    }
+}
+
+#[test]
+fn the_json_schema_is_generated_from_the_key_table() {
+    let generated = reference::json_schema();
+    let current: Value = serde_json::from_str(&read("config/llm-sso-proxy.schema.json")).expect("valid JSON");
+    if current != generated && blessing() {
+        let text = serde_json::to_string_pretty(&generated).expect("serialize") + "\n";
+        std::fs::write(repo().join("config/llm-sso-proxy.schema.json"), text).expect("write the schema");
+    } else {
+        assert!(
+            current == generated,
+            "config/llm-sso-proxy.schema.json is stale; run LLM_SSO_BLESS=1 cargo test -p llm-sso-proxy --test docs"
+        );
+    }
 }

@@ -54,3 +54,19 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// File order, however the checks visited the sections; other locations last.
+pub fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by_key(|d| position(&d.location));
+}
+
+/// (line, column) of a `file:line:column` location; other locations sort last.
+fn position(location: &str) -> (usize, usize) {
+    let mut parts = location.rsplitn(3, ':');
+    let col = parts.next().and_then(|c| c.parse().ok());
+    let line = parts.next().and_then(|l| l.parse().ok());
+    match (line, col) {
+        (Some(l), Some(c)) => (l, c),
+        _ => (usize::MAX, usize::MAX),
+    }
+}

@@ -1,69 +1,11 @@
-//! Settings from the environment (`SSO_*`), and the checks that involve more
-//! than one key: the mistakes of the troubleshooting guide that are not typos.
+//! The checks that involve more than one key, or the world (a readable file):
+//! the mistakes of the troubleshooting guide that are not typos. Run after the
+//! environment and the command line are applied. And the warnings: settings
+//! that are valid but weaker than they look.
 
-use super::schema::{Walked, parse_mode};
+use super::walk::Walked;
 use super::{AuthMode, Diagnostic};
 use std::net::IpAddr;
-
-/// The environment variables that override the file (SPEC §3).
-pub const ENVIRONMENT: &[(&str, &str)] = &[
-    ("SSO_ENABLED", "sso.enabled"),
-    ("SSO_DATABASE_PATH", "sso.database_path"),
-    ("SSO_AUTH_MODE", "sso.authorization.mode"),
-    ("SSO_AUTH_API_URL", "sso.authorization.api_url"),
-    ("SSO_SESSION_LIFETIME_HOURS", "sso.authorization.session_lifetime_hours"),
-];
-
-pub fn apply_environment(w: &mut Walked, env: &dyn Fn(&str) -> Option<String>) {
-    for (name, path) in ENVIRONMENT {
-        let Some(value) = env(name) else { continue };
-        let origin = format!("environment {name}");
-        let value = value.trim().to_string();
-        let a = &mut w.config.sso.authorization;
-        let problem = match *name {
-            "SSO_ENABLED" => match value.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => {
-                    w.config.sso.enabled = true;
-                    None
-                }
-                "false" | "0" | "no" | "off" => {
-                    w.config.sso.enabled = false;
-                    None
-                }
-                _ => Some(format!("must be true or false, found {value:?}")),
-            },
-            "SSO_DATABASE_PATH" if !value.is_empty() => {
-                w.config.sso.database_path = value.into();
-                None
-            }
-            "SSO_AUTH_MODE" => match parse_mode(&value) {
-                Some(mode) => {
-                    a.mode = mode;
-                    None
-                }
-                None => Some(format!("must be single_user or enterprise, found {value:?}")),
-            },
-            "SSO_AUTH_API_URL" if !value.is_empty() => {
-                a.api_url = Some(value);
-                None
-            }
-            "SSO_SESSION_LIFETIME_HOURS" => match value.parse::<u32>() {
-                Ok(h) if (1..=24 * 365).contains(&h) => {
-                    a.session_lifetime_hours = h;
-                    None
-                }
-                _ => Some(format!("must be a whole number of hours (1 to 8760), found {value:?}")),
-            },
-            _ => Some("must not be empty".to_string()),
-        };
-        match problem {
-            Some(message) => w.diagnostics.push(Diagnostic::new(origin, *path, message)),
-            None => {
-                w.origins.insert((*path).to_string(), origin);
-            }
-        }
-    }
-}
 
 fn has_scheme(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())

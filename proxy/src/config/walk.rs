@@ -1,0 +1,413 @@
+//! The walk from the YAML tree to [`Config`], driven by the key table: every
+//! key is checked against [`keys::KEYS`] and every value against its field's
+//! type, and *all* problems are collected (unknown or misplaced keys with a
+//! suggestion, wrong types, missing environment variables), each with
+//! file:line:column. Secret values never appear in a message.
+
+use super::diagnostics::{self, Diagnostic};
+use super::interpolate::interpolate;
+use super::keys::{self, Field, Key, Parsed, Target};
+use super::suggest::{is_a_key_name, unknown_key_hint};
+use super::types::{Config, Provider, TlsFiles};
+use super::yaml::{self, Mark, Node, Value};
+use std::collections::BTreeMap;
+
+/// The result of a walk: the config (defaults where a value was missing or wrong),
+/// every problem, and where each value came from (for later cross-key checks).
+pub struct Walked {
+    pub file: String,
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Dotted path -> `file:line:column` (or `environment X`, `command line --y`).
+    pub origins: BTreeMap<String, String>,
+}
+
+impl Walked {
+    /// Where `path` was set; for a key that is absent, where its nearest
+    /// enclosing section was; the file itself when nothing was set.
+    pub fn origin(&self, path: &str) -> String {
+        let mut current = path;
+        loop {
+            if let Some(origin) = self.origins.get(current) {
+                return origin.clone();
+            }
+            match current.rsplit_once('.') {
+                Some((parent, _)) => current = parent,
+                None => return self.file.clone(),
+            }
+        }
+    }
+}
+
+struct Walker<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    out: Walked,
+}
+
+pub fn walk(file: &str, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Walked {
+    let mut w = Walker {
+        env,
+        out: Walked {
+            file: file.to_string(),
+            config: Config::default(),
+            diagnostics: Vec::new(),
+            origins: BTreeMap::new(),
+        },
+    };
+    match yaml::parse(text) {
+        Err(e) => {
+            let d = Diagnostic::new(w.at(e.mark), "", format!("YAML syntax error: {}", e.message))
+                .hint("check indentation (spaces, not tabs) and that quotes and brackets are closed");
+            w.out.diagnostics.push(d);
+        }
+        Ok(None) => {}
+        Ok(Some(root)) => w.section(&root, ""),
+    }
+    diagnostics::sort(&mut w.out.diagnostics);
+    w.out
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
+}
+
+impl Walker<'_> {
+    fn at(&self, mark: Mark) -> String {
+        format!("{}:{}:{}", self.out.file, mark.line, mark.col)
+    }
+
+    fn error(&mut self, mark: Mark, path: &str, message: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::new(self.at(mark), path, message);
+        d.hint = hint;
+        self.out.diagnostics.push(d);
+    }
+
+    /// One mapping of the table (`schema_path`, e.g. `server`), found at `path`.
+    fn section(&mut self, node: &Node, schema_path: &str) {
+        let fields = self.fields(node, schema_path, schema_path);
+        for key in keys::children(schema_path) {
+            let Some(child) = fields.get(key.name()) else { continue };
+            match &key.target {
+                Target::Section if key.path == "server.tls" => self.tls(child, key),
+                Target::Section => self.section(child, key.path),
+                Target::Providers => self.providers(child),
+                Target::Config(field) => {
+                    if let Some(value) = self.value(child, key.path, key, field) {
+                        field.store(&mut self.out.config, value);
+                    }
+                }
+                // Keys of a TLS section or a provider are read with their record.
+                Target::Tls(_) | Target::Provider(_) => {}
+            }
+        }
+    }
+
+    /// The keys of a mapping; reports a non-mapping, duplicate and unknown keys.
+    fn fields<'n>(&mut self, node: &'n Node, path: &str, schema_path: &str) -> BTreeMap<&'n str, &'n Node> {
+        let mut out = BTreeMap::new();
+        let entries = match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => return out,
+            _ => {
+                let found = node.describe(true);
+                self.error(
+                    node.mark,
+                    path,
+                    format!("expected a mapping of keys, found {found}"),
+                    Some("indent the keys that belong here by two more spaces".into()),
+                );
+                return out;
+            }
+        };
+        for (key, value) in entries {
+            let child = join(path, &key.name);
+            if out.contains_key(key.name.as_str()) {
+                self.error(key.mark, &child, "duplicate key", Some("remove one of the two".into()));
+                continue;
+            }
+            if !keys::children(schema_path).any(|k| k.name() == key.name) {
+                let where_ = if path.is_empty() { "at the top level".to_string() } else { format!("in `{path}`") };
+                let hint = unknown_key_hint(schema_path, &key.name);
+                self.error(key.mark, &child, format!("unknown key `{}` {where_}", key.name), Some(hint));
+                continue;
+            }
+            self.out.origins.insert(child, self.at(value.mark));
+            out.insert(key.name.as_str(), value);
+        }
+        out
+    }
+
+    /// A record whose keys are all read before it is stored: a provider, or the
+    /// TLS files. A missing required key is reported at `at`, and the record is
+    /// kept only when every key was valid.
+    fn record<T: Default>(
+        &mut self,
+        node: &Node,
+        at: Mark,
+        path: &str,
+        schema_path: &str,
+        field_of: fn(&Key) -> Option<&Field<T>>,
+    ) -> Option<T> {
+        let fields = self.fields(node, path, schema_path);
+        let mut record = T::default();
+        let mut complete = true;
+        for key in keys::children(schema_path) {
+            let Some(field) = field_of(key) else { continue };
+            let key_path = join(path, key.name());
+            match fields.get(key.name()) {
+                Some(child) => match self.value(child, &key_path, key, field) {
+                    Some(value) => field.store(&mut record, value),
+                    None => complete = false,
+                },
+                None if key.required => {
+                    self.error(at, &key_path, "required field is missing", Some(key.example.into()));
+                    complete = false;
+                }
+                None => {}
+            }
+        }
+        complete.then_some(record)
+    }
+
+    /// Both files or neither: half a TLS setup is an error, not plain HTTP.
+    fn tls(&mut self, node: &Node, key: &Key) {
+        if node.value == Value::Null {
+            return;
+        }
+        let files: Option<TlsFiles> = self.record(node, node.mark, key.path, key.path, Key::tls_field);
+        if files.is_some() {
+            self.out.config.server.tls = files;
+        }
+    }
+
+    fn providers(&mut self, node: &Node) {
+        let entries = match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => return,
+            _ => {
+                let found = node.describe(true);
+                self.error(
+                    node.mark,
+                    "sso.providers",
+                    format!("expected a mapping of provider names, found {found}"),
+                    None,
+                );
+                return;
+            }
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for (key, value) in entries {
+            let path = format!("sso.providers.{}", key.name);
+            if !seen.insert(key.name.clone()) {
+                self.error(key.mark, &path, "duplicate provider", None);
+                continue;
+            }
+            if !matches!(value.value, Value::Map(_) | Value::Null) {
+                let hint = if is_a_key_name(&key.name) {
+                    format!("`{}` is a setting, not a provider: check indentation", key.name)
+                } else {
+                    "a provider is a mapping with type, client_id, client_secret, discovery_url and scopes".into()
+                };
+                let found = value.describe(false);
+                self.error(key.mark, &path, format!("provider must be a mapping, found {found}"), Some(hint));
+                continue;
+            }
+            self.out.origins.insert(path.clone(), self.at(key.mark));
+            let provider: Option<Provider> =
+                self.record(value, key.mark, &path, "sso.providers.*", Key::provider_field);
+            if let Some(provider) = provider {
+                self.out.config.sso.providers.insert(key.name.clone(), provider);
+            }
+        }
+    }
+
+    /// A value of the field's type, or `None` after reporting why not.
+    fn value<T>(&mut self, node: &Node, path: &str, key: &Key, field: &Field<T>) -> Option<Parsed> {
+        let text = |w: &mut Self, secret| w.string(node, path, secret).map(Parsed::Text);
+        let nullable = |w: &mut Self, secret| {
+            if node.value == Value::Null { Some(Parsed::Null) } else { w.string(node, path, secret).map(Parsed::Text) }
+        };
+        match field {
+            Field::Text(_) | Field::BaseUrl(_) | Field::Path(_) => text(self, false),
+            Field::RequiredSecret(_) => text(self, true),
+            Field::OptText(_) => nullable(self, false),
+            Field::Secret(_) => nullable(self, true),
+            Field::Bool(_) => self.boolean(node, path).map(Parsed::Bool),
+            Field::U16(_) | Field::U32(_) | Field::U64(_) | Field::Usize(_) => {
+                self.number(node, path, key.range.0, key.range.1).map(Parsed::Number)
+            }
+            Field::List(_) => self.strings(node, path).map(Parsed::List),
+            Field::Networks(_) => self.networks(node, path).map(Parsed::Networks),
+            Field::Mode(_) => {
+                let v = self.string(node, path, false)?;
+                let mode = keys::parse_mode(&v);
+                if mode.is_none() {
+                    let hint = "use \"single_user\" (code in the server console) or \"enterprise\" (authorization API)";
+                    self.error(node.mark, path, format!("unknown mode {v:?}"), Some(hint.into()));
+                }
+                mode.map(Parsed::Mode)
+            }
+        }
+    }
+
+    /// A string, with `${NAME}` read from the environment.
+    fn string(&mut self, node: &Node, path: &str, secret: bool) -> Option<String> {
+        let text = match &node.value {
+            Value::Scalar { text, .. } => text,
+            _ => {
+                let found = node.describe(!secret);
+                self.error(node.mark, path, format!("expected a string, found {found}"), None);
+                return None;
+            }
+        };
+        match interpolate(text, self.env) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                let hint = "export the variable before starting the proxy, or write the value in the file";
+                self.error(node.mark, path, message, Some(hint.into()));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        let key = path.rsplit('.').next().unwrap_or(path);
+        match &node.value {
+            Value::Scalar { text, quoted: false } if matches!(text.as_str(), "true" | "True" | "TRUE") => Some(true),
+            Value::Scalar { text, quoted: false } if matches!(text.as_str(), "false" | "False" | "FALSE") => {
+                Some(false)
+            }
+            Value::Scalar { text, quoted } => {
+                let lower = text.to_ascii_lowercase();
+                let hint = if *quoted && (lower == "true" || lower == "false") {
+                    format!("remove the quotes: `{key}: {lower}` (a quoted \"{text}\" is a string)")
+                } else if matches!(lower.as_str(), "1" | "0" | "yes" | "no" | "on" | "off" | "y" | "n") {
+                    let want = matches!(lower.as_str(), "1" | "yes" | "on" | "y");
+                    format!("write `{key}: {want}`: only true and false are booleans")
+                } else {
+                    format!("write `{key}: true` or `{key}: false`")
+                };
+                let found = node.describe(true);
+                self.error(node.mark, path, format!("must be a boolean (true or false), found {found}"), Some(hint));
+                None
+            }
+            _ => {
+                let found = node.describe(true);
+                self.error(node.mark, path, format!("must be a boolean (true or false), found {found}"), None);
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, node: &Node, path: &str, min: u64, max: u64) -> Option<u64> {
+        let found = node.describe(true);
+        let parsed = match &node.value {
+            Value::Scalar { text, quoted: false } => text.parse::<u64>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            Some(n) => {
+                self.error(node.mark, path, format!("must be between {min} and {max}, found {n}"), None);
+                None
+            }
+            None => {
+                let hint = matches!(node.value, Value::Scalar { quoted: true, .. })
+                    .then(|| "remove the quotes around the number".to_string());
+                self.error(node.mark, path, format!("must be a whole number, found {found}"), hint);
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, node: &Node, path: &str) -> Option<Vec<String>> {
+        match &node.value {
+            Value::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(self.string(item, &format!("{path}[{i}]"), false)?);
+                }
+                Some(out)
+            }
+            Value::Null => Some(Vec::new()),
+            _ => {
+                let found = node.describe(true);
+                let hint = format!(
+                    "write a list, e.g. `{}: [\"openid\", \"email\"]`",
+                    path.rsplit('.').next().unwrap_or(path)
+                );
+                self.error(node.mark, path, format!("must be a list, found {found}"), Some(hint));
+                None
+            }
+        }
+    }
+
+    /// IP addresses or CIDR networks; each bad item is reported at its own position.
+    fn networks(&mut self, node: &Node, path: &str) -> Option<Vec<ipnet::IpNet>> {
+        let list = self.strings(node, path)?;
+        let mut nets = Vec::new();
+        for (i, text) in list.iter().enumerate() {
+            let net =
+                text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match net {
+                Ok(net) => nets.push(net),
+                Err(_) => {
+                    let mark = match &node.value {
+                        Value::Seq(items) => items.get(i).map_or(node.mark, |item| item.mark),
+                        _ => node.mark,
+                    };
+                    let msg = format!("{text:?} is not an IP address or CIDR network");
+                    self.error(mark, &format!("{path}[{i}]"), msg, Some("e.g. \"10.0.0.0/8\"".into()));
+                }
+            }
+        }
+        Some(nets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let text = "sso:\n  enabled: \"true\"\n  bogus: 1\nserver:\n  port: \"8080\"\n";
+        let walked = walk("c.yaml", text, &no_env);
+        let locations: Vec<&str> = walked.diagnostics.iter().map(|d| d.location.as_str()).collect();
+        assert_eq!(locations, ["c.yaml:2:12", "c.yaml:3:3", "c.yaml:5:9"], "{:?}", walked.diagnostics);
+    }
+
+    #[test]
+    fn every_key_of_the_table_is_read_from_a_file() {
+        // The file sets every value key to something other than its default;
+        // printing it back must give those values, proving each key reaches its field.
+        let text = "server:\n  host: h\n  port: 1\n  public_url: https://p\n  trusted_proxies: [10.0.0.0/8]\n  \
+                    max_body_bytes: 2048\n  max_connections: 17\n  max_concurrent_requests: 2\n  \
+                    header_timeout_seconds: 2\n  shutdown_timeout_seconds: 2\n  tls: {cert_file: c, key_file: k}\n\
+                    upstreams:\n  openai: {base_url: http://o/, api_key: ok}\n  \
+                    anthropic: {base_url: http://a, api_key: ak}\n  timeout_seconds: 2\n  stream_idle_timeout_seconds: 2\n\
+                    sso:\n  enabled: true\n  database_path: d\n  authorization:\n    mode: enterprise\n    \
+                    session_lifetime_hours: 2\n    confirmation_code_expiry_minutes: 2\n    max_confirmation_attempts: 2\n    \
+                    api_url: http://z\n    api_timeout_seconds: 2\n    api_secret: s\n    \
+                    rate_limit: {max_attempts: 2, backoff_multiplier: 3, max_backoff_seconds: 2}\n  \
+                    providers:\n    g: {type: t, client_id: i, client_secret: cs, discovery_url: http://d, scopes: [openid], \
+                    allowed_tenants: [x]}\n";
+        let walked = walk("all.yaml", text, &no_env);
+        assert!(walked.diagnostics.is_empty(), "{:?}", walked.diagnostics);
+        let defaults = Config::default();
+        let mut config = walked.config.clone();
+        let mut zero = defaults.clone();
+        for key in keys::KEYS {
+            if let Target::Config(field) = &key.target {
+                assert_ne!(field.read(&mut config), field.read(&mut zero), "{} kept its default", key.path);
+            }
+        }
+        assert_eq!(walked.config.upstreams.openai.base_url, "http://o");
+        assert!(walked.config.server.tls.is_some());
+        assert_eq!(walked.config.sso.providers["g"].allowed_tenants, ["x"]);
+    }
+}
