@@ -6,26 +6,30 @@
 //! upstream with the proxy's own key ([`agent::forward`]). The browser half
 //! (OIDC login, authorization, token issuance) plugs in through [`links`] and
 //! the [`store`].
+//!
+//! The library is the proxy; [`server::Server`] builds one from a [`config::Config`]
+//! and runs it until a shutdown signal. The binary's commands (`serve`, `doctor`,
+//! `healthcheck`, the operator commands) sit on top in [`commands`]. Modules that
+//! other crates need (`config`, `server`, `store`, `tokens`, `clock`) are public;
+//! the rest is `pub(crate)`.
 
-pub mod admin;
-pub mod agent;
-pub mod authz;
-pub mod cli;
-pub mod client_ip;
+pub(crate) mod agent;
+pub(crate) mod authz;
+pub(crate) mod client_ip;
 pub mod clock;
+pub mod commands;
 pub mod config;
-pub mod connections;
-pub mod doctor;
-pub mod healthcheck;
-pub mod links;
-pub mod logging;
-pub mod metrics;
-pub mod ops;
-pub mod outbound;
+pub(crate) mod connections;
+pub(crate) mod links;
+pub(crate) mod logging;
+pub(crate) mod metrics;
+pub(crate) mod ops;
+pub(crate) mod outbound;
+pub(crate) mod probe;
 pub mod server;
-pub mod sso;
+pub(crate) mod sso;
 pub mod store;
-pub mod tls;
+pub(crate) mod tls;
 pub mod tokens;
 
 /// The version printed by `--version`.

@@ -1,5 +1,5 @@
 //! Entry point of `llm-sso-proxy`; everything lives in the library ([`llm_sso_proxy::cli`]).
 
 fn main() -> std::process::ExitCode {
-    llm_sso_proxy::cli::main()
+    llm_sso_proxy::commands::main()
 }

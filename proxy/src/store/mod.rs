@@ -6,6 +6,7 @@
 //! The store knows nothing of HTTP.
 
 pub mod sqlite;
+pub mod sqlite_file;
 
 use crate::clock::UnixSeconds;
 use std::sync::Arc;

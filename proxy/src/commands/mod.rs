@@ -1,9 +1,18 @@
-//! The command line: parse, set up logging, load and check the configuration,
-//! then validate only or serve.
+//! The commands on top of the library: parse the command line, set up
+//! logging, load the configuration, then check it (`--validate-only`,
+//! `--print-config`) or run one command: [`serve`] (the default), [`doctor`],
+//! [`healthcheck`] or the operator commands ([`admin`]). Commands depend on the
+//! library and on [`checks`]; the library never depends on them.
+
+pub mod admin;
+pub mod checks;
+pub mod database_checks;
+pub mod doctor;
+pub mod healthcheck;
+pub mod serve;
 
 use crate::config::{self, Config, Overrides};
 use crate::logging::{self, Format};
-use crate::server::Server;
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,12 +57,12 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Run every diagnosis of the troubleshooting guide against the configuration; exit 1 if any fails.
-    Doctor(crate::doctor::Args),
+    Doctor(doctor::Args),
     /// Ask the running proxy for /health (exit 0 when it answers ok): for container and service health probes.
     Healthcheck,
     /// Operator commands on the database (`tokens`, `ratelimit`, `db`).
     #[command(flatten)]
-    Admin(crate::admin::Command),
+    Admin(admin::Command),
 }
 
 pub fn main() -> ExitCode {
@@ -78,7 +87,7 @@ pub fn main() -> ExitCode {
         return match loaded {
             Ok(config) => {
                 println!("{source}: configuration OK");
-                print_summary(&config);
+                serve::print_summary(&config);
                 for warning in config::rules::warnings(&config) {
                     println!("  WARNING: {warning}");
                 }
@@ -93,24 +102,24 @@ pub fn main() -> ExitCode {
     match &args.command {
         // The doctor reports an invalid configuration as its first check.
         Some(Command::Doctor(doctor)) => {
-            let subject = crate::doctor::Subject {
+            let subject = doctor::Subject {
                 source: &source,
                 loaded: &loaded,
                 log_level: level,
                 log_level_text: &args.log_level,
                 env: &env,
             };
-            return crate::doctor::run(doctor, &subject);
+            return doctor::run(doctor, &subject);
         }
         // `tokens hash` needs no configuration.
-        Some(Command::Admin(admin @ crate::admin::Command::Tokens { action: crate::admin::TokensAction::Hash })) => {
-            return crate::admin::run(admin, std::path::Path::new(""));
+        Some(Command::Admin(admin @ admin::Command::Tokens { action: admin::TokensAction::Hash })) => {
+            return admin::run(admin, std::path::Path::new(""));
         }
         Some(Command::Healthcheck) => {
-            return with_config(&source, loaded, |config| crate::healthcheck::run(&config));
+            return with_config(&source, loaded, |config| healthcheck::run(&config));
         }
         Some(Command::Admin(admin)) => {
-            return with_config(&source, loaded, |config| crate::admin::run(admin, &config.sso.database_path));
+            return with_config(&source, loaded, |config| admin::run(admin, &config.sso.database_path));
         }
         None => {}
     }
@@ -153,7 +162,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(config))
+    runtime.block_on(serve::serve(config))
 }
 
 /// Runs `command` on a valid configuration, or prints every problem and exits 1.
@@ -168,69 +177,5 @@ fn with_config(
             eprint!("llm-sso-proxy: {source}: {problems}");
             ExitCode::from(1)
         }
-    }
-}
-
-fn print_summary(config: &Config) {
-    if config.sso.enabled {
-        println!("  SSO: enabled");
-        println!("  authorization mode: {}", config.sso.authorization.mode.as_str());
-        for name in config.sso.providers.keys() {
-            println!("  redirect URI to register for provider '{name}': {}", config.redirect_uri());
-        }
-        println!("  database: {}", config.sso.database_path.display());
-    } else {
-        println!("  SSO: DISABLED (requests are forwarded without authentication, loopback only)");
-    }
-    println!("  OpenAI upstream: {}", config.upstreams.openai.base_url);
-    println!("  Anthropic upstream: {}", config.upstreams.anthropic.base_url);
-}
-
-/// Builds the [`Server`], prints the startup summary and serves until Ctrl-C or
-/// SIGTERM (graceful, within `server.shutdown_timeout_seconds`).
-pub async fn serve(config: Config) -> ExitCode {
-    let server = match Server::build(config).await {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("llm-sso-proxy: {e}");
-            return if e.is_configuration() { ExitCode::from(1) } else { ExitCode::FAILURE };
-        }
-    };
-    let config = server.config();
-    print_summary(config);
-    for warning in config::rules::warnings(config) {
-        tracing::warn!("{warning}");
-    }
-    println!("  agents: OpenAI base URL {}/v1, Anthropic base URL {}", config.base_url(), config.base_url());
-    // Last, so that whoever waits for this line has seen the whole summary.
-    println!("llm-sso-proxy {} listening on {}", crate::VERSION, server.listen_url());
-    match server.run(shutdown_signal()).await {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("llm-sso-proxy: server error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Ctrl-C or SIGTERM: stop accepting, let in-flight requests (and streams) finish.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }

@@ -3,7 +3,8 @@
 //! named by the configuration, also while the proxy runs (SQLite's WAL and busy
 //! timeout make that safe), except `db recover`, which wants the proxy stopped.
 
-use crate::store::sqlite::{SqliteStore, classify};
+use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite_file;
 use crate::store::{Store, StoreError};
 use crate::tokens;
 use clap::Subcommand;
@@ -198,103 +199,43 @@ fn ratelimit_cmd(action: &RatelimitAction, db: &Path) -> ExitCode {
 
 /// The doctor's database checks alone: file, mode, integrity, WAL, schema, lock.
 fn check(db: &Path) -> ExitCode {
-    let checks = crate::doctor::database_file(db);
-    print!("{}", crate::doctor::render(&format!("database {}", db.display()), &checks));
-    let failed = checks.iter().any(|c| c.verdict == crate::doctor::Verdict::Fail);
+    let checks = super::database_checks::database_file(db);
+    print!("{}", super::checks::render(&format!("database {}", db.display()), &checks));
+    let failed = checks.iter().any(|c| c.verdict == super::checks::Verdict::Fail);
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 fn backup(db: &Path, to: &Path) -> ExitCode {
-    if to.exists() {
-        eprintln!("llm-sso-proxy: {} exists; choose a new file", to.display());
-        return ExitCode::from(1);
-    }
-    if !db.is_file() {
-        eprintln!("llm-sso-proxy: no database at {}: check sso.database_path", db.display());
-        return ExitCode::from(1);
-    }
-    // The copy holds token hashes and backoff records: private from its first byte.
-    if let Err(e) = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(to)
-    } {
-        eprintln!("llm-sso-proxy: cannot create {}: {e}", to.display());
-        return ExitCode::from(1);
-    }
-    let result = (|| -> rusqlite::Result<()> {
-        let src = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        src.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut dst = rusqlite::Connection::open(to)?;
-        let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
-        backup.run_to_completion(64, std::time::Duration::from_millis(10), None)
-    })();
-    match result {
+    match sqlite_file::backup(db, to) {
         Ok(()) => {
             println!("backed up {} to {}", db.display(), to.display());
             ExitCode::SUCCESS
         }
-        Err(e) => report(&classify(&e)),
+        Err(e) => {
+            eprintln!("llm-sso-proxy: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
-/// The guide's dump-and-restore: copy every readable row of the known tables into a
-/// fresh database with the current schema; keep the damaged file next to it.
+/// The guide's dump-and-restore; the damaged file is kept next to the new one.
 fn recover(db: &Path) -> ExitCode {
-    if !db.exists() {
-        eprintln!("llm-sso-proxy: no database at {}: nothing to recover (check sso.database_path)", db.display());
-        return ExitCode::from(1);
-    }
     let stamp = crate::clock::to_sqlite(crate::clock::Clock.now()).replace([' ', ':'], "-");
     let aside = db.with_extension(format!("db.corrupt-{stamp}"));
-    let fresh = db.with_extension("db.recovering");
-    let _ = std::fs::remove_file(&fresh);
-    if let Err(e) = SqliteStore::open(&fresh) {
-        eprintln!("llm-sso-proxy: cannot create {}: {e}", fresh.display());
-        return ExitCode::from(1);
-    }
-    let copied = (|| -> rusqlite::Result<Vec<(String, usize, Option<String>)>> {
-        let dst = rusqlite::Connection::open(&fresh)?;
-        dst.execute("ATTACH DATABASE ?1 AS old", [db.display().to_string()])?;
-        let mut out = Vec::new();
-        for (table, columns) in [
-            (
-                "agent_tokens",
-                "id, token_hash, user_id, user_email, provider, is_authenticated, is_active, created_at, \
-                 last_authenticated_at, auth_expires_at",
-            ),
-            ("rate_limits", "identifier, failed_attempts, last_attempt_at, blocked_until"),
-        ] {
-            let sql = format!("INSERT OR IGNORE INTO main.{table} ({columns}) SELECT {columns} FROM old.{table}");
-            match dst.execute(&sql, []) {
-                Ok(n) => out.push((table.to_string(), n, None)),
-                Err(e) => out.push((table.to_string(), 0, Some(e.to_string()))),
+    match sqlite_file::recover(db, &aside) {
+        Ok(tables) => {
+            for t in tables {
+                match t.rows {
+                    Ok(n) => println!("{}: {n} rows recovered", t.table),
+                    Err(e) => println!("{}: unreadable ({e}); users sign in again", t.table),
+                }
             }
+            println!("damaged file kept as {}; pending sign-ins were dropped", aside.display());
+            ExitCode::SUCCESS
         }
-        dst.execute("DETACH DATABASE old", [])?;
-        Ok(out)
-    })();
-    let copied = match copied {
-        Ok(c) => c,
         Err(e) => {
-            eprintln!("llm-sso-proxy: the damaged file cannot be read at all ({e}); restore a backup");
-            let _ = std::fs::remove_file(&fresh);
-            return ExitCode::from(1);
-        }
-    };
-    for suffix in ["-wal", "-shm"] {
-        let side = PathBuf::from(format!("{}{suffix}", db.display()));
-        let _ = std::fs::rename(&side, PathBuf::from(format!("{}{suffix}", aside.display())));
-    }
-    if let Err(e) = std::fs::rename(db, &aside).and_then(|()| std::fs::rename(&fresh, db)) {
-        eprintln!("llm-sso-proxy: cannot swap the files: {e}");
-        return ExitCode::from(1);
-    }
-    for (table, n, error) in copied {
-        match error {
-            None => println!("{table}: {n} rows recovered"),
-            Some(e) => println!("{table}: unreadable ({e}); users sign in again"),
+            eprintln!("llm-sso-proxy: {e}");
+            ExitCode::from(1)
         }
     }
-    println!("damaged file kept as {}; pending sign-ins were dropped", aside.display());
-    ExitCode::SUCCESS
 }

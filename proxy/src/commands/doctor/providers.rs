@@ -187,7 +187,15 @@ async fn jwks(http: &reqwest::Client, url: &str) -> Check {
     if signing.is_empty() {
         return Check::fail("", format!("{url}: no RSA or EC signing key"), fix);
     }
-    Check::ok("", format!("{} signing key{}: {}", signing.len(), super::plural(signing.len()), signing.join(", ")))
+    Check::ok(
+        "",
+        format!(
+            "{} signing key{}: {}",
+            signing.len(),
+            crate::commands::checks::plural(signing.len()),
+            signing.join(", ")
+        ),
+    )
 }
 
 /// Guide: "Check system time". Positive skew: this machine is ahead of the IdP.

@@ -1,9 +1,8 @@
-//! Asking a proxy whether it is up: `llm-sso-proxy healthcheck` (the
-//! Dockerfile's HEALTHCHECK, for images that carry no curl) and the doctor's
-//! `listen` and `public_url` checks share these helpers.
+//! Asking a proxy whether it is up, from the same machine: the client side of
+//! `/health`. `llm-sso-proxy healthcheck` and the doctor's `listen` and
+//! `public_url` checks use it.
 
 use crate::config::Config;
-use std::process::ExitCode;
 use std::time::Duration;
 
 /// `{scheme}://{host}:{port}{path}` for this configuration's listen address, as
@@ -36,30 +35,5 @@ pub async fn answers_ok(http: &reqwest::Client, url: &str) -> Result<(), String>
         Ok(())
     } else {
         Err(format!("HTTP {}: {}", status.as_u16(), String::from_utf8_lossy(&body)))
-    }
-}
-
-pub fn run(config: &Config) -> ExitCode {
-    let url = local_url(config, "/health");
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("llm-sso-proxy: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let answer = runtime.block_on(async {
-        let http = local_client(Duration::from_secs(3)).map_err(|e| e.to_string())?;
-        answers_ok(&http, &url).await
-    });
-    match answer {
-        Ok(()) => {
-            println!("{url}: ok");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{url}: unhealthy: {e}");
-            ExitCode::from(1)
-        }
     }
 }

@@ -3,10 +3,6 @@
 
 use super::{Check, Subject};
 use crate::config::{AuthMode, Config};
-use crate::store::sqlite::schema_version;
-use rusqlite::{Connection, OpenFlags};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::Duration;
 use tracing::level_filters::LevelFilter;
 
@@ -34,7 +30,7 @@ pub fn configuration(subject: &Subject<'_>) -> Check {
             });
             Check::fail(
                 "config",
-                format!("{n} problem{}; first: {}", super::plural(n), first.unwrap_or_default()),
+                format!("{n} problem{}; first: {}", crate::commands::checks::plural(n), first.unwrap_or_default()),
                 format!(
                     "run `llm-sso-proxy --sso-config {} --validate-only` to see each one with its hint",
                     subject.source
@@ -85,116 +81,7 @@ pub fn database(config: &Config) -> Vec<Check> {
     if !config.sso.enabled {
         return vec![Check::skip("database", "not used: SSO is disabled")];
     }
-    database_file(&config.sso.database_path)
-}
-
-/// The checks of one database file; also what `llm-sso-proxy db check` prints.
-pub fn database_file(path: &Path) -> Vec<Check> {
-    let shown = path.display();
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return vec![missing_database(path)],
-        Err(e) => {
-            return vec![Check::fail(
-                "database.file",
-                format!("{shown}: {e}"),
-                "run the proxy as the user that owns the file",
-            )];
-        }
-    };
-    let mut checks = Vec::new();
-    let mode = meta.permissions().mode() & 0o777;
-    checks.push(if mode & 0o077 == 0 {
-        Check::ok("database.file", format!("{shown}, mode {mode:o}, {} KiB", meta.len().div_ceil(1024)))
-    } else {
-        Check::fail(
-            "database.file",
-            format!("{shown} has mode {mode:o}: other users can read sign-in state and token hashes"),
-            format!("chmod 600 {shown}"),
-        )
-    });
-    let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
-        Ok(c) => c,
-        Err(e) => {
-            checks.push(Check::fail("database.integrity", format!("cannot open: {e}"), RECOVER));
-            return checks;
-        }
-    };
-    let integrity = conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0));
-    let intact = matches!(&integrity, Ok(v) if v == "ok");
-    checks.push(match integrity {
-        Ok(v) if v == "ok" => Check::ok("database.integrity", "integrity_check: ok"),
-        Ok(v) => Check::fail("database.integrity", format!("integrity_check: {v}"), RECOVER),
-        Err(e) => Check::fail("database.integrity", format!("integrity_check: {e}"), RECOVER),
-    });
-    if !intact {
-        return checks;
-    }
-    checks.push(match conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)) {
-        Ok(m) if m == "wal" => Check::ok("database.wal", "journal_mode: wal (readers never wait for the writer)"),
-        Ok(m) => Check::warn(
-            "database.wal",
-            format!("journal_mode: {m}: every reader waits for writers"),
-            "start the proxy once: it switches the file to WAL",
-        ),
-        Err(e) => Check::fail("database.wal", format!("journal_mode: {e}"), RECOVER),
-    });
-    checks.push(match schema_version(&conn) {
-        Ok(v) => Check::ok("database.schema", format!("schema version {v}")),
-        Err(e) => Check::fail(
-            "database.schema",
-            format!("no schema: {e}"),
-            "this is not the proxy's database: check sso.database_path",
-        ),
-    });
-    checks.push(write_lock(path));
-    checks
-}
-
-const RECOVER: &str = "stop the proxy, then `llm-sso-proxy db recover` (keeps the damaged file aside), or restore \
-                       a backup made with `llm-sso-proxy db backup`";
-
-fn missing_database(path: &Path) -> Check {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if dir.is_dir() {
-        Check::ok("database.file", format!("{} does not exist yet: the proxy creates it at start", path.display()))
-    } else {
-        Check::fail(
-            "database.file",
-            format!("the directory {} does not exist", dir.display()),
-            format!("mkdir -p {} (owned by the proxy's user), or change sso.database_path", dir.display()),
-        )
-    }
-}
-
-/// Whether a write could start within a second: a held lock is what the guide's
-/// "database is locked" is. `BEGIN IMMEDIATE` then `ROLLBACK` writes nothing.
-fn write_lock(path: &Path) -> Check {
-    let attempt = (|| -> rusqlite::Result<()> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        conn.busy_timeout(Duration::from_secs(1))?;
-        conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
-    })();
-    match attempt {
-        Ok(()) => Check::ok("database.lock", "no other process holds a write lock"),
-        Err(e) if matches!(crate::store::sqlite::classify(&e), crate::store::StoreError::Busy(_)) => Check::fail(
-            "database.lock",
-            format!("another process has held a write lock for over a second: {e}"),
-            format!(
-                "find it with `lsof {}` (an open sqlite3 shell, a second proxy) and stop it; \
-                 the proxy itself only holds locks for milliseconds",
-                path.display()
-            ),
-        ),
-        Err(e) => Check::fail(
-            "database.lock",
-            format!("cannot open for writing: {e}"),
-            "the proxy's user needs write access to the file and its directory (for the -wal file)",
-        ),
-    }
+    crate::commands::database_checks::database_file(&config.sso.database_path)
 }
 
 /// Guide: "Proxy not accessible" (and the port clash behind "address in use").
@@ -260,7 +147,7 @@ pub async fn public_url(config: &Config, running: bool, timeout: Duration) -> Ch
     let health = format!("{url}/health");
     // The browser's view: an ordinary client, certificates checked.
     let answer = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(http) => crate::healthcheck::answers_ok(&http, &health).await,
+        Ok(http) => crate::probe::answers_ok(&http, &health).await,
         Err(e) => Err(e.to_string()),
     };
     match answer {
@@ -286,10 +173,10 @@ pub fn tls(config: &Config) -> Check {
 
 /// Our `/metrics` names its counters `llm_sso_*`: enough to recognise ourselves.
 async fn running_proxy(config: &Config, timeout: Duration) -> bool {
-    let Ok(http) = crate::healthcheck::local_client(timeout) else {
+    let Ok(http) = crate::probe::local_client(timeout) else {
         return false;
     };
-    let Ok(response) = http.get(crate::healthcheck::local_url(config, "/metrics")).send().await else {
+    let Ok(response) = http.get(crate::probe::local_url(config, "/metrics")).send().await else {
         return false;
     };
     if !response.status().is_success() {
