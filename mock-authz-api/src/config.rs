@@ -1,8 +1,8 @@
 //! The mock's configuration: where it listens, the shared secret, the policy.
 
 use crate::policy::Policy;
+pub use mock_server::config::{ConfigError, MockConfig};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,27 +29,13 @@ impl Default for AuthzConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("{path}: {message}")]
-    Invalid { path: String, message: String },
-}
-
-impl AuthzConfig {
-    pub fn from_yaml_file(path: &Path) -> Result<Self, ConfigError> {
-        let display = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: display.clone(), source })?;
-        Self::from_yaml_str(&text).map_err(|message| ConfigError::Invalid { path: display, message })
+impl MockConfig for AuthzConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.policy.validate()
     }
 
-    /// Parses and checks; the message carries the parser's line and column.
-    pub fn from_yaml_str(text: &str) -> Result<Self, String> {
-        let config: AuthzConfig = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
-        config.policy.validate()?;
-        Ok(config)
+    fn listen(&mut self) -> (&mut String, &mut u16) {
+        (&mut self.host, &mut self.port)
     }
 }
 

@@ -1,8 +1,8 @@
-//! `POST /api/authorize`, `GET /health` and the `/__control` API.
+//! `POST /api/authorize` and `GET /health`.
 
 use crate::App;
 use crate::faults::Faults;
-use crate::policy::{Decision, Policy, Subject};
+use crate::policy::{Decision, Subject};
 use crate::signature;
 use axum::Json;
 use axum::body::Bytes;
@@ -127,100 +127,6 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-pub mod control {
-    //! `/__control`: change policy and faults, read the journal, move the clock.
-
-    use super::*;
-    use axum::Router;
-    use axum::routing::{get, post};
-
-    pub fn router() -> Router<Arc<App>> {
-        Router::new()
-            .route("/journal", get(journal).delete(clear_journal))
-            .route("/policy", get(policy).put(set_policy))
-            .route("/faults", get(faults).put(set_faults).delete(clear_faults))
-            .route("/secret", axum::routing::put(set_secret))
-            .route("/clock", post(set_clock))
-            .route("/refuse", post(refuse))
-    }
-
-    async fn journal(State(app): State<Arc<App>>) -> Json<Vec<Received>> {
-        Json(app.journal.entries())
-    }
-
-    async fn clear_journal(State(app): State<Arc<App>>) -> StatusCode {
-        app.journal.clear();
-        StatusCode::NO_CONTENT
-    }
-
-    async fn policy(State(app): State<Arc<App>>) -> Json<Policy> {
-        Json(app.policy.read().unwrap_or_else(|p| p.into_inner()).clone())
-    }
-
-    async fn set_policy(State(app): State<Arc<App>>, Json(policy): Json<Policy>) -> Response {
-        match app.set_policy(policy) {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => error(StatusCode::BAD_REQUEST, &e),
-        }
-    }
-
-    async fn faults(State(app): State<Arc<App>>) -> Json<Faults> {
-        Json(app.faults.read().unwrap_or_else(|p| p.into_inner()).clone())
-    }
-
-    async fn set_faults(State(app): State<Arc<App>>, Json(faults): Json<Faults>) -> Response {
-        match app.set_faults(faults) {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => error(StatusCode::BAD_REQUEST, &e),
-        }
-    }
-
-    async fn clear_faults(State(app): State<Arc<App>>) -> StatusCode {
-        let _ = app.set_faults(Faults::default());
-        StatusCode::NO_CONTENT
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Secret {
-        secret: Option<String>,
-    }
-
-    async fn set_secret(State(app): State<Arc<App>>, Json(req): Json<Secret>) -> StatusCode {
-        *app.secret.write().unwrap_or_else(|p| p.into_inner()) = req.secret;
-        StatusCode::NO_CONTENT
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Clock {
-        offset_seconds: i64,
-    }
-
-    async fn set_clock(State(app): State<Arc<App>>, Json(req): Json<Clock>) -> Response {
-        if req.offset_seconds.abs() > 10 * 365 * 86_400 {
-            return error(StatusCode::BAD_REQUEST, "offset_seconds out of range");
-        }
-        app.clock_offset.store(req.offset_seconds, Ordering::Relaxed);
-        StatusCode::NO_CONTENT.into_response()
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Refuse {
-        for_ms: u64,
-    }
-
-    /// Refuses connections for `for_ms`, starting 50 ms after this reply.
-    async fn refuse(State(app): State<Arc<App>>, Json(req): Json<Refuse>) -> Response {
-        if req.for_ms == 0 || req.for_ms > 600_000 {
-            return error(StatusCode::BAD_REQUEST, "for_ms must be 1..=600000");
-        }
-        app.connections.refuse_for(Duration::from_millis(50), Duration::from_millis(req.for_ms));
-        StatusCode::ACCEPTED.into_response()
-    }
 }

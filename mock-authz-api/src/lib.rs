@@ -7,6 +7,7 @@
 //! ([`Faults`]). Embed it with [`MockAuthzApi::spawn`] or run the binary.
 
 pub mod config;
+mod control;
 pub mod faults;
 mod http;
 pub mod policy;
@@ -72,7 +73,7 @@ impl MockAuthzApi {
         let router = Router::new()
             .route("/api/authorize", post(http::authorize))
             .route("/health", get(http::health))
-            .nest("/__control", http::control::router())
+            .nest("/__control", control::router())
             .layer(DefaultBodyLimit::max(http::MAX_BODY_BYTES))
             .with_state(app.clone());
         let server = Server::start(listener, router, connections)?;
@@ -110,7 +111,7 @@ impl MockAuthzApi {
 
     /// Shifts the clock the time window is judged by.
     pub fn set_clock_offset(&self, seconds: i64) {
-        self.app.clock_offset.store(seconds, std::sync::atomic::Ordering::Relaxed);
+        mock_server::control::Clocked::set_clock_offset(&*self.app, seconds);
     }
 
     /// Calls to `/api/authorize` since start.

@@ -19,12 +19,7 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     args.serve.init_logging();
-    let config = args.serve.load(
-        DEFAULT_CONFIG,
-        |path| AuthzConfig::from_yaml_file(path).map_err(|e| e.to_string()),
-        AuthzConfig::from_yaml_str,
-        |c| (&mut c.host, &mut c.port),
-    );
+    let config = args.serve.load::<AuthzConfig>(DEFAULT_CONFIG);
     let config = match config {
         Ok(c) => c,
         Err(e) => {

@@ -4,7 +4,6 @@
 //! library, so a test can build exactly the world a config file describes.
 
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 /// The Entra tenant of personal Microsoft accounts (what `consumers` means).
 pub const MSA_CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
@@ -173,38 +172,21 @@ impl Client {
     }
 }
 
-/// Why a config file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("{path}: {message}")]
-    Parse { path: String, message: String },
-    #[error("{0}")]
-    Invalid(String),
+pub use mock_server::config::{ConfigError, MockConfig};
+
+impl MockConfig for IdpConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.check()
+    }
+
+    fn listen(&mut self) -> (&mut String, &mut u16) {
+        (&mut self.host, &mut self.port)
+    }
 }
 
 impl IdpConfig {
-    /// Reads and checks a YAML file; errors carry the file name and the parser's line and column.
-    pub fn from_yaml_file(path: &Path) -> Result<Self, ConfigError> {
-        let display = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: display.clone(), source })?;
-        Self::from_yaml_str(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse { path: display, message },
-            other => other,
-        })
-    }
-
-    pub fn from_yaml_str(text: &str) -> Result<Self, ConfigError> {
-        let config: IdpConfig = serde_saphyr::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: "<yaml>".into(), message: e.to_string() })?;
-        config.validate()?;
-        Ok(config)
-    }
-
     /// Rejects configs the server could not honour (duplicate or unsafe issuer names, ...).
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn check(&self) -> Result<(), String> {
         let mut seen = std::collections::HashSet::new();
         for issuer in &self.issuers {
             let name = issuer.name.as_str();
@@ -212,20 +194,18 @@ impl IdpConfig {
                 && name != "__control"
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !ok {
-                return Err(ConfigError::Invalid(format!(
+                return Err(format!(
                     "issuer name {name:?} must be non-empty letters, digits, '-' or '_' (it is a URL path segment)"
-                )));
+                ));
             }
             if !seen.insert(name) {
-                return Err(ConfigError::Invalid(format!("issuer name {name:?} is used twice")));
+                return Err(format!("issuer name {name:?} is used twice"));
             }
         }
         if let Some(url) = &self.public_url
             && (url.ends_with('/') || !(url.starts_with("http://") || url.starts_with("https://")))
         {
-            return Err(ConfigError::Invalid(format!(
-                "public_url {url:?} must start with http:// or https:// and have no trailing slash"
-            )));
+            return Err(format!("public_url {url:?} must start with http:// or https:// and have no trailing slash"));
         }
         Ok(())
     }

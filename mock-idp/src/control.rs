@@ -1,6 +1,8 @@
 //! The control API under `/__control`, off the OIDC paths: what a test or a
-//! developer uses to change the world while the server runs. Each route is a
-//! thin JSON wrapper over the same operations the library handle offers.
+//! developer uses to change the world while the server runs. The journal,
+//! refuse and clock routes are the shared control plane (`mock_server::control`);
+//! users, clients, keys, the next login and per-issuer faults are the IdP's own.
+//! Each route is a thin JSON wrapper over the same operations the library handle offers.
 
 use crate::App;
 use crate::config::{Client, User};
@@ -12,33 +14,42 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use mock_server::control::{self, Clocked, Controlled};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Longest a refuse-connections window may last through the HTTP API.
-const MAX_REFUSE_MS: u64 = 600_000;
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
-        .route("/journal", get(journal).delete(clear_journal))
+        .merge(control::routes::<App>())
+        .merge(control::clock_routes::<App>())
         .route("/users", post(add_user))
         .route("/clients", post(add_client))
         .route("/keys/rotate", post(rotate))
-        .route("/clock", get(clock).post(set_clock))
         .route("/next-login", put(next_login).delete(clear_next_login))
         .route("/faults/{issuer}", get(faults).put(set_faults).delete(clear_faults))
-        .route("/refuse", post(refuse))
 }
 
-async fn journal(State(app): State<Arc<App>>) -> Response {
-    Json(app.journal.entries()).into_response()
+impl Controlled for App {
+    type Entry = crate::journal::JournalEntry;
+    fn journal(&self) -> &mock_server::Journal<Self::Entry> {
+        &self.journal
+    }
+    fn connections(&self) -> &mock_server::ConnectionControls {
+        &self.connections
+    }
 }
 
-async fn clear_journal(State(app): State<Arc<App>>) -> StatusCode {
-    app.journal.clear();
-    StatusCode::NO_CONTENT
+impl Clocked for App {
+    fn clock_offset(&self) -> i64 {
+        self.idp.clock_offset()
+    }
+    fn set_clock_offset(&self, seconds: i64) {
+        self.idp.set_clock_offset(seconds);
+    }
+    fn now(&self) -> i64 {
+        self.idp.now()
+    }
 }
 
 async fn add_user(State(app): State<Arc<App>>, Json(user): Json<User>) -> StatusCode {
@@ -70,25 +81,6 @@ async fn rotate(State(app): State<Arc<App>>, Json(req): Json<Rotate>) -> Respons
         Ok(Err(message)) => json_error(StatusCode::BAD_REQUEST, "invalid_request", &message),
         Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.to_string()),
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Clock {
-    offset_seconds: i64,
-}
-
-async fn clock(State(app): State<Arc<App>>) -> Response {
-    Json(json!({ "offset_seconds": app.idp.clock_offset(), "now": app.idp.now() })).into_response()
-}
-
-async fn set_clock(State(app): State<Arc<App>>, Json(req): Json<Clock>) -> Response {
-    // Ten years either way is plenty to expire anything and keeps arithmetic far from overflow.
-    if req.offset_seconds.abs() > 10 * 365 * 86_400 {
-        return json_error(StatusCode::BAD_REQUEST, "invalid_request", "offset_seconds out of range");
-    }
-    app.idp.set_clock_offset(req.offset_seconds);
-    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn next_login(State(app): State<Arc<App>>, Json(next): Json<NextLogin>) -> Response {
@@ -123,20 +115,4 @@ async fn clear_faults(State(app): State<Arc<App>>, Path(issuer): Path<String>) -
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(message) => json_error(StatusCode::NOT_FOUND, "not_found", &message),
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Refuse {
-    for_ms: u64,
-}
-
-/// Stops listening for `for_ms`. It starts 50 ms after this reply, so the reply
-/// itself is delivered; the connection it came on is closed with the others.
-async fn refuse(State(app): State<Arc<App>>, Json(req): Json<Refuse>) -> Response {
-    if req.for_ms == 0 || req.for_ms > MAX_REFUSE_MS {
-        return json_error(StatusCode::BAD_REQUEST, "invalid_request", "for_ms must be 1..=600000");
-    }
-    app.connections.refuse_for(Duration::from_millis(50), Duration::from_millis(req.for_ms));
-    StatusCode::ACCEPTED.into_response()
 }

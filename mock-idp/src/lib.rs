@@ -67,7 +67,7 @@ pub struct MockIdp {
 impl MockIdp {
     /// Binds, generates keys and starts serving. With `port: 0` an ephemeral port is used.
     pub async fn spawn(config: IdpConfig) -> Result<MockIdp, SpawnError> {
-        config.validate()?;
+        config.check().map_err(config::ConfigError::Invalid)?;
         let bind = format!("{}:{}", config.host, config.port);
         let listener = mock_server::bind(&config.host, config.port)
             .await

@@ -21,12 +21,7 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     args.serve.init_logging();
-    let config = args.serve.load(
-        DEFAULT_CONFIG,
-        |path| IdpConfig::from_yaml_file(path).map_err(|e| e.to_string()),
-        |text| IdpConfig::from_yaml_str(text).map_err(|e| e.to_string()),
-        |c| (&mut c.host, &mut c.port),
-    );
+    let config = args.serve.load::<IdpConfig>(DEFAULT_CONFIG);
     let config = match config {
         Ok(c) => c,
         Err(e) => {

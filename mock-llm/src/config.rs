@@ -1,8 +1,8 @@
 //! How the mock upstream behaves by default; most of it can be changed at run
 //! time through [`crate::MockLlm`] or `/__control/settings`.
 
+pub use mock_server::config::{ConfigError, MockConfig};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -42,17 +42,15 @@ impl Default for LlmConfig {
     }
 }
 
-impl LlmConfig {
-    pub fn from_yaml_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::from_yaml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-    }
-
-    pub fn from_yaml_str(text: &str) -> Result<Self, String> {
-        let config: LlmConfig = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
-        if config.stream_chunks == 0 {
+impl MockConfig for LlmConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.stream_chunks == 0 {
             return Err("stream_chunks must be at least 1".into());
         }
-        Ok(config)
+        Ok(())
+    }
+
+    fn listen(&mut self) -> (&mut String, &mut u16) {
+        (&mut self.host, &mut self.port)
     }
 }

@@ -22,9 +22,7 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     args.serve.init_logging();
-    let config = args
-        .serve
-        .load(DEFAULT_CONFIG, LlmConfig::from_yaml_file, LlmConfig::from_yaml_str, |c| (&mut c.host, &mut c.port));
+    let config = args.serve.load::<LlmConfig>(DEFAULT_CONFIG);
     let mut config = match config {
         Ok(c) => c,
         Err(e) => {

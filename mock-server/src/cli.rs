@@ -2,7 +2,8 @@
 //! options, logging, loading the built-in or a given config, and running until
 //! Ctrl-C.
 
-use std::path::{Path, PathBuf};
+use crate::config::MockConfig;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Options common to every mock binary (flattened into each one's clap parser).
@@ -29,20 +30,13 @@ impl ServeArgs {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
 
-    /// Loads `--config` with `from_file`, or the built-in text with `from_str`,
-    /// then applies `--host` / `--port` to the config's own fields.
-    pub fn load<C>(
-        &self,
-        builtin: &str,
-        from_file: impl Fn(&Path) -> Result<C, String>,
-        from_str: impl Fn(&str) -> Result<C, String>,
-        listen: impl Fn(&mut C) -> (&mut String, &mut u16),
-    ) -> Result<C, String> {
+    /// Loads `--config`, or the built-in text, then applies `--host` / `--port`.
+    pub fn load<C: MockConfig>(&self, builtin: &str) -> Result<C, String> {
         let mut config = match &self.config {
-            Some(path) => from_file(path)?,
-            None => from_str(builtin).map_err(|e| format!("built-in config: {e}"))?,
+            Some(path) => C::from_yaml_file(path).map_err(|e| e.to_string())?,
+            None => C::from_yaml_str(builtin).map_err(|e| format!("built-in config: {e}"))?,
         };
-        let (host, port) = listen(&mut config);
+        let (host, port) = config.listen();
         if let Some(h) = &self.host {
             *host = h.clone();
         }

@@ -8,6 +8,7 @@
 
 use llm_sso_kit::workspace_root;
 use mock_authz_api::{AuthzConfig, MockAuthzApi};
+use mock_idp::config::MockConfig;
 use mock_idp::{IdpConfig, MockIdp};
 use mock_llm::{LlmConfig, MockLlm};
 use std::process::ExitCode;
