@@ -381,33 +381,68 @@ mod tests {
         assert_eq!(locations, ["c.yaml:2:12", "c.yaml:3:3", "c.yaml:5:9"], "{:?}", walked.diagnostics);
     }
 
+    /// A value of the field's type that differs from `current`.
+    fn another<T>(field: &Field<T>, range: (u64, u64), current: Parsed) -> Parsed {
+        match (field, current) {
+            (Field::Bool(_), Parsed::Bool(b)) => Parsed::Bool(!b),
+            (Field::Mode(_), Parsed::Mode(crate::config::AuthMode::SingleUser)) => {
+                Parsed::Mode(crate::config::AuthMode::Enterprise)
+            }
+            (Field::Mode(_), _) => Parsed::Mode(crate::config::AuthMode::SingleUser),
+            (_, Parsed::Number(n)) => Parsed::Number(if n == range.0 { range.1 } else { range.0 }),
+            (Field::List(_), _) => Parsed::List(vec!["openid".into(), "sample".into()]),
+            (Field::Networks(_), _) => Parsed::Networks(vec!["10.0.0.0/8".parse().unwrap()]),
+            (Field::BaseUrl(_), _) => Parsed::Text("http://sample.test".into()),
+            _ => Parsed::Text("sample-value".into()),
+        }
+    }
+
     #[test]
-    fn every_key_of_the_table_is_read_from_a_file() {
-        // The file sets every value key to something other than its default;
-        // printing it back must give those values, proving each key reaches its field.
-        let text = "server:\n  host: h\n  port: 1\n  public_url: https://p\n  trusted_proxies: [10.0.0.0/8]\n  \
-                    max_body_bytes: 2048\n  max_connections: 17\n  max_concurrent_requests: 2\n  \
-                    header_timeout_seconds: 2\n  shutdown_timeout_seconds: 2\n  tls: {cert_file: c, key_file: k}\n\
-                    upstreams:\n  openai: {base_url: http://o/, api_key: ok}\n  \
-                    anthropic: {base_url: http://a, api_key: ak}\n  timeout_seconds: 2\n  stream_idle_timeout_seconds: 2\n\
-                    sso:\n  enabled: true\n  database_path: d\n  authorization:\n    mode: enterprise\n    \
-                    session_lifetime_hours: 2\n    confirmation_code_expiry_minutes: 2\n    max_confirmation_attempts: 2\n    \
-                    api_url: http://z\n    api_timeout_seconds: 2\n    api_secret: s\n    \
-                    rate_limit: {max_attempts: 2, backoff_multiplier: 3, max_backoff_seconds: 2}\n  \
-                    providers:\n    g: {type: t, client_id: i, client_secret: cs, discovery_url: http://d, scopes: [openid], \
-                    allowed_tenants: [x]}\n";
-        let walked = walk("all.yaml", text, &no_env);
-        assert!(walked.diagnostics.is_empty(), "{:?}", walked.diagnostics);
-        let defaults = Config::default();
-        let mut config = walked.config.clone();
-        let mut zero = defaults.clone();
+    fn every_key_of_the_table_survives_print_config_and_a_walk_back() {
+        // Every key set to something other than its default, printed as
+        // --print-config does, and read back: each key reaches its field.
+        let mut config = Config::default();
+        config.server.tls = Some(TlsFiles::default());
+        let mut provider = Provider::default();
         for key in keys::KEYS {
-            if let Target::Config(field) = &key.target {
-                assert_ne!(field.read(&mut config), field.read(&mut zero), "{} kept its default", key.path);
+            match &key.target {
+                Target::Config(f) => {
+                    let value = another(f, key.range, f.read(&mut config));
+                    f.store(&mut config, value);
+                }
+                Target::Provider(f) => {
+                    let value = another(f, key.range, f.read(&mut provider));
+                    f.store(&mut provider, value);
+                }
+                Target::Tls(f) => {
+                    if let Some(tls) = config.server.tls.as_mut() {
+                        let value = another(f, key.range, f.read(tls));
+                        f.store(tls, value);
+                    }
+                }
+                Target::Section | Target::Providers => {}
             }
         }
-        assert_eq!(walked.config.upstreams.openai.base_url, "http://o");
-        assert!(walked.config.server.tls.is_some());
-        assert_eq!(walked.config.sso.providers["g"].allowed_tenants, ["x"]);
+        config.sso.providers.insert("p".into(), provider);
+        let text = crate::config::redacted::render(&config);
+        let walked = walk("printed.yaml", &text, &no_env);
+        assert!(walked.diagnostics.is_empty(), "{:?}\n{text}", walked.diagnostics);
+        let (mut printed, mut read, mut defaults) = (config.clone(), walked.config.clone(), Config::default());
+        for key in keys::KEYS {
+            if let Target::Config(f) = &key.target {
+                let (want, got) = (f.read(&mut printed), f.read(&mut read));
+                assert_ne!(got, f.read(&mut defaults), "{} kept its default\n{text}", key.path);
+                if !key.is_secret() {
+                    assert_eq!(got, want, "{}", key.path);
+                }
+            }
+        }
+        assert_eq!(read.server.tls, printed.server.tls);
+        let (mut want, mut got) = (printed.sso.providers["p"].clone(), read.sso.providers["p"].clone());
+        for key in keys::children("sso.providers.*") {
+            if let Some(f) = key.provider_field().filter(|_| !key.is_secret()) {
+                assert_eq!(f.read(&mut got), f.read(&mut want), "{}", key.path);
+            }
+        }
     }
 }
