@@ -105,7 +105,7 @@ impl Server {
                 );
             }
         }
-        let forwarder = Forwarder::new(&config.upstreams).map_err(|e| StartError::UpstreamClient(e.to_string()))?;
+        let forwarder = Forwarder::new(&config.upstreams).map_err(StartError::UpstreamClient)?;
         let tls = config.server.tls.as_ref().map(crate::tls::load).transpose().map_err(StartError::Tls)?;
         let (host, port) = (config.server.host.clone(), config.server.port);
         let listener = tokio::net::TcpListener::bind((host.as_str(), port))

@@ -11,13 +11,13 @@
 
 use super::errors;
 use super::routes::{Api, Route};
+use super::upstream_client::{BodyTime, Bounded, UpstreamClient};
 use crate::config::{Upstream, Upstreams};
 use crate::metrics::Metrics;
 use axum::body::{Body, Bytes};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
 use axum::response::Response;
-use futures_util::{Stream, StreamExt};
 use std::time::{Duration, Instant};
 
 /// Header names listed in `Connection` (they are hop-by-hop for this message).
@@ -30,31 +30,6 @@ fn connection_named(headers: &HeaderMap) -> Vec<String> {
         .map(|n| n.trim().to_ascii_lowercase())
         .filter(|n| !n.is_empty())
         .collect()
-}
-
-/// The upstream's body, cut when it overruns its time (the agent sees a broken stream).
-fn bounded(
-    body: impl Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
-    time: BodyTime,
-) -> impl Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
-    futures_util::stream::unfold((Box::pin(body), false), move |(mut body, done)| async move {
-        if done {
-            return None;
-        }
-        let until = match time {
-            BodyTime::Until(t) => tokio::time::Instant::from_std(t),
-            BodyTime::Idle(d) => tokio::time::Instant::now() + d,
-        };
-        match tokio::time::timeout_at(until, body.next()).await {
-            Ok(None) => None,
-            Ok(Some(Ok(chunk))) => Some((Ok(chunk), (body, false))),
-            Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e)), (body, true))),
-            Err(_) => {
-                tracing::warn!("upstream reply cut: it overran its time limit");
-                Some((Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "upstream time limit")), (body, true)))
-            }
-        }
-    })
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 7.6.1), plus
@@ -90,151 +65,171 @@ const DROPPED_RESPONSE_HEADERS: &[&str] =
     &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "set-cookie"];
 
 pub struct Forwarder {
-    client: reqwest::Client,
-    openai: Upstream,
-    anthropic: Upstream,
+    client: UpstreamClient,
+    openai: Destination,
+    anthropic: Destination,
     /// Whole-request deadline for a non-streamed call.
     deadline: Duration,
     /// Longest silence within a streamed reply.
     stream_idle: Duration,
-    /// Origin and path (no trailing slash) of each base URL, parsed once: a target must stay under them.
-    openai_base: (url::Origin, String),
-    anthropic_base: (url::Origin, String),
 }
 
-/// The origin and path prefix of a base URL (an unparsable one matches nothing).
-fn base_of(base_url: &str) -> (url::Origin, String) {
-    match url::Url::parse(base_url) {
-        Ok(u) => (u.origin(), u.path().trim_end_matches('/').to_string()),
-        Err(_) => (url::Origin::new_opaque(), String::from("/\u{0}")),
+/// One upstream, with everything about it that does not change per request worked out once.
+struct Destination {
+    name: &'static str,
+    /// The base URL as parsed and normalized once (no trailing slash).
+    base: String,
+    /// Scheme and authority a target must keep, and the path it must stay under.
+    origin: Option<(axum::http::uri::Scheme, axum::http::uri::Authority)>,
+    base_path: String,
+    /// The proxy's key as a header, or why it cannot be one.
+    key: Result<Option<(HeaderName, HeaderValue)>, ()>,
+    /// Whether the environment sends it through an outbound proxy.
+    via_proxy: bool,
+}
+
+impl Destination {
+    fn new(
+        name: &'static str,
+        api: Api,
+        upstream: &Upstream,
+        proxies: &hyper_util::client::proxy::matcher::Matcher,
+    ) -> Self {
+        let parsed = url::Url::parse(&upstream.base_url).ok();
+        let base = parsed.as_ref().map_or_else(String::new, |u| u.as_str().trim_end_matches('/').to_string());
+        let uri: Option<Uri> = base.parse().ok();
+        let origin = uri.as_ref().and_then(|u| Some((u.scheme()?.clone(), u.authority()?.clone())));
+        let base_path = parsed.map_or_else(|| "/\u{0}".to_string(), |u| u.path().trim_end_matches('/').to_string());
+        let key = match &upstream.api_key {
+            None => Ok(None),
+            Some(key) => {
+                let (header_name, value) = match api {
+                    Api::OpenAi => (header::AUTHORIZATION, format!("Bearer {}", key.expose())),
+                    Api::Anthropic => (HeaderName::from_static("x-api-key"), key.expose().to_string()),
+                };
+                HeaderValue::from_str(&value)
+                    .map(|mut v| {
+                        v.set_sensitive(true);
+                        Some((header_name, v))
+                    })
+                    .map_err(|_| ())
+            }
+        };
+        let via_proxy = uri.as_ref().is_some_and(|u| proxies.intercept(u).is_some());
+        Destination { name, base, origin, base_path, key, via_proxy }
     }
-}
-
-/// How long the body of a response may take.
-#[derive(Clone, Copy)]
-enum BodyTime {
-    /// A fixed end (the request's deadline).
-    Until(Instant),
-    /// At most this long between two chunks.
-    Idle(Duration),
 }
 
 impl Forwarder {
-    pub fn new(upstreams: &Upstreams) -> Result<Forwarder, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(64)
-            .tcp_nodelay(true)
-            .build()?;
+    pub fn new(upstreams: &Upstreams) -> Result<Forwarder, String> {
+        let proxies = hyper_util::client::proxy::matcher::Matcher::from_env();
         Ok(Forwarder {
-            client,
-            openai: upstreams.openai.clone(),
-            anthropic: upstreams.anthropic.clone(),
+            client: UpstreamClient::new(Duration::from_secs(10))?,
+            openai: Destination::new("openai", Api::OpenAi, &upstreams.openai, &proxies),
+            anthropic: Destination::new("anthropic", Api::Anthropic, &upstreams.anthropic, &proxies),
             deadline: Duration::from_secs(upstreams.timeout_seconds),
             stream_idle: Duration::from_secs(upstreams.stream_idle_timeout_seconds),
-            openai_base: base_of(&upstreams.openai.base_url),
-            anthropic_base: base_of(&upstreams.anthropic.base_url),
         })
     }
 
-    fn upstream(&self, api: Api) -> (&'static str, &Upstream) {
+    fn destination(&self, api: Api) -> &Destination {
         match api {
-            Api::OpenAi => ("openai", &self.openai),
-            Api::Anthropic => ("anthropic", &self.anthropic),
+            Api::OpenAi => &self.openai,
+            Api::Anthropic => &self.anthropic,
         }
     }
 
     /// The upstream URL for a normalized agent path (and its query); `None` when
     /// the result would leave the upstream's base path (dot segments are refused
     /// before this, see [`super::routes::escapes_base`]; this is the second lock).
-    pub fn target(&self, api: Api, path: &str, query: Option<&str>) -> Option<url::Url> {
-        let (_, upstream) = self.upstream(api);
+    pub fn target(&self, api: Api, path: &str, query: Option<&str>) -> Option<Uri> {
+        let destination = self.destination(api);
         // OpenAI base URLs end in /v1 (as agents are configured); Anthropic's do not.
         let suffix = match api {
             Api::OpenAi => path.strip_prefix("/v1").unwrap_or(path),
             Api::Anthropic => path,
         };
-        let url = match query {
-            Some(q) => format!("{}{suffix}?{q}", upstream.base_url),
-            None => format!("{}{suffix}", upstream.base_url),
-        };
-        // One parse per request; the result goes to the client as it is (no second parse there).
-        let parsed = url::Url::parse(&url).ok()?;
-        let (origin, base_path) = match api {
-            Api::OpenAi => &self.openai_base,
-            Api::Anthropic => &self.anthropic_base,
-        };
-        let inside = parsed.origin() == *origin
-            && parsed
+        let mut url = String::with_capacity(destination.base.len() + suffix.len() + query.map_or(0, |q| q.len() + 1));
+        url.push_str(&destination.base);
+        url.push_str(suffix);
+        if let Some(q) = query {
+            url.push('?');
+            url.push_str(q);
+        }
+        let uri: Uri = url.parse().ok()?;
+        let (scheme, authority) = destination.origin.as_ref()?;
+        let inside = uri.scheme() == Some(scheme)
+            && uri.authority() == Some(authority)
+            && uri
                 .path()
-                .strip_prefix(base_path.as_str())
+                .strip_prefix(destination.base_path.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-        inside.then_some(parsed)
+        inside.then_some(uri)
     }
 
     /// Sends the agent's request (`parts` as received, normalized path) upstream.
-    pub async fn send(&self, route: Route, parts: &Parts, body: Bytes, metrics: &Metrics) -> Response {
+    pub async fn send(&self, route: Route, parts: Parts, body: Bytes, metrics: &Metrics) -> Response {
         let api = route.api();
-        let (name, upstream) = self.upstream(api);
-        let Some(url) = self.target(api, parts.uri.path(), parts.uri.query()) else {
+        let destination = self.destination(api);
+        let name = destination.name;
+        let Some(uri) = self.target(api, parts.uri.path(), parts.uri.query()) else {
             metrics.request(route.label(), "bad_path");
             return errors::response(api, 400, "This path cannot be forwarded.");
         };
-        let (method, headers) = (parts.method.clone(), &parts.headers);
-        let mut outgoing = HeaderMap::new();
-        let named = connection_named(headers);
-        for (k, v) in headers {
-            let name = k.as_str();
-            if !DROPPED_REQUEST_HEADERS.contains(&name) && !named.iter().any(|n| n == name) {
-                outgoing.append(k.clone(), v.clone());
-            }
-        }
-        if let Some(key) = &upstream.api_key {
-            let (header_name, value) = match api {
-                Api::OpenAi => (header::AUTHORIZATION, format!("Bearer {}", key.expose())),
-                Api::Anthropic => (HeaderName::from_static("x-api-key"), key.expose().to_string()),
-            };
-            match HeaderValue::from_str(&value) {
-                Ok(mut v) => {
-                    v.set_sensitive(true);
-                    outgoing.insert(header_name, v);
-                }
-                Err(_) => {
-                    tracing::error!(upstream = name, "upstreams.{name}.api_key is not a valid header value");
-                    return errors::response(
-                        api,
-                        500,
-                        &format!("upstreams.{name}.api_key is not a valid header value"),
-                    );
-                }
-            }
-        }
-        let started = Instant::now();
-        let deadline = started + self.deadline;
-        let host = url.host_str().unwrap_or_default().to_string();
-        let request = self.client.request(method, url).headers(outgoing).body(body).send();
-        let sent = match tokio::time::timeout_at(deadline.into(), request).await {
-            Ok(sent) => sent.map_err(|e| (e.is_timeout(), e.to_string())),
-            Err(_) => {
-                Err((true, format!("no answer within upstreams.timeout_seconds ({} s)", self.deadline.as_secs())))
+        let key = match &destination.key {
+            Ok(key) => key,
+            Err(()) => {
+                tracing::error!(upstream = name, "upstreams.{name}.api_key is not a valid header value");
+                let message = format!("upstreams.{name}.api_key is not a valid header value");
+                return errors::response(api, 500, &message);
             }
         };
-        let upstream_response = match sent {
+        let mut request = axum::http::Request::new(body);
+        *request.method_mut() = parts.method;
+        *request.uri_mut() = uri;
+        let headers = parts.headers;
+        let named = connection_named(&headers);
+        let outgoing = request.headers_mut();
+        outgoing.reserve(headers.len() + 1);
+        let mut last: Option<HeaderName> = None;
+        for (k, v) in headers {
+            // `HeaderMap::into_iter` names a header once, before all of its values.
+            if let Some(k) = k {
+                last = Some(k);
+            }
+            let Some(k) = &last else { continue };
+            let name = k.as_str();
+            if !DROPPED_REQUEST_HEADERS.contains(&name) && !named.iter().any(|n| n == name) {
+                outgoing.append(k.clone(), v);
+            }
+        }
+        if let Some((header_name, value)) = key {
+            outgoing.insert(header_name.clone(), value.clone());
+        }
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::from_std(started + self.deadline);
+        let upstream_response = match self.client.send(request, destination.via_proxy, deadline).await {
             Ok(r) => r,
-            Err((timed_out, e)) => {
+            Err(e) => {
                 metrics.request(route.label(), "upstream_unreachable");
-                let (status, what) = if timed_out { (504, "did not answer in time") } else { (502, "is unreachable") };
-                tracing::error!(upstream = name, %host, "upstream {what}: {e}");
+                let host = destination.origin.as_ref().map_or("", |(_, a)| a.host());
+                let (status, what) =
+                    if e.timed_out { (504, "did not answer in time") } else { (502, "is unreachable") };
+                let detail = if e.timed_out {
+                    format!("no answer within upstreams.timeout_seconds ({} s)", self.deadline.as_secs())
+                } else {
+                    e.message
+                };
+                tracing::error!(upstream = name, %host, "upstream {what}: {detail}");
                 let message =
                     format!("The {name} upstream ({host}) {what}. Try again later or tell the proxy's operator.");
                 return errors::response(api, status, &message);
             }
         };
         metrics.upstream_latency(started.elapsed());
-        let status = upstream_response.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        let (mut head, body) = upstream_response.into_parts();
+        let status = head.status;
+        if status == axum::http::StatusCode::UNAUTHORIZED || status == axum::http::StatusCode::FORBIDDEN {
             tracing::error!(
                 upstream = name,
                 status = status.as_u16(),
@@ -242,31 +237,63 @@ impl Forwarder {
             );
         }
         if status.is_server_error() {
+            let host = destination.origin.as_ref().map_or("", |(_, a)| a.host());
             tracing::error!(upstream = name, %host, status = status.as_u16(), "the upstream answered with an error");
         }
         metrics.request(route.label(), if status.is_success() { "forwarded" } else { "upstream_error" });
-        let mut response = Response::builder().status(status.as_u16());
-        let streaming = upstream_response
-            .headers()
+        let streaming = head
+            .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
-        if let Some(h) = response.headers_mut() {
-            for (k, v) in upstream_response.headers() {
-                if !DROPPED_RESPONSE_HEADERS.contains(&k.as_str()) {
-                    h.append(k.clone(), v.clone());
-                }
-            }
-            if streaming {
-                // Tell nginx and friends not to buffer the stream.
-                h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            }
+        // The upstream's own header map, minus what belongs to its connection.
+        for dropped in DROPPED_RESPONSE_HEADERS {
+            head.headers.remove(*dropped);
+        }
+        if streaming {
+            // Tell nginx and friends not to buffer the stream.
+            head.headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            head.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
         let time = if streaming { BodyTime::Idle(self.stream_idle) } else { BodyTime::Until(deadline) };
-        let stream = bounded(upstream_response.bytes_stream(), time);
+        let mut response = Response::new(Body::new(Bounded::new(body, time)));
+        *response.status_mut() = status;
+        *response.headers_mut() = head.headers;
         response
-            .body(Body::from_stream(stream))
-            .unwrap_or_else(|e| errors::response(api, 502, &format!("bad upstream response: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn forwarder(openai: &str, anthropic: &str) -> Forwarder {
+        let mut config = Config::default();
+        config.upstreams.openai.base_url = openai.into();
+        config.upstreams.anthropic.base_url = anthropic.into();
+        Forwarder::new(&config.upstreams).unwrap()
+    }
+
+    fn target(f: &Forwarder, api: Api, path: &str, query: Option<&str>) -> Option<String> {
+        f.target(api, path, query).map(|u| u.to_string())
+    }
+
+    #[tokio::test]
+    async fn targets_stay_under_the_base_url() {
+        let f = forwarder("https://api.example.com/v1", "http://localhost:9100");
+        let chat = target(&f, Api::OpenAi, "/v1/chat/completions", Some("a=1"));
+        assert_eq!(chat.as_deref(), Some("https://api.example.com/v1/chat/completions?a=1"));
+        let messages = target(&f, Api::Anthropic, "/v1/messages", None);
+        assert_eq!(messages.as_deref(), Some("http://localhost:9100/v1/messages"));
+        // A path that only starts like the base path is not under it.
+        assert_eq!(target(&f, Api::OpenAi, "/v1evil/x", None), None);
+        // Nothing an agent sends can change the host.
+        let g = forwarder("http://localhost", "http://localhost");
+        assert_eq!(target(&g, Api::OpenAi, "/v1.evil.com/x", None), None);
+        assert_eq!(target(&g, Api::OpenAi, "/v1@evil.com/x", None), None);
+        // An unusable base URL forwards nothing.
+        let h = forwarder("not a url", "http://localhost");
+        assert_eq!(target(&h, Api::OpenAi, "/v1/chat/completions", None), None);
     }
 }

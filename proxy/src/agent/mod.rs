@@ -8,6 +8,7 @@ pub mod forward;
 pub mod routes;
 pub mod sandbox;
 pub mod shape;
+pub mod upstream_client;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -15,10 +16,8 @@ use crate::links::Links;
 use crate::metrics::Metrics;
 use crate::store::AsyncStore;
 use auth::Verdict;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::Uri;
-use axum::http::request::Parts;
 use axum::response::Response;
 use forward::Forwarder;
 use routes::Api;
@@ -35,22 +34,24 @@ pub struct AgentState {
     pub clock: Clock,
 }
 
-/// Forwards an agent request that the auth layer let through.
-pub async fn forward(
-    State(state): State<Arc<AgentState>>,
-    verdict: Option<axum::Extension<Verdict>>,
-    parts: Parts,
-    body: Bytes,
-) -> Response {
+/// Forwards an agent request that the auth layer let through. The request is
+/// taken whole (no copy of its headers), and its body is the one the auth layer
+/// already buffered.
+pub async fn forward(State(state): State<Arc<AgentState>>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
     let Some(route) = routes::classify(parts.uri.path()) else {
         return not_found_response(&state, parts.uri.path());
     };
     // Defence in depth: only a verdict from the auth layer lets a request through.
-    match verdict.map(|v| v.0) {
+    match parts.extensions.remove::<Verdict>() {
         Some(Verdict::Authenticated(_) | Verdict::Open) => {}
         _ => return errors::response(route.api(), 401, "Not authenticated."),
     }
-    state.forwarder.send(route, &parts, body, &state.metrics).await
+    let limit = state.config.server.max_body_bytes;
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        return errors::response(route.api(), 413, "Request body too large.");
+    };
+    state.forwarder.send(route, parts, body, &state.metrics).await
 }
 
 pub async fn not_found(State(state): State<Arc<AgentState>>, uri: Uri) -> Response {
