@@ -124,7 +124,7 @@ impl Forwarder {
     pub fn new(upstreams: &Upstreams) -> Result<Forwarder, String> {
         let proxies = hyper_util::client::proxy::matcher::Matcher::from_env();
         Ok(Forwarder {
-            client: UpstreamClient::new(Duration::from_secs(10))?,
+            client: UpstreamClient::new(Duration::from_secs(upstreams.connect_timeout_seconds))?,
             openai: Destination::new("openai", Api::OpenAi, &upstreams.openai, &proxies),
             anthropic: Destination::new("anthropic", Api::Anthropic, &upstreams.anthropic, &proxies),
             deadline: Duration::from_secs(upstreams.timeout_seconds),

@@ -167,6 +167,8 @@ pub static KEYS: &[Key] = &[
     key("upstreams.anthropic.api_key", C(F::Secret(|c| &mut c.upstreams.anthropic.api_key)), "sent as `x-api-key`."),
     key("upstreams.timeout_seconds", C(F::U64(|c| &mut c.upstreams.timeout_seconds)), "deadline for a whole non-streamed upstream request (connect, answer and body). Past it the agent gets a `504` in its API's shape.")
         .range(1, 3600).default("600"),
+    key("upstreams.connect_timeout_seconds", C(F::U64(|c| &mut c.upstreams.connect_timeout_seconds)), "how long opening a connection to an upstream (TCP and TLS) may take; past it the agent gets a `502` in its API's shape.")
+        .range(1, 300).default("10"),
     key("upstreams.stream_idle_timeout_seconds", C(F::U64(|c| &mut c.upstreams.stream_idle_timeout_seconds)), "a streamed (`text/event-stream`) reply may run as long as it keeps sending; it is cut after this long without a chunk.")
         .range(1, 3600).default("300"),
     key("sso", Target::Section, "single sign-on: tokens, sign-in and who is let in."),

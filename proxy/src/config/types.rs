@@ -75,6 +75,8 @@ pub struct Upstreams {
     pub timeout_seconds: u64,
     /// Longest silence between two chunks of a streamed reply.
     pub stream_idle_timeout_seconds: u64,
+    /// Longest wait for a connection to an upstream.
+    pub connect_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
