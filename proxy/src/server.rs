@@ -29,7 +29,7 @@ use crate::ops::{self, OpsState};
 use crate::sso::SsoState;
 use crate::sso::pages::Pages;
 use crate::sso::providers::ProviderRuntime;
-use crate::store::{AsyncStore, sqlite::SqliteStore};
+use crate::store::{AsyncStore, postgres::PgStore, sqlite::SqliteStore};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -86,7 +86,13 @@ impl Server {
     /// Opens the store, builds the clients, binds the listen address and assembles the router.
     /// Starts the background work (provider discovery, pruning) on the current runtime.
     pub async fn build(config: Config) -> Result<Server, StartError> {
-        let store = if config.sso.enabled {
+        let store = if config.sso.enabled && config.sso.database_url.is_some() {
+            let url = config.sso.database_url.as_ref().map(|u| u.expose().to_string()).unwrap_or_default();
+            match PgStore::open(&url, config.sso.database_pool_size).await {
+                Ok(store) => Some(AsyncStore::postgres(store)),
+                Err(e) => return Err(StartError::Database(format!("(PostgreSQL): {e}"))),
+            }
+        } else if config.sso.enabled {
             let path = config.sso.database_path.clone();
             match tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await {
                 Ok(Ok(store)) => Some(AsyncStore::new(Arc::new(store))),
@@ -197,7 +203,7 @@ async fn prune_forever(store: AsyncStore, config: Arc<Config>) {
     loop {
         tokio::time::sleep(EVERY).await;
         let now = Clock.now();
-        match store.call(move |s| s.prune(now, now - keep)).await {
+        match store.prune(now, now - keep).await {
             Ok((0, 0)) => {}
             Ok((pending, limits)) => {
                 tracing::debug!("pruned {pending} expired sign-in(s) and {limits} idle backoff record(s)")

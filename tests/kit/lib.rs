@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod contract;
+pub mod postgres;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};

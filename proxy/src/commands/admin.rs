@@ -3,14 +3,16 @@
 //! named by the configuration, also while the proxy runs (SQLite's WAL and busy
 //! timeout make that safe), except `db recover`, which wants the proxy stopped.
 
+use crate::config::Config;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite_file;
-use crate::store::{Store, StoreError};
+use crate::store::{AsyncStore, StoreError, sqlite_file};
 use crate::tokens;
 use clap::Subcommand;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -65,8 +67,19 @@ pub enum DbAction {
     Recover,
 }
 
-/// Opens an existing database; a mistyped path is an error, never a new empty database.
-fn open(db: &Path) -> Result<SqliteStore, ExitCode> {
+/// Opens the configured store: PostgreSQL when `sso.database_url` is set, else
+/// the SQLite file, which must exist (a mistyped path is an error, never a new empty database).
+async fn open(config: &Config) -> Result<AsyncStore, ExitCode> {
+    if let Some(url) = &config.sso.database_url {
+        return match PgStore::open(url.expose(), 1).await {
+            Ok(store) => Ok(AsyncStore::postgres(store)),
+            Err(e) => {
+                eprintln!("llm-sso-proxy: {e}");
+                Err(ExitCode::from(1))
+            }
+        };
+    }
+    let db = &config.sso.database_path;
     if !db.is_file() {
         eprintln!(
             "llm-sso-proxy: no database at {}: check sso.database_path (or SSO_DATABASE_PATH) and the working \
@@ -75,10 +88,13 @@ fn open(db: &Path) -> Result<SqliteStore, ExitCode> {
         );
         return Err(ExitCode::from(1));
     }
-    SqliteStore::open(db).map_err(|e| {
-        eprintln!("llm-sso-proxy: cannot open the database {e}");
-        ExitCode::from(1)
-    })
+    match SqliteStore::open(db) {
+        Ok(store) => Ok(AsyncStore::new(Arc::new(store))),
+        Err(e) => {
+            eprintln!("llm-sso-proxy: cannot open the database {e}");
+            Err(ExitCode::from(1))
+        }
+    }
 }
 
 fn report(e: &StoreError) -> ExitCode {
@@ -86,15 +102,45 @@ fn report(e: &StoreError) -> ExitCode {
     ExitCode::from(1)
 }
 
-pub fn run(command: &Command, db: &Path) -> ExitCode {
+pub fn run(command: &Command, config: &Config) -> ExitCode {
+    let db = &config.sso.database_path;
+    let file_only = matches!(command, Command::Db { .. });
+    if file_only && config.sso.database_url.is_some() {
+        eprintln!(
+            "llm-sso-proxy: `db check|backup|recover` work on the SQLite file; with sso.database_url use \
+             `llm-sso-proxy doctor` and PostgreSQL's own tools (pg_dump, pg_restore)"
+        );
+        return ExitCode::from(2);
+    }
     match command {
         Command::Tokens { action: TokensAction::Hash } => hash_stdin(),
-        Command::Tokens { action } => tokens_cmd(action, db),
-        Command::Ratelimit { action } => ratelimit_cmd(action, db),
+        Command::Tokens { action } => with_store(config, |store| tokens_cmd(action, store)),
+        Command::Ratelimit { action } => with_store(config, |store| ratelimit_cmd(action, store)),
         Command::Db { action: DbAction::Check } => check(db),
         Command::Db { action: DbAction::Backup { path } } => backup(db, path),
         Command::Db { action: DbAction::Recover } => recover(db),
     }
+}
+
+/// Opens the store on a small runtime and runs one command against it.
+fn with_store<F, Fut>(config: &Config, command: F) -> ExitCode
+where
+    F: FnOnce(AsyncStore) -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("llm-sso-proxy: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match open(config).await {
+            Ok(store) => command(store).await,
+            Err(code) => code,
+        }
+    })
 }
 
 fn hash_stdin() -> ExitCode {
@@ -113,13 +159,9 @@ fn hash_stdin() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn tokens_cmd(action: &TokensAction, db: &Path) -> ExitCode {
-    let store = match open(db) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+async fn tokens_cmd(action: &TokensAction, store: AsyncStore) -> ExitCode {
     match action {
-        TokensAction::List => match store.list_tokens() {
+        TokensAction::List => match store.list_tokens().await {
             Ok(rows) => {
                 println!("{:>4}  {:<32} {:<10} {:<19}  {:<19}  state", "id", "user", "provider", "created", "expires");
                 for t in rows {
@@ -138,7 +180,7 @@ fn tokens_cmd(action: &TokensAction, db: &Path) -> ExitCode {
             }
             Err(e) => report(&e),
         },
-        TokensAction::Revoke { id: Some(id), user: None } => match store.revoke_token(*id) {
+        TokensAction::Revoke { id: Some(id), user: None } => match store.revoke_token(*id).await {
             Ok(true) => {
                 println!("revoked token {id}");
                 ExitCode::SUCCESS
@@ -149,7 +191,7 @@ fn tokens_cmd(action: &TokensAction, db: &Path) -> ExitCode {
             }
             Err(e) => report(&e),
         },
-        TokensAction::Revoke { id: None, user: Some(email) } => match store.revoke_user_tokens(email) {
+        TokensAction::Revoke { id: None, user: Some(email) } => match store.revoke_user_tokens(email.clone()).await {
             Ok(n) => {
                 println!("revoked {n} token{} of {email}", if n == 1 { "" } else { "s" });
                 ExitCode::SUCCESS
@@ -164,13 +206,9 @@ fn tokens_cmd(action: &TokensAction, db: &Path) -> ExitCode {
     }
 }
 
-fn ratelimit_cmd(action: &RatelimitAction, db: &Path) -> ExitCode {
-    let store = match open(db) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+async fn ratelimit_cmd(action: &RatelimitAction, store: AsyncStore) -> ExitCode {
     match action {
-        RatelimitAction::List => match store.list_rate_limits() {
+        RatelimitAction::List => match store.list_rate_limits().await {
             Ok(rows) => {
                 println!("{:<40} {:>8}  blocked_until", "identifier", "failures");
                 for r in rows {
@@ -180,14 +218,14 @@ fn ratelimit_cmd(action: &RatelimitAction, db: &Path) -> ExitCode {
             }
             Err(e) => report(&e),
         },
-        RatelimitAction::Clear { identifier: Some(id) } => match store.clear_rate_limit(id) {
+        RatelimitAction::Clear { identifier: Some(id) } => match store.clear_rate_limit(id.clone()).await {
             Ok(()) => {
                 println!("cleared {id}");
                 ExitCode::SUCCESS
             }
             Err(e) => report(&e),
         },
-        RatelimitAction::Clear { identifier: None } => match store.clear_all_rate_limits() {
+        RatelimitAction::Clear { identifier: None } => match store.clear_all_rate_limits().await {
             Ok(n) => {
                 println!("cleared {n} record{}", if n == 1 { "" } else { "s" });
                 ExitCode::SUCCESS

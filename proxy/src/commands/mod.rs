@@ -113,13 +113,13 @@ pub fn main() -> ExitCode {
         }
         // `tokens hash` needs no configuration.
         Some(Command::Admin(admin @ admin::Command::Tokens { action: admin::TokensAction::Hash })) => {
-            return admin::run(admin, std::path::Path::new(""));
+            return admin::run(admin, &Config::default());
         }
         Some(Command::Healthcheck) => {
             return with_config(&source, loaded, |config| healthcheck::run(&config));
         }
         Some(Command::Admin(admin)) => {
-            return with_config(&source, loaded, |config| admin::run(admin, &config.sso.database_path));
+            return with_config(&source, loaded, |config| admin::run(admin, &config));
         }
         None => {}
     }

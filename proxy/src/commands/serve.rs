@@ -13,7 +13,10 @@ pub fn print_summary(config: &Config) {
         for name in config.sso.providers.keys() {
             println!("  redirect URI to register for provider '{name}': {}", config.redirect_uri());
         }
-        println!("  database: {}", config.sso.database_path.display());
+        match &config.sso.database_url {
+            Some(_) => println!("  database: PostgreSQL (sso.database_url, pool of {})", config.sso.database_pool_size),
+            None => println!("  database: {}", config.sso.database_path.display()),
+        }
     } else {
         println!("  SSO: DISABLED (requests are forwarded without authentication, loopback only)");
     }

@@ -176,6 +176,10 @@ pub static KEYS: &[Key] = &[
         .default("false").env("SSO_ENABLED"),
     key("sso.database_path", C(F::Path(|c| &mut c.sso.database_path)), "the SQLite token store (created with mode 0600, WAL). Relative to the working directory.")
         .default("./var/sso_auth.db").env("SSO_DATABASE_PATH"),
+    key("sso.database_url", C(F::Secret(|c| &mut c.sso.database_url)), "a PostgreSQL database instead of the SQLite file, for several replicas sharing tokens, sign-ins and backoff: `postgres://user:password@host:5432/dbname?sslmode=require` (use `${VAR}` for the password). `sslmode=require` never falls back to plain text. Not together with `database_path`.")
+        .shape("secret URL").env("SSO_DATABASE_URL"),
+    key("sso.database_pool_size", C(F::Usize(|c| &mut c.sso.database_pool_size)), "PostgreSQL: connections each proxy keeps open at most. Several replicas share the server's `max_connections`.")
+        .range(1, 100).default("8"),
     key("sso.authorization", Target::Section, "what happens after a successful sign-in."),
     key("sso.authorization.mode", C(F::Mode(|c| &mut c.sso.authorization.mode)), "who decides after sign-in: a confirmation code printed in the server console, or your authorization API. Switch to `single_user` (e.g. with `SSO_AUTH_MODE`) while the authorization API is down.")
         .default("single_user").env("SSO_AUTH_MODE"),

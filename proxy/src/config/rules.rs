@@ -73,6 +73,26 @@ pub fn check(w: &mut Walked) {
         }
     }
 
+    if let Some(url) = &c.sso.database_url {
+        let url = url.expose();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            // The URL carries a password: say what is wrong without echoing it.
+            push(
+                w,
+                "sso.database_url",
+                "must be a postgres:// or postgresql:// URL".into(),
+                "e.g. \"postgres://llmsso:${PGPASSWORD}@db.internal:5432/llmsso?sslmode=require\"",
+            );
+        }
+        if w.origins.contains_key("sso.database_path") {
+            push(
+                w,
+                "sso.database_url",
+                "sso.database_url and sso.database_path are mutually exclusive".into(),
+                "remove sso.database_path (or SSO_DATABASE_PATH) to use PostgreSQL, or remove database_url to keep SQLite",
+            );
+        }
+    }
     if !c.sso.enabled {
         if !is_loopback(&c.server.host) {
             push(

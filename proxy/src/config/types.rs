@@ -128,6 +128,10 @@ pub struct Provider {
 pub struct SsoConfig {
     pub enabled: bool,
     pub database_path: PathBuf,
+    /// PostgreSQL instead of `database_path`.
+    pub database_url: Option<Secret>,
+    /// PostgreSQL connections kept open at most.
+    pub database_pool_size: usize,
     pub authorization: Authorization,
     /// Names are case-sensitive and used in URLs (`/auth/login/{name}`).
     pub providers: BTreeMap<String, Provider>,

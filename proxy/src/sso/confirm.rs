@@ -82,7 +82,7 @@ fn exceeded_page(state: &SsoState) -> Response {
 /// This browser's confirmation, if it is still running.
 async fn current(state: &SsoState, headers: &HeaderMap) -> Result<Pending, Response> {
     let id = cookies::confirmation(headers, https(state)).ok_or_else(|| expired_page(state))?;
-    match state.store.call(move |s| s.get_pending(&id, PendingKind::Confirmation)).await {
+    match state.store.get_pending(id, PendingKind::Confirmation).await {
         Ok(Some(p)) if p.expires_at > state.clock.now() => Ok(p),
         Ok(_) => Err(expired_page(state)),
         Err(e) => Err(state.store_error(&e)),
@@ -148,7 +148,7 @@ pub async fn submit(
     }
     let (max, now) = (state.config.sso.authorization.max_confirmation_attempts, state.clock.now());
     let id = p.id.clone();
-    let claimed = match state.store.call(move |s| s.claim_attempt(&id, max, now)).await {
+    let claimed = match state.store.claim_attempt(id, max, now).await {
         Ok(Some(claimed)) => claimed,
         // No attempt left, or the confirmation ended meanwhile.
         Ok(None) => return if p.attempts >= max { exceeded_page(&state) } else { gone(&state, &p).await },
@@ -159,7 +159,7 @@ pub async fn submit(
         guard::fail(&state, &client).await;
         if claimed.attempts >= max {
             let id = claimed.id.clone();
-            if let Err(e) = state.store.call(move |s| s.delete_pending(&id)).await {
+            if let Err(e) = state.store.delete_pending(id).await {
                 return state.store_error(&e);
             }
             tracing::warn!(user = ?claimed.user_email.as_deref().map(outside), "maximum confirmation attempts exceeded");
@@ -171,7 +171,7 @@ pub async fn submit(
     }
     // The right code: take the confirmation; only one submission can.
     let id = claimed.id.clone();
-    let taken = match state.store.call(move |s| s.take_pending(&id, PendingKind::Confirmation, None, now)).await {
+    let taken = match state.store.take_pending(id, PendingKind::Confirmation, None, now).await {
         Ok(Some(taken)) => taken,
         Ok(None) => return already_used(&state),
         Err(e) => return state.store_error(&e),
@@ -202,7 +202,7 @@ async fn gone(state: &SsoState, p: &Pending) -> Response {
         return expired_page(state);
     }
     let id = p.id.clone();
-    match state.store.call(move |s| s.get_pending(&id, PendingKind::Confirmation)).await {
+    match state.store.get_pending(id, PendingKind::Confirmation).await {
         Ok(Some(now)) if now.attempts >= state.config.sso.authorization.max_confirmation_attempts => {
             exceeded_page(state)
         }

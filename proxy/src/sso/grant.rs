@@ -105,7 +105,7 @@ pub async fn grant(state: &SsoState, identity: Identity, renew: Option<String>, 
 
 async fn renew_token(state: &SsoState, identity: Identity, hash: String, now: i64, expires_at: i64) -> Response {
     let (h, owner) = (hash.clone(), identity.user_id.clone());
-    let renewed = state.store.call(move |s| s.renew_token(&h, &owner, now, expires_at)).await;
+    let renewed = state.store.renew_token(h, owner, now, expires_at).await;
     let user = outside(&identity.email);
     match renewed {
         Ok(true) => {

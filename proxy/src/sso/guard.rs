@@ -7,6 +7,7 @@ use crate::client_ip;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// The browser's address as far as the proxy can tell, and the key it is counted by.
 #[derive(Debug, Clone)]
@@ -26,7 +27,7 @@ impl Client {
 /// 429 with `Retry-After` while the client is in backoff.
 pub async fn blocked(state: &SsoState, client: &Client) -> Result<(), Response> {
     let key = client.key.clone();
-    let record = state.store.call(move |s| s.rate_limit(&key)).await.map_err(|e| state.store_error(&e))?;
+    let record = state.store.rate_limit(key).await.map_err(|e| state.store_error(&e))?;
     match backoff::wait_left(record.as_ref(), state.clock.now()) {
         None => Ok(()),
         Some(seconds) => {
@@ -49,7 +50,7 @@ pub async fn blocked(state: &SsoState, client: &Client) -> Result<(), Response> 
 /// Counts a failure and sets the next block, in one transaction.
 pub async fn fail(state: &SsoState, client: &Client) {
     let (key, now, limits) = (client.key.clone(), state.clock.now(), state.config.sso.authorization.rate_limit.clone());
-    let result = state.store.call(move |s| s.record_failure(&key, now, &|n| backoff::delay_after(n, &limits))).await;
+    let result = state.store.record_failure(key, now, Arc::new(move |n| backoff::delay_after(n, &limits))).await;
     if let Err(e) = result {
         tracing::error!("cannot record a failed attempt: {e}");
     }
@@ -58,7 +59,7 @@ pub async fn fail(state: &SsoState, client: &Client) {
 /// A success ends the client's backoff.
 pub async fn succeed(state: &SsoState, client: &Client) {
     let key = client.key.clone();
-    if let Err(e) = state.store.call(move |s| s.clear_rate_limit(&key)).await {
+    if let Err(e) = state.store.clear_rate_limit(key).await {
         tracing::error!("cannot reset the backoff: {e}");
     }
 }

@@ -98,7 +98,7 @@ pub async fn start(
 /// Stores a sign-in step under the caps; the page to show when it cannot be.
 pub async fn store_pending(state: &SsoState, pending: Pending, now: i64) -> Result<(), Response> {
     let key = pending.client_ip.clone().unwrap_or_default();
-    match state.store.call(move |s| s.insert_pending(&pending, now, PendingCaps::default())).await {
+    match state.store.insert_pending(pending, now, PendingCaps::default()).await {
         Ok(Admission::Stored) => Ok(()),
         Ok(Admission::ClientCapReached) => {
             state.metrics.event("pending_cap_client");
@@ -172,7 +172,7 @@ pub fn sso_error_page(state: &SsoState, e: &SsoError) -> Response {
 /// Why a callback found no flow to finish, worded for the person holding the URL.
 async fn no_flow(state: &SsoState, flow_id: String) -> Response {
     let now = state.clock.now();
-    let found = state.store.call(move |s| s.get_pending(&flow_id, PendingKind::Oidc)).await;
+    let found = state.store.get_pending(flow_id.clone(), PendingKind::Oidc).await;
     match found {
         Ok(Some(p)) if p.expires_at > now => state.pages.error(
             StatusCode::BAD_REQUEST,
@@ -217,7 +217,7 @@ pub async fn callback(
     let https = state.config.base_url().starts_with("https://");
     let binding = cookies::presented_browser_hash(&headers, https);
     let id = flow_id.clone();
-    let taken = state.store.call(move |s| s.take_pending(&id, PendingKind::Oidc, Some(&binding), now)).await;
+    let taken = state.store.take_pending(id, PendingKind::Oidc, Some(binding), now).await;
     let pending = match taken {
         Ok(Some(p)) => p,
         Ok(None) => return no_flow(&state, flow_id).await,

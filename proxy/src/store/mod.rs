@@ -1,10 +1,11 @@
-//! The token store: what the proxy persists, behind a trait so that a second
-//! backend (PostgreSQL) can pass the same conformance tests later.
-//!
-//! Implementations are synchronous; [`AsyncStore`] runs every call on a few dedicated store threads
-//! so the executor's worker threads never wait on disk or locks.
-//! The store knows nothing of HTTP.
+//! The token store: what the proxy persists. [`AsyncStore`] is the contract
+//! every caller goes through (the proxy, the operator commands, the doctor),
+//! with two backends: SQLite ([`sqlite`], the embedded default, a blocking
+//! [`Store`] run on dedicated threads) and PostgreSQL ([`postgres`], async,
+//! for several replicas). `proxy/tests/store_contract.rs` runs one suite
+//! against both. The store knows nothing of HTTP.
 
+pub mod postgres;
 pub mod sqlite;
 pub mod sqlite_file;
 
@@ -190,21 +191,33 @@ pub trait Store: Send + Sync + 'static {
     fn clear_all_rate_limits(&self) -> Result<usize, StoreError>;
 }
 
-/// How many threads run store calls. Each keeps its own connection busy, so the
+/// How many threads run SQLite calls. Each keeps its own connection busy, so the
 /// SQLite pool never opens and drops connections under load, and the thread
 /// count stays fixed however many requests wait.
 pub const STORE_THREADS: usize = 4;
 
 type Job = Box<dyn FnOnce(&dyn Store) + Send>;
 
-/// The store as the async server uses it: each call runs on one of
-/// [`STORE_THREADS`] dedicated threads, and the caller awaits its answer.
+/// The store contract as the proxy uses it: every operation on persistent
+/// state, async, on either backend. SQLite's blocking calls run on
+/// [`STORE_THREADS`] dedicated threads; PostgreSQL's are async natively. An
+/// enum, not a trait object: one match per call, no boxed futures.
 #[derive(Clone)]
 pub struct AsyncStore {
-    jobs: std::sync::mpsc::Sender<Job>,
+    backend: Backend,
 }
 
+#[derive(Clone)]
+enum Backend {
+    Sqlite(std::sync::mpsc::Sender<Job>),
+    Postgres(Arc<postgres::PgStore>),
+}
+
+/// The backoff schedule `record_failure` applies: seconds blocked after `n` failures.
+pub type Schedule = Arc<dyn Fn(u32) -> i64 + Send + Sync>;
+
 impl AsyncStore {
+    /// SQLite (or any blocking [`Store`]) on the store threads.
     pub fn new(store: Arc<dyn Store>) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(std::sync::Mutex::new(queue));
@@ -224,38 +237,106 @@ impl AsyncStore {
                 tracing::error!("cannot start store thread {n}: {e}");
             }
         }
-        AsyncStore { jobs }
+        AsyncStore { backend: Backend::Sqlite(jobs) }
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |store| {
-            let _ = tx.send(f(store));
-        });
-        self.jobs.send(job).map_err(|_| StoreError::Other("the store threads have stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Other("a store call was dropped".into()))?
+    pub fn postgres(store: postgres::PgStore) -> Self {
+        AsyncStore { backend: Backend::Postgres(Arc::new(store)) }
     }
 
-    pub async fn find_token(&self, token_hash: String) -> Result<Option<TokenRecord>, StoreError> {
-        self.run(move |s| s.find_token(&token_hash)).await
+    /// `sqlite` or `postgres`, for logs and `doctor`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
-    pub async fn insert_token(&self, token: NewToken) -> Result<i64, StoreError> {
-        self.run(move |s| s.insert_token(&token)).await
+    /// The PostgreSQL store, when that is the backend (for `doctor`).
+    pub fn as_postgres(&self) -> Option<&postgres::PgStore> {
+        match &self.backend {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sqlite(_) => None,
+        }
     }
+}
 
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|s| s.ping()).await
-    }
+async fn on_thread<T: Send + 'static>(
+    jobs: &std::sync::mpsc::Sender<Job>,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move |store| {
+        let _ = tx.send(f(store));
+    });
+    jobs.send(job).map_err(|_| StoreError::Other("the store threads have stopped".into()))?;
+    rx.await.map_err(|_| StoreError::Other("a store call was dropped".into()))?
+}
 
-    /// Any other store call, on a store thread.
-    pub async fn call<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        self.run(f).await
-    }
+/// One contract operation: the same call on the store threads (SQLite) or natively (PostgreSQL).
+macro_rules! operation {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $out:ty, |$s:ident| $sync:expr, |$p:ident| $pg:expr) => {
+        $(#[$doc])*
+        pub async fn $name(&self, $($arg: $ty),*) -> Result<$out, StoreError> {
+            match &self.backend {
+                Backend::Sqlite(jobs) => on_thread(jobs, move |$s| $sync).await,
+                Backend::Postgres($p) => $pg.await,
+            }
+        }
+    };
+}
+
+impl AsyncStore {
+    operation!(
+        /// One indexed lookup by `token_hash`.
+        find_token(token_hash: String) -> Option<TokenRecord>,
+        |s| s.find_token(&token_hash), |p| p.find_token(&token_hash));
+    operation!(insert_token(token: NewToken) -> i64, |s| s.insert_token(&token), |p| p.insert_token(&token));
+    operation!(
+        /// Authenticated again until `expires_at`, only for the token's owner; false if no such active token.
+        renew_token(token_hash: String, user_id: String, now: UnixSeconds, expires_at: UnixSeconds) -> bool,
+        |s| s.renew_token(&token_hash, &user_id, now, expires_at),
+        |p| p.renew_token(&token_hash, &user_id, now, expires_at));
+    operation!(revoke_token(id: i64) -> bool, |s| s.revoke_token(id), |p| p.revoke_token(id));
+    operation!(list_tokens() -> Vec<TokenRecord>, |s| s.list_tokens(), |p| p.list_tokens());
+    operation!(
+        /// A cheap query proving the store answers (for `/ready`).
+        ping() -> (), |s| s.ping(), |p| p.ping());
+    operation!(
+        /// Stores a sign-in step unless its client or the store is at its cap (check and insert are atomic).
+        insert_pending(pending: Pending, now: UnixSeconds, caps: PendingCaps) -> Admission,
+        |s| s.insert_pending(&pending, now, caps), |p| p.insert_pending(&pending, now, caps));
+    operation!(
+        /// Removes and returns an unexpired pending row: of concurrent callers exactly one gets it.
+        take_pending(id: String, kind: PendingKind, browser_hash: Option<String>, now: UnixSeconds) -> Option<Pending>,
+        |s| s.take_pending(&id, kind, browser_hash.as_deref(), now),
+        |p| p.take_pending(&id, kind, browser_hash.as_deref(), now));
+    operation!(
+        get_pending(id: String, kind: PendingKind) -> Option<Pending>,
+        |s| s.get_pending(&id, kind), |p| p.get_pending(&id, kind));
+    operation!(
+        /// Counts one confirmation attempt and returns the row; never past `max`, never on an expired row.
+        claim_attempt(id: String, max: u32, now: UnixSeconds) -> Option<Pending>,
+        |s| s.claim_attempt(&id, max, now), |p| p.claim_attempt(&id, max, now));
+    operation!(delete_pending(id: String) -> (), |s| s.delete_pending(&id), |p| p.delete_pending(&id));
+    operation!(
+        /// Removes expired sign-ins and backoff records idle since `rate_limits_before`.
+        prune(now: UnixSeconds, rate_limits_before: UnixSeconds) -> (usize, usize),
+        |s| s.prune(now, rate_limits_before), |p| p.prune(now, rate_limits_before));
+    operation!(
+        rate_limit(identifier: String) -> Option<RateLimitRecord>,
+        |s| s.rate_limit(&identifier), |p| p.rate_limit(&identifier));
+    operation!(
+        /// Counts a failure and blocks for `schedule(failures)` seconds, atomically; returns the count.
+        record_failure(identifier: String, now: UnixSeconds, schedule: Schedule) -> u32,
+        |s| s.record_failure(&identifier, now, &*schedule),
+        |p| p.record_failure(&identifier, now, &*schedule));
+    operation!(
+        clear_rate_limit(identifier: String) -> (),
+        |s| s.clear_rate_limit(&identifier), |p| p.clear_rate_limit(&identifier));
+    operation!(
+        revoke_user_tokens(email: String) -> usize,
+        |s| s.revoke_user_tokens(&email), |p| p.revoke_user_tokens(&email));
+    operation!(list_rate_limits() -> Vec<RateLimitRecord>, |s| s.list_rate_limits(), |p| p.list_rate_limits());
+    operation!(clear_all_rate_limits() -> usize, |s| s.clear_all_rate_limits(), |p| p.clear_all_rate_limits());
 }

@@ -173,6 +173,21 @@ fn migrate(conn: &Connection) -> Result<(), MigrateError> {
     Ok(())
 }
 
+/// Writes a database at schema `version` exactly, as an older proxy left it (tests of migration).
+#[doc(hidden)]
+pub fn create_at_version(path: &Path, version: usize) -> rusqlite::Result<()> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    for (index, sql) in MIGRATIONS.iter().take(version).enumerate() {
+        conn.execute_batch(sql)?;
+        conn.execute("INSERT INTO schema_version (version) VALUES (?1)", [index as i64 + 1])?;
+    }
+    Ok(())
+}
+
+/// How many migrations this proxy knows (the schema version it writes).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
 /// The schema version a database is at.
 pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))

@@ -1,0 +1,530 @@
+//! The PostgreSQL backend: the same tables and columns as SQLite (native
+//! types: BIGSERIAL, BOOLEAN, TIMESTAMP in UTC), for several proxies sharing
+//! one database. Async throughout (tokio-postgres) with a small pool of
+//! connections; TLS to the server with rustls, and `sslmode=require` never
+//! falls back to plain text.
+//!
+//! Every decision on shared state is one statement or one transaction:
+//! `take_pending` and `claim_attempt` rely on row locks (a concurrent second
+//! caller re-reads the row after the first commits), the sign-in caps are
+//! checked and inserted under a transaction-scoped advisory lock, and a
+//! failure's count and block are written in one transaction. Migrations run
+//! under an advisory lock, so replicas that start together apply each once.
+
+use super::{Admission, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord, StoreError, TokenRecord};
+use crate::clock::UnixSeconds;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
+
+/// The migrations, in order; the schema version is the number applied.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/0001_initial.sql"),
+    include_str!("migrations/postgres/0002_pending_csrf.sql"),
+    include_str!("migrations/postgres/0003_browser_binding.sql"),
+];
+
+/// The advisory lock key that serializes migrations across replicas ("llm-sso" in ASCII).
+const MIGRATION_LOCK: i64 = 0x006c_6c6d_2d73_736f;
+/// The advisory lock key that serializes the sign-in caps' check-and-insert.
+const PENDING_CAPS_LOCK: i64 = 0x006c_6c6d_2d73_7370;
+
+/// How many migrations this proxy knows (the schema version it writes).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// Connections kept open at most, by default.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+
+/// Timestamps come back in the SQLite form the rest of the proxy reads.
+const TS: &str = "'YYYY-MM-DD HH24:MI:SS'";
+
+fn token_columns() -> String {
+    format!(
+        "id, token_hash, user_id, user_email, provider, is_authenticated, is_active, to_char(created_at, {TS}), \
+         to_char(last_authenticated_at, {TS}), to_char(auth_expires_at, {TS})"
+    )
+}
+
+fn pending_columns() -> String {
+    "id, kind, provider, user_id, user_email, nonce, pkce_verifier, code_hash, attempts, renew_token_hash, \
+     client_ip, csrf_token, EXTRACT(EPOCH FROM expires_at)::BIGINT, browser_hash"
+        .to_string()
+}
+
+/// A pooled connection and the statement the hot path runs on it.
+struct Conn {
+    client: Client,
+    find_token: Statement,
+}
+
+pub struct PgStore {
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    idle: Mutex<Vec<Conn>>,
+    slots: Semaphore,
+    pool_size: usize,
+}
+
+/// Why the database could not be reached or used at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("sso.database_url is not a PostgreSQL URL: {0}")]
+    Url(String),
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(String),
+    #[error("the database has schema version {found}, newer than this proxy knows ({known})")]
+    Newer { found: i64, known: i64 },
+    #[error("migration failed: {0}")]
+    Migrate(String),
+}
+
+fn other(e: &tokio_postgres::Error) -> StoreError {
+    // The server's own message (e.g. "relation ... does not exist") when there is one.
+    let detail = e.as_db_error().map_or_else(|| full_message(e), |db| db.message().to_string());
+    StoreError::Other(detail)
+}
+
+fn full_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn time(t: UnixSeconds) -> SystemTime {
+    if t >= 0 { UNIX_EPOCH + Duration::from_secs(t as u64) } else { UNIX_EPOCH - Duration::from_secs(t.unsigned_abs()) }
+}
+
+fn token_row(row: &Row) -> Result<TokenRecord, tokio_postgres::Error> {
+    Ok(TokenRecord {
+        id: row.try_get(0)?,
+        token_hash: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        user_email: row.try_get(3)?,
+        provider: row.try_get(4)?,
+        is_authenticated: row.try_get(5)?,
+        is_active: row.try_get(6)?,
+        created_at: row.try_get(7)?,
+        last_authenticated_at: row.try_get(8)?,
+        auth_expires_at: row.try_get(9)?,
+    })
+}
+
+fn pending_row(row: &Row) -> Result<Pending, StoreError> {
+    let get = |e: tokio_postgres::Error| other(&e);
+    let kind: String = row.try_get(1).map_err(get)?;
+    let kind = match kind.as_str() {
+        "oidc" => PendingKind::Oidc,
+        "confirmation" => PendingKind::Confirmation,
+        // Never guess what a row is for: a row of an unknown kind is an error.
+        unknown => return Err(StoreError::Other(format!("unknown pending_authorizations.kind {unknown:?}"))),
+    };
+    let attempts: i32 = row.try_get(8).map_err(get)?;
+    Ok(Pending {
+        id: row.try_get(0).map_err(get)?,
+        kind,
+        provider: row.try_get(2).map_err(get)?,
+        user_id: row.try_get(3).map_err(get)?,
+        user_email: row.try_get(4).map_err(get)?,
+        nonce: row.try_get(5).map_err(get)?,
+        pkce_verifier: row.try_get(6).map_err(get)?,
+        code_hash: row.try_get(7).map_err(get)?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        renew_token_hash: row.try_get(9).map_err(get)?,
+        client_ip: row.try_get(10).map_err(get)?,
+        csrf_token: row.try_get(11).map_err(get)?,
+        expires_at: row.try_get(12).map_err(get)?,
+        browser_hash: row.try_get(13).map_err(get)?,
+    })
+}
+
+fn rate_row(row: &Row) -> Result<RateLimitRecord, tokio_postgres::Error> {
+    let failures: i32 = row.try_get(1)?;
+    Ok(RateLimitRecord {
+        identifier: row.try_get(0)?,
+        failed_attempts: u32::try_from(failures).unwrap_or(0),
+        blocked_until: row.try_get(2)?,
+    })
+}
+
+/// A connection on loan from the pool; it goes back unless it broke.
+struct Loan<'a> {
+    store: &'a PgStore,
+    conn: Option<Conn>,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl std::ops::Deref for Loan<'_> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        // Present from creation until drop.
+        self.conn.as_ref().unwrap_or_else(|| unreachable!("a loan holds its connection until dropped"))
+    }
+}
+
+impl std::ops::DerefMut for Loan<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn.as_mut().unwrap_or_else(|| unreachable!("a loan holds its connection until dropped"))
+    }
+}
+
+impl Drop for Loan<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take().filter(|c| !c.client.is_closed()) {
+            self.store.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects, migrates (under an advisory lock) and checks the schema.
+    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore, OpenError> {
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| OpenError::Url(e.to_string()))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let roots = tokio_rustls::rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let tls_config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| OpenError::Connect(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let store = PgStore {
+            config,
+            tls: tokio_postgres_rustls::MakeRustlsConnect::new(tls_config),
+            idle: Mutex::new(Vec::new()),
+            slots: Semaphore::new(pool_size.max(1)),
+            pool_size: pool_size.max(1),
+        };
+        let mut client = store.raw_connect().await.map_err(|e| OpenError::Connect(e.to_string()))?;
+        migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    pub fn pool_size(&self) -> usize {
+        self.pool_size
+    }
+
+    async fn raw_connect(&self) -> Result<Client, StoreError> {
+        let (client, connection) =
+            self.config.connect(self.tls.clone()).await.map_err(|e| StoreError::Other(full_message(&e)))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!("PostgreSQL connection closed: {e}");
+            }
+        });
+        Ok(client)
+    }
+
+    /// A pooled connection: the hot path's statement is prepared once per connection.
+    async fn connect(&self) -> Result<Conn, StoreError> {
+        let client = self.raw_connect().await?;
+        let sql = format!("SELECT {} FROM agent_tokens WHERE token_hash = $1", token_columns());
+        let find_token = client.prepare(&sql).await.map_err(|e| other(&e))?;
+        Ok(Conn { client, find_token })
+    }
+
+    async fn loan(&self) -> Result<Loan<'_>, StoreError> {
+        let slot = self.slots.acquire().await.map_err(|_| StoreError::Other("the pool is closed".into()))?;
+        let pooled = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                match idle.pop() {
+                    Some(c) if c.client.is_closed() => continue,
+                    found => break found,
+                }
+            }
+        };
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.connect().await?,
+        };
+        Ok(Loan { store: self, conn: Some(conn), _slot: slot })
+    }
+
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        let loan = self.loan().await?;
+        loan.client.execute(sql, params).await.map_err(|e| other(&e))
+    }
+
+    async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        let loan = self.loan().await?;
+        loan.client.query(sql, params).await.map_err(|e| other(&e))
+    }
+
+    async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, StoreError> {
+        let loan = self.loan().await?;
+        loan.client.query_opt(sql, params).await.map_err(|e| other(&e))
+    }
+
+    pub async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let loan = self.loan().await?;
+        let row = loan.client.query_opt(&loan.find_token, &[&token_hash]).await.map_err(|e| other(&e))?;
+        row.map(|r| token_row(&r)).transpose().map_err(|e| other(&e))
+    }
+
+    pub async fn insert_token(&self, t: &NewToken) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
+                   created_at, last_authenticated_at, auth_expires_at) VALUES ($1, $2, $3, $4, TRUE, TRUE, $5, $5, $6) \
+                   RETURNING id";
+        let row = self
+            .query_opt(sql, &[&t.token_hash, &t.user_id, &t.user_email, &t.provider, &time(t.now), &time(t.expires_at)])
+            .await?;
+        let row = row.ok_or_else(|| StoreError::Other("INSERT returned no id".into()))?;
+        row.try_get(0).map_err(|e| other(&e))
+    }
+
+    pub async fn renew_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE agent_tokens SET is_authenticated = TRUE, last_authenticated_at = $2, auth_expires_at = $3 \
+                   WHERE token_hash = $1 AND is_active AND user_id = $4";
+        Ok(self.execute(sql, &[&token_hash, &time(now), &time(expires_at), &user_id]).await? == 1)
+    }
+
+    pub async fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
+        let sql = "UPDATE agent_tokens SET is_active = FALSE WHERE id = $1 AND is_active";
+        Ok(self.execute(sql, &[&id]).await? == 1)
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = self.query(&format!("SELECT {} FROM agent_tokens ORDER BY id", token_columns()), &[]).await?;
+        rows.iter().map(token_row).collect::<Result<_, _>>().map_err(|e| other(&e))
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.execute("SELECT 1", &[]).await.map(|_| ())
+    }
+
+    pub async fn insert_pending(
+        &self,
+        p: &Pending,
+        now: UnixSeconds,
+        caps: PendingCaps,
+    ) -> Result<Admission, StoreError> {
+        let mut loan = self.loan().await?;
+        let tx = loan.client.transaction().await.map_err(|e| other(&e))?;
+        // One writer at a time decides on the caps: the count and the insert cannot interleave.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PENDING_CAPS_LOCK]).await.map_err(|e| other(&e))?;
+        tx.execute("DELETE FROM pending_authorizations WHERE expires_at <= $1", &[&time(now)])
+            .await
+            .map_err(|e| other(&e))?;
+        let counts = tx
+            .query_one(
+                "SELECT COUNT(*) FILTER (WHERE client_ip IS NOT DISTINCT FROM $1), COUNT(*) FROM pending_authorizations",
+                &[&p.client_ip],
+            )
+            .await
+            .map_err(|e| other(&e))?;
+        let (client, total): (i64, i64) =
+            (counts.try_get(0).map_err(|e| other(&e))?, counts.try_get(1).map_err(|e| other(&e))?);
+        let admission = if total >= caps.total {
+            Admission::TotalCapReached
+        } else if client >= caps.per_client {
+            Admission::ClientCapReached
+        } else {
+            let attempts = i32::try_from(p.attempts).unwrap_or(i32::MAX);
+            tx.execute(
+                "INSERT INTO pending_authorizations (id, kind, provider, user_id, user_email, nonce, pkce_verifier, \
+                 code_hash, attempts, renew_token_hash, client_ip, csrf_token, expires_at, browser_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                &[
+                    &p.id,
+                    &p.kind.as_str(),
+                    &p.provider,
+                    &p.user_id,
+                    &p.user_email,
+                    &p.nonce,
+                    &p.pkce_verifier,
+                    &p.code_hash,
+                    &attempts,
+                    &p.renew_token_hash,
+                    &p.client_ip,
+                    &p.csrf_token,
+                    &time(p.expires_at),
+                    &p.browser_hash,
+                    &time(now),
+                ],
+            )
+            .await
+            .map_err(|e| other(&e))?;
+            Admission::Stored
+        };
+        tx.commit().await.map_err(|e| other(&e))?;
+        Ok(admission)
+    }
+
+    pub async fn take_pending(
+        &self,
+        id: &str,
+        kind: PendingKind,
+        browser_hash: Option<&str>,
+        now: UnixSeconds,
+    ) -> Result<Option<Pending>, StoreError> {
+        let sql = format!(
+            "DELETE FROM pending_authorizations WHERE id = $1 AND kind = $2 AND expires_at > $3 \
+             AND ($4::TEXT IS NULL OR browser_hash = $4) RETURNING {}",
+            pending_columns()
+        );
+        let row = self.query_opt(&sql, &[&id, &kind.as_str(), &time(now), &browser_hash]).await?;
+        row.map(|r| pending_row(&r)).transpose()
+    }
+
+    pub async fn get_pending(&self, id: &str, kind: PendingKind) -> Result<Option<Pending>, StoreError> {
+        let sql = format!("SELECT {} FROM pending_authorizations WHERE id = $1 AND kind = $2", pending_columns());
+        let row = self.query_opt(&sql, &[&id, &kind.as_str()]).await?;
+        row.map(|r| pending_row(&r)).transpose()
+    }
+
+    pub async fn claim_attempt(&self, id: &str, max: u32, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
+        let sql = format!(
+            "UPDATE pending_authorizations SET attempts = attempts + 1 \
+             WHERE id = $1 AND kind = 'confirmation' AND attempts < $2 AND expires_at > $3 RETURNING {}",
+            pending_columns()
+        );
+        let max = i32::try_from(max).unwrap_or(i32::MAX);
+        let row = self.query_opt(&sql, &[&id, &max, &time(now)]).await?;
+        row.map(|r| pending_row(&r)).transpose()
+    }
+
+    pub async fn delete_pending(&self, id: &str) -> Result<(), StoreError> {
+        self.execute("DELETE FROM pending_authorizations WHERE id = $1", &[&id]).await.map(|_| ())
+    }
+
+    pub async fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Result<(usize, usize), StoreError> {
+        let pending = self.execute("DELETE FROM pending_authorizations WHERE expires_at <= $1", &[&time(now)]).await?;
+        let limits = self
+            .execute(
+                "DELETE FROM rate_limits WHERE COALESCE(blocked_until, '-infinity') <= $1 \
+                 AND COALESCE(last_attempt_at, '-infinity') < $2",
+                &[&time(now), &time(rate_limits_before)],
+            )
+            .await?;
+        Ok((pending as usize, limits as usize))
+    }
+
+    pub async fn rate_limit(&self, identifier: &str) -> Result<Option<RateLimitRecord>, StoreError> {
+        let sql = format!(
+            "SELECT identifier, failed_attempts, to_char(blocked_until, {TS}) FROM rate_limits WHERE identifier = $1"
+        );
+        let row = self.query_opt(&sql, &[&identifier]).await?;
+        row.map(|r| rate_row(&r)).transpose().map_err(|e| other(&e))
+    }
+
+    pub async fn record_failure(
+        &self,
+        identifier: &str,
+        now: UnixSeconds,
+        schedule: &(dyn Fn(u32) -> i64 + Sync),
+    ) -> Result<u32, StoreError> {
+        let mut loan = self.loan().await?;
+        let tx = loan.client.transaction().await.map_err(|e| other(&e))?;
+        // The upsert locks the row until commit: concurrent failures each count, in turn.
+        let row = tx
+            .query_one(
+                "INSERT INTO rate_limits (identifier, failed_attempts, last_attempt_at) VALUES ($1, 1, $2) \
+                 ON CONFLICT (identifier) DO UPDATE SET failed_attempts = rate_limits.failed_attempts + 1, \
+                 last_attempt_at = EXCLUDED.last_attempt_at RETURNING failed_attempts",
+                &[&identifier, &time(now)],
+            )
+            .await
+            .map_err(|e| other(&e))?;
+        let failures: i32 = row.try_get(0).map_err(|e| other(&e))?;
+        let failures = u32::try_from(failures).unwrap_or(0);
+        let until = now.saturating_add(schedule(failures));
+        tx.execute("UPDATE rate_limits SET blocked_until = $2 WHERE identifier = $1", &[&identifier, &time(until)])
+            .await
+            .map_err(|e| other(&e))?;
+        tx.commit().await.map_err(|e| other(&e))?;
+        Ok(failures)
+    }
+
+    pub async fn clear_rate_limit(&self, identifier: &str) -> Result<(), StoreError> {
+        self.execute("DELETE FROM rate_limits WHERE identifier = $1", &[&identifier]).await.map(|_| ())
+    }
+
+    pub async fn revoke_user_tokens(&self, email: &str) -> Result<usize, StoreError> {
+        let sql = "UPDATE agent_tokens SET is_active = FALSE WHERE user_email = $1 AND is_active";
+        Ok(self.execute(sql, &[&email]).await? as usize)
+    }
+
+    pub async fn list_rate_limits(&self) -> Result<Vec<RateLimitRecord>, StoreError> {
+        let sql = format!(
+            "SELECT identifier, failed_attempts, to_char(blocked_until, {TS}) FROM rate_limits ORDER BY identifier"
+        );
+        let rows = self.query(&sql, &[]).await?;
+        rows.iter().map(rate_row).collect::<Result<_, _>>().map_err(|e| other(&e))
+    }
+
+    pub async fn clear_all_rate_limits(&self) -> Result<usize, StoreError> {
+        Ok(self.execute("DELETE FROM rate_limits", &[]).await? as usize)
+    }
+
+    /// The server's version string and the schema version, for `doctor`.
+    pub async fn describe(&self) -> Result<(String, i64), StoreError> {
+        let row = self
+            .query_opt(
+                "SELECT current_setting('server_version'), (SELECT COALESCE(MAX(version), 0) FROM schema_version)",
+                &[],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Other("no answer".into()))?;
+        let version: String = row.try_get(0).map_err(|e| other(&e))?;
+        let schema: i32 = row.try_get(1).map_err(|e| other(&e))?;
+        Ok((version, i64::from(schema)))
+    }
+}
+
+/// Brings the schema up to date in one transaction under an advisory lock, so
+/// replicas starting at once apply each migration once; refuses a newer schema.
+async fn migrate(client: &mut Client) -> Result<(), OpenError> {
+    let sql = |e: tokio_postgres::Error| OpenError::Migrate(full_message(&e));
+    let tx = client.transaction().await.map_err(sql)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(sql)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").await.map_err(sql)?;
+    let row = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[]).await.map_err(sql)?;
+    let current: i32 = row.try_get(0).map_err(sql)?;
+    let known = MIGRATIONS.len() as i64;
+    if i64::from(current) > known {
+        return Err(OpenError::Newer { found: i64::from(current), known });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate() {
+        let version = index as i32 + 1;
+        if version > current {
+            tx.batch_execute(migration).await.map_err(sql)?;
+            tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&version]).await.map_err(sql)?;
+        }
+    }
+    tx.commit().await.map_err(sql)?;
+    Ok(())
+}
+
+/// Applies only the first `version` migrations (tests: a database written by an older proxy).
+#[doc(hidden)]
+pub async fn migrate_to(url: &str, version: usize) -> Result<(), String> {
+    let (mut client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let tx = client.transaction().await.map_err(|e| e.to_string())?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .await
+        .map_err(|e| e.to_string())?;
+    for (index, migration) in MIGRATIONS.iter().take(version).enumerate() {
+        tx.batch_execute(migration).await.map_err(|e| e.to_string())?;
+        let v = index as i32 + 1;
+        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&v]).await.map_err(|e| e.to_string())?;
+    }
+    tx.commit().await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,374 @@
+//! One store contract, two backends, proven the same: every test here is
+//! written once against `AsyncStore` and run on SQLite (a file on disk) and on
+//! a real PostgreSQL server (`tests/kit/postgres.rs`: a throwaway cluster, or
+//! `LLM_SSO_TEST_POSTGRES_URL`). Like oauth2-proxy's session-store tests, a
+//! backend that passes is a backend the proxy can use.
+
+#[path = "../../tests/kit/postgres.rs"]
+#[allow(dead_code)]
+mod postgres_server;
+
+use llm_sso_proxy::store::postgres::{self, PgStore};
+use llm_sso_proxy::store::sqlite::{self, SqliteStore};
+use llm_sso_proxy::store::{Admission, AsyncStore, NewToken, Pending, PendingCaps, PendingKind, Schedule};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("llm-sso-contract-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("sso_auth.db")
+}
+
+/// Raw SQL against the store's database; the first column of the first row, if any.
+type RawSql = Box<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+
+/// A fresh store on one backend, and a way to run raw SQL against it (the
+/// documented database contract: operators and the kit edit rows by hand).
+struct Subject {
+    store: AsyncStore,
+    sql: RawSql,
+}
+
+fn sqlite_subject(name: &str) -> Subject {
+    let path = temp_db(name);
+    let store = SqliteStore::open(&path).expect("open SQLite");
+    let sql = move |q: &str| -> Result<String, String> {
+        let conn = rusqlite::Connection::open(&path).map_err(|e| e.to_string())?;
+        let mut statement = conn.prepare(q).map_err(|e| e.to_string())?;
+        if statement.column_count() == 0 {
+            statement.execute([]).map_err(|e| e.to_string())?;
+            return Ok(String::new());
+        }
+        statement
+            .query_row([], |r| r.get::<_, rusqlite::types::Value>(0))
+            .map(|v| match v {
+                rusqlite::types::Value::Integer(n) => n.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            })
+            .map_err(|e| e.to_string())
+    };
+    Subject { store: AsyncStore::new(Arc::new(store)), sql: Box::new(sql) }
+}
+
+async fn postgres_subject(name: &str) -> Option<Subject> {
+    let server = postgres_server::server_or_skip(name)?;
+    let url = server.database(name).expect("create a database");
+    let store = PgStore::open(&url, 8).await.expect("open PostgreSQL");
+    let database = url.rsplit('/').next().unwrap_or_default().to_string();
+    let sql = move |q: &str| server.psql(&database, q);
+    Some(Subject { store: AsyncStore::postgres(store), sql: Box::new(sql) })
+}
+
+/// Each test once per backend: `mod sqlite` and `mod postgres`.
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::sqlite_subject(stringify!($test))).await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(subject) = super::postgres_subject(stringify!($test)).await else { return };
+                    super::$test(subject).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    tokens_round_trip_renew_and_revoke,
+    revoking_a_user_revokes_every_active_token_of_theirs,
+    pending_rows_are_single_use_and_bounded_in_time,
+    fifty_parallel_claims_never_pass_the_maximum,
+    of_fifty_racing_takes_exactly_one_wins,
+    sign_in_caps_hold_under_a_race,
+    expiry_is_exclusive_at_the_boundary,
+    concurrent_failures_each_count_and_set_the_block,
+    pruning_removes_expired_sign_ins_and_idle_backoff_only,
+    a_hand_edited_expiry_takes_effect_on_the_next_lookup,
+);
+
+const NOW: i64 = 1_800_000_000; // 2027-01-15 08:00:00 UTC
+
+fn new_token(hash: &str, user: &str, email: &str) -> NewToken {
+    NewToken {
+        token_hash: hash.into(),
+        user_id: user.into(),
+        user_email: email.into(),
+        provider: "google".into(),
+        now: NOW,
+        expires_at: NOW + 3600,
+    }
+}
+
+fn pending(id: &str, kind: PendingKind, ip: &str, expires_at: i64) -> Pending {
+    Pending {
+        id: id.into(),
+        kind,
+        provider: Some("google".into()),
+        user_id: Some("google:1".into()),
+        user_email: Some("a@company.com".into()),
+        nonce: Some("n".into()),
+        pkce_verifier: Some("v".into()),
+        code_hash: Some("h".into()),
+        attempts: 0,
+        renew_token_hash: None,
+        client_ip: Some(ip.into()),
+        csrf_token: Some("c".into()),
+        browser_hash: Some("b".into()),
+        expires_at,
+    }
+}
+
+async fn tokens_round_trip_renew_and_revoke(s: Subject) {
+    let store = s.store;
+    let id = store.insert_token(new_token("h1", "google:1", "a@company.com")).await.unwrap();
+    let found = store.find_token("h1".into()).await.unwrap().unwrap();
+    assert_eq!((found.id, found.is_authenticated, found.is_active), (id, true, true));
+    assert_eq!(found.user_email, "a@company.com");
+    assert_eq!(found.created_at, "2027-01-15 08:00:00");
+    assert_eq!(found.auth_expires_at.as_deref(), Some("2027-01-15 09:00:00"));
+    assert!(store.insert_token(new_token("h1", "google:1", "a@company.com")).await.is_err(), "token_hash is unique");
+    assert!(!store.renew_token("h1".into(), "google:2".into(), NOW, NOW + 7200).await.unwrap(), "owner only");
+    assert!(store.renew_token("h1".into(), "google:1".into(), NOW, NOW + 7200).await.unwrap());
+    let renewed = store.find_token("h1".into()).await.unwrap().unwrap();
+    assert_eq!(renewed.auth_expires_at.as_deref(), Some("2027-01-15 10:00:00"));
+    assert!(store.revoke_token(id).await.unwrap());
+    assert!(!store.revoke_token(id).await.unwrap(), "already revoked");
+    assert!(!store.renew_token("h1".into(), "google:1".into(), NOW, NOW + 1).await.unwrap(), "revoked stays revoked");
+    assert!(!store.find_token("h1".into()).await.unwrap().unwrap().is_active);
+    assert_eq!(store.find_token("nope".into()).await.unwrap(), None);
+    assert_eq!(store.list_tokens().await.unwrap().len(), 1);
+    store.ping().await.unwrap();
+}
+
+async fn revoking_a_user_revokes_every_active_token_of_theirs(s: Subject) {
+    let store = s.store;
+    for (hash, email) in [("a1", "a@company.com"), ("a2", "a@company.com"), ("b1", "b@company.com")] {
+        store.insert_token(new_token(hash, "google:x", email)).await.unwrap();
+    }
+    assert_eq!(store.revoke_user_tokens("a@company.com".into()).await.unwrap(), 2);
+    assert_eq!(store.revoke_user_tokens("a@company.com".into()).await.unwrap(), 0, "only active ones count");
+    assert!(store.find_token("b1".into()).await.unwrap().unwrap().is_active);
+}
+
+async fn pending_rows_are_single_use_and_bounded_in_time(s: Subject) {
+    let store = s.store;
+    let caps = PendingCaps::default();
+    let stored = store.insert_pending(pending("s1", PendingKind::Oidc, "10.0.0.1", NOW + 600), NOW, caps).await;
+    assert_eq!(stored.unwrap(), Admission::Stored);
+    let take =
+        |id: &str, kind, browser: Option<&str>, at| store.take_pending(id.into(), kind, browser.map(Into::into), at);
+    assert!(take("s1", PendingKind::Confirmation, None, NOW).await.unwrap().is_none(), "kind");
+    assert!(take("s1", PendingKind::Oidc, Some("other"), NOW).await.unwrap().is_none(), "browser");
+    let taken = take("s1", PendingKind::Oidc, Some("b"), NOW).await.unwrap().unwrap();
+    assert_eq!((taken.nonce.as_deref(), taken.expires_at), (Some("n"), NOW + 600));
+    assert!(take("s1", PendingKind::Oidc, None, NOW).await.unwrap().is_none(), "single use");
+    store.insert_pending(pending("c1", PendingKind::Confirmation, "10.0.0.1", NOW + 600), NOW, caps).await.unwrap();
+    assert_eq!(store.claim_attempt("c1".into(), 2, NOW).await.unwrap().unwrap().attempts, 1);
+    assert_eq!(store.claim_attempt("c1".into(), 2, NOW).await.unwrap().unwrap().attempts, 2);
+    assert!(store.claim_attempt("c1".into(), 2, NOW).await.unwrap().is_none(), "never past the maximum");
+    assert_eq!(store.get_pending("c1".into(), PendingKind::Confirmation).await.unwrap().unwrap().attempts, 2);
+    store.delete_pending("c1".into()).await.unwrap();
+    assert!(store.get_pending("c1".into(), PendingKind::Confirmation).await.unwrap().is_none());
+}
+
+async fn fifty_parallel_claims_never_pass_the_maximum(s: Subject) {
+    let store = s.store;
+    let caps = PendingCaps::default();
+    store.insert_pending(pending("c", PendingKind::Confirmation, "10.0.0.1", NOW + 600), NOW, caps).await.unwrap();
+    let claims = (0..50).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_attempt("c".into(), 3, NOW).await })
+    });
+    let mut granted = Vec::new();
+    for claim in claims {
+        if let Some(p) = claim.await.unwrap().unwrap() {
+            granted.push(p.attempts);
+        }
+    }
+    granted.sort_unstable();
+    assert_eq!(granted, [1, 2, 3], "each attempt counted once, never past 3");
+}
+
+async fn of_fifty_racing_takes_exactly_one_wins(s: Subject) {
+    let store = s.store;
+    for round in 0..3 {
+        let id = format!("race{round}");
+        let p = pending(&id, PendingKind::Oidc, "10.0.0.1", NOW + 600);
+        store.insert_pending(p, NOW, PendingCaps::default()).await.unwrap();
+        let takes = (0..50).map(|_| {
+            let (store, id) = (store.clone(), id.clone());
+            tokio::spawn(async move { store.take_pending(id, PendingKind::Oidc, None, NOW).await })
+        });
+        let mut winners = 0;
+        for take in takes {
+            winners += usize::from(take.await.unwrap().unwrap().is_some());
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+async fn sign_in_caps_hold_under_a_race(s: Subject) {
+    let store = s.store;
+    let caps = PendingCaps { per_client: 5, total: 8 };
+    let inserts = (0..30).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let p = pending(&format!("p{i}"), PendingKind::Oidc, "10.0.0.1", NOW + 600);
+            store.insert_pending(p, NOW, caps).await
+        })
+    });
+    let mut stored = 0;
+    for insert in inserts {
+        match insert.await.unwrap().unwrap() {
+            Admission::Stored => stored += 1,
+            Admission::ClientCapReached => {}
+            Admission::TotalCapReached => panic!("the client cap comes first here"),
+        }
+    }
+    assert_eq!(stored, 5, "exactly the per-client cap");
+    // Other clients fill the rest, then the total cap holds.
+    let mut outcomes = Vec::new();
+    for i in 0..5 {
+        let p = pending(&format!("q{i}"), PendingKind::Oidc, &format!("10.0.1.{i}"), NOW + 600);
+        outcomes.push(store.insert_pending(p, NOW, caps).await.unwrap());
+    }
+    let total_refused = outcomes.iter().filter(|a| **a == Admission::TotalCapReached).count();
+    assert_eq!(total_refused, 2, "{outcomes:?}");
+}
+
+async fn expiry_is_exclusive_at_the_boundary(s: Subject) {
+    let store = s.store;
+    let caps = PendingCaps::default();
+    store.insert_pending(pending("e", PendingKind::Confirmation, "10.0.0.1", NOW + 60), NOW, caps).await.unwrap();
+    assert!(store.claim_attempt("e".into(), 3, NOW + 60).await.unwrap().is_none(), "expired at expires_at");
+    assert!(store.claim_attempt("e".into(), 3, NOW + 59).await.unwrap().is_some(), "alive one second before");
+    assert!(store.take_pending("e".into(), PendingKind::Confirmation, None, NOW + 60).await.unwrap().is_none());
+    assert!(store.take_pending("e".into(), PendingKind::Confirmation, None, NOW + 59).await.unwrap().is_some());
+}
+
+async fn concurrent_failures_each_count_and_set_the_block(s: Subject) {
+    let store = s.store;
+    let schedule: Schedule = Arc::new(|n| i64::from(n) * 10);
+    let failures = (0..20).map(|_| {
+        let (store, schedule) = (store.clone(), schedule.clone());
+        tokio::spawn(async move { store.record_failure("10.0.0.9".into(), NOW, schedule).await })
+    });
+    let mut counts = Vec::new();
+    for f in failures {
+        counts.push(f.await.unwrap().unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=20).collect::<Vec<u32>>(), "each failure counted once");
+    let record = store.rate_limit("10.0.0.9".into()).await.unwrap().unwrap();
+    assert_eq!(record.failed_attempts, 20);
+    // The block of the last failure: NOW + 200 s.
+    assert_eq!(record.blocked_until.as_deref(), Some("2027-01-15 08:03:20"));
+    assert_eq!(store.list_rate_limits().await.unwrap().len(), 1);
+    store.clear_rate_limit("10.0.0.9".into()).await.unwrap();
+    assert!(store.rate_limit("10.0.0.9".into()).await.unwrap().is_none());
+    store.record_failure("10.0.0.10".into(), NOW, schedule.clone()).await.unwrap();
+    assert_eq!(store.clear_all_rate_limits().await.unwrap(), 1);
+}
+
+async fn pruning_removes_expired_sign_ins_and_idle_backoff_only(s: Subject) {
+    let store = s.store;
+    let caps = PendingCaps::default();
+    store.insert_pending(pending("old", PendingKind::Oidc, "10.0.0.1", NOW + 10), NOW, caps).await.unwrap();
+    store.insert_pending(pending("new", PendingKind::Oidc, "10.0.0.1", NOW + 1000), NOW, caps).await.unwrap();
+    let short: Schedule = Arc::new(|_| 5);
+    let long: Schedule = Arc::new(|_| 200_000);
+    store.record_failure("idle".into(), NOW - 100_000, short).await.unwrap();
+    store.record_failure("blocked".into(), NOW - 100_000, long).await.unwrap();
+    store.record_failure("recent".into(), NOW, Arc::new(|_| 5)).await.unwrap();
+    let (pending_removed, limits_removed) = store.prune(NOW + 100, NOW - 50_000).await.unwrap();
+    assert_eq!((pending_removed, limits_removed), (1, 1));
+    assert!(store.get_pending("new".into(), PendingKind::Oidc).await.unwrap().is_some());
+    assert!(store.rate_limit("idle".into()).await.unwrap().is_none(), "idle and no longer blocked");
+    assert!(store.rate_limit("blocked".into()).await.unwrap().is_some(), "old, but still blocked until NOW + 100 000");
+    assert!(store.rate_limit("recent".into()).await.unwrap().is_some());
+}
+
+async fn a_hand_edited_expiry_takes_effect_on_the_next_lookup(s: Subject) {
+    let store = s.store;
+    store.insert_token(new_token("edit", "google:1", "a@company.com")).await.unwrap();
+    (s.sql)("UPDATE agent_tokens SET auth_expires_at = '2020-01-01 00:00:00' WHERE token_hash = 'edit'").unwrap();
+    let found = store.find_token("edit".into()).await.unwrap().unwrap();
+    assert_eq!(found.auth_expires_at.as_deref(), Some("2020-01-01 00:00:00"));
+    (s.sql)("DELETE FROM agent_tokens WHERE token_hash = 'edit'").unwrap();
+    assert!(store.find_token("edit".into()).await.unwrap().is_none());
+}
+
+// Migrations, per backend: from an empty database, from every older schema, and a newer one refused.
+
+#[test]
+fn sqlite_migrates_from_every_older_schema_and_refuses_a_newer_one() {
+    for version in 0..sqlite::SCHEMA_VERSION {
+        let path = temp_db(&format!("migrate-{version}"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        sqlite::create_at_version(&path, version).unwrap();
+        SqliteStore::open(&path).unwrap_or_else(|e| panic!("from version {version}: {e}"));
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        assert_eq!(sqlite::schema_version(&conn).unwrap(), sqlite::SCHEMA_VERSION as i64);
+    }
+    let path = temp_db("migrate-newer");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    sqlite::create_at_version(&path, sqlite::SCHEMA_VERSION).unwrap();
+    rusqlite::Connection::open(&path).unwrap().execute("INSERT INTO schema_version VALUES (99)", []).unwrap();
+    let refused = SqliteStore::open(&path).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused.contains("schema version 99"), "{refused}");
+}
+
+#[tokio::test]
+async fn postgres_migrates_from_every_older_schema_and_refuses_a_newer_one() {
+    let Some(server) = postgres_server::server_or_skip("postgres_migrations") else { return };
+    for version in 0..postgres::SCHEMA_VERSION {
+        let url = server.database(&format!("migrate{version}")).unwrap();
+        postgres::migrate_to(&url, version).await.unwrap();
+        let store = PgStore::open(&url, 1).await.unwrap_or_else(|e| panic!("from version {version}: {e}"));
+        let (_, schema) = store.describe().await.unwrap();
+        assert_eq!(schema, postgres::SCHEMA_VERSION as i64);
+    }
+    let url = server.database("migratenewer").unwrap();
+    postgres::migrate_to(&url, postgres::SCHEMA_VERSION).await.unwrap();
+    let database = url.rsplit('/').next().unwrap_or_default();
+    server.psql(database, "INSERT INTO schema_version VALUES (99)").unwrap();
+    let refused = PgStore::open(&url, 1).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused.contains("schema version 99"), "{refused}");
+}
+
+#[tokio::test]
+async fn postgres_replicas_starting_together_migrate_once() {
+    let Some(server) = postgres_server::server_or_skip("postgres_replicas_migrate") else { return };
+    let url = server.database("together").unwrap();
+    let opens = (0..6).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move { PgStore::open(&url, 1).await.map(|_| ()).map_err(|e| e.to_string()) })
+    });
+    for open in opens {
+        open.await.unwrap().unwrap();
+    }
+    let database = url.rsplit('/').next().unwrap_or_default();
+    let applied = server.psql(database, "SELECT COUNT(*) FROM schema_version").unwrap();
+    assert_eq!(applied, postgres::SCHEMA_VERSION.to_string(), "each migration applied once");
+}
+
+#[tokio::test]
+async fn postgres_sslmode_require_never_falls_back_to_plain_text() {
+    let Some(server) = postgres_server::server_or_skip("postgres_sslmode_require") else { return };
+    let url = server.database("tlsrequired").unwrap();
+    // The throwaway server has no TLS: require must fail, not connect in the clear.
+    let refused = PgStore::open(&format!("{url}?sslmode=require"), 1).await;
+    assert!(refused.is_err(), "connected without TLS although sslmode=require");
+    PgStore::open(&format!("{url}?sslmode=disable"), 1).await.expect("plain text when allowed");
+}
