@@ -55,7 +55,8 @@ fn sqlite_subject(name: &str) -> Subject {
 async fn postgres_subject(name: &str) -> Option<Subject> {
     let server = postgres_server::server_or_skip(name)?;
     let url = server.database(name).expect("create a database");
-    let store = PgStore::open(&url, 8).await.expect("open PostgreSQL");
+    // Enough connections that racing calls really run at once.
+    let store = PgStore::open(&url, 40).await.expect("open PostgreSQL");
     let database = url.rsplit('/').next().unwrap_or_default().to_string();
     let sql = move |q: &str| server.psql(&database, q);
     Some(Subject { store: AsyncStore::postgres(store), sql: Box::new(sql) })
@@ -190,6 +191,8 @@ async fn fifty_parallel_claims_never_pass_the_maximum(s: Subject) {
         let store = store.clone();
         tokio::spawn(async move { store.claim_attempt("c".into(), 3, NOW).await })
     });
+    // Spawned all at once (an iterator is lazy: collect before awaiting).
+    let claims: Vec<_> = claims.collect();
     let mut granted = Vec::new();
     for claim in claims {
         if let Some(p) = claim.await.unwrap().unwrap() {
@@ -210,6 +213,7 @@ async fn of_fifty_racing_takes_exactly_one_wins(s: Subject) {
             let (store, id) = (store.clone(), id.clone());
             tokio::spawn(async move { store.take_pending(id, PendingKind::Oidc, None, NOW).await })
         });
+        let takes: Vec<_> = takes.collect();
         let mut winners = 0;
         for take in takes {
             winners += usize::from(take.await.unwrap().unwrap().is_some());
@@ -220,27 +224,33 @@ async fn of_fifty_racing_takes_exactly_one_wins(s: Subject) {
 
 async fn sign_in_caps_hold_under_a_race(s: Subject) {
     let store = s.store;
-    let caps = PendingCaps { per_client: 5, total: 8 };
-    let inserts = (0..30).map(|i| {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let p = pending(&format!("p{i}"), PendingKind::Oidc, "10.0.0.1", NOW + 600);
-            store.insert_pending(p, NOW, caps).await
-        })
-    });
-    let mut stored = 0;
-    for insert in inserts {
-        match insert.await.unwrap().unwrap() {
-            Admission::Stored => stored += 1,
-            Admission::ClientCapReached => {}
-            Admission::TotalCapReached => panic!("the client cap comes first here"),
+    // Several rounds, each a new client: a race lost only sometimes must still be caught.
+    for round in 0..5 {
+        let caps = PendingCaps { per_client: 5, total: 1000 };
+        let ip = format!("10.0.{round}.1");
+        let inserts = (0..30).map(|i| {
+            let (store, ip) = (store.clone(), ip.clone());
+            tokio::spawn(async move {
+                let p = pending(&format!("p{round}-{i}"), PendingKind::Oidc, &ip, NOW + 600);
+                store.insert_pending(p, NOW, caps).await
+            })
+        });
+        let inserts: Vec<_> = inserts.collect();
+        let mut stored = 0;
+        for insert in inserts {
+            match insert.await.unwrap().unwrap() {
+                Admission::Stored => stored += 1,
+                Admission::ClientCapReached => {}
+                Admission::TotalCapReached => panic!("the client cap comes first here"),
+            }
         }
+        assert_eq!(stored, 5, "round {round}: exactly the per-client cap");
     }
-    assert_eq!(stored, 5, "exactly the per-client cap");
-    // Other clients fill the rest, then the total cap holds.
+    // Other clients fill the store to the total cap, then it holds.
+    let caps = PendingCaps { per_client: 5, total: 28 };
     let mut outcomes = Vec::new();
     for i in 0..5 {
-        let p = pending(&format!("q{i}"), PendingKind::Oidc, &format!("10.0.1.{i}"), NOW + 600);
+        let p = pending(&format!("q{i}"), PendingKind::Oidc, &format!("10.1.0.{i}"), NOW + 600);
         outcomes.push(store.insert_pending(p, NOW, caps).await.unwrap());
     }
     let total_refused = outcomes.iter().filter(|a| **a == Admission::TotalCapReached).count();
@@ -264,6 +274,7 @@ async fn concurrent_failures_each_count_and_set_the_block(s: Subject) {
         let (store, schedule) = (store.clone(), schedule.clone());
         tokio::spawn(async move { store.record_failure("10.0.0.9".into(), NOW, schedule).await })
     });
+    let failures: Vec<_> = failures.collect();
     let mut counts = Vec::new();
     for f in failures {
         counts.push(f.await.unwrap().unwrap());
@@ -355,6 +366,7 @@ async fn postgres_replicas_starting_together_migrate_once() {
         let url = url.clone();
         tokio::spawn(async move { PgStore::open(&url, 1).await.map(|_| ()).map_err(|e| e.to_string()) })
     });
+    let opens: Vec<_> = opens.collect();
     for open in opens {
         open.await.unwrap().unwrap();
     }
