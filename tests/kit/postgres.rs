@@ -94,17 +94,20 @@ fn spawn_server(bin: &Path, data: &Path, port: u16) -> Result<(), String> {
     rx.recv().map_err(|e| e.to_string())?
 }
 
-fn start_cluster() -> Result<Server, String> {
+fn start_cluster(label: &str) -> Result<Server, String> {
     let bin = bindir().ok_or("no PostgreSQL binaries (apt-get install postgresql)")?;
     // Clusters of test processes that are gone (their servers died with them).
     for entry in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let pid = name.strip_prefix("llm-sso-pg-").and_then(|p| p.parse::<u32>().ok());
+        let pid = name
+            .strip_prefix("llm-sso-pg-")
+            .and_then(|p| p.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse::<u32>().ok());
         if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-    let data = std::env::temp_dir().join(format!("llm-sso-pg-{}", std::process::id()));
+    let data = std::env::temp_dir().join(format!("llm-sso-pg-{}{label}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
     if is_root() {
@@ -150,10 +153,16 @@ impl Server {
         SERVER
             .get_or_init(|| match std::env::var("LLM_SSO_TEST_POSTGRES_URL") {
                 Ok(url) => Ok(Server { base: url.trim_end_matches('/').to_string(), bin: None, port: 0, data: None }),
-                Err(_) => start_cluster(),
+                Err(_) => start_cluster(""),
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// A cluster of its own (a test that stops and starts the server must not
+    /// pull it from under the other tests). Never `LLM_SSO_TEST_POSTGRES_URL`.
+    pub fn private(label: &str) -> Result<Server, String> {
+        start_cluster(&format!("-{label}"))
     }
 
     /// A new, empty database; its URL.
@@ -179,15 +188,20 @@ impl Server {
         }
     }
 
-    /// Stops the server (fast shutdown) and starts it again on the same port: what a
-    /// database restart looks like to the proxy. Our own cluster only.
-    pub fn restart(&self) -> Result<(), String> {
+    /// Stops the server (fast shutdown): what a database outage looks like to the proxy.
+    /// Our own cluster only.
+    pub fn stop(&self) -> Result<(), String> {
         let (bin, data) = (self.bin.as_ref().ok_or("not our cluster")?, self.data.as_ref().ok_or("not our cluster")?);
         let stop = as_owner(bin, "pg_ctl").arg("-D").arg(data.join("db")).args(["-m", "fast", "-w", "stop"]).output();
-        if !stop.as_ref().is_ok_and(|o| o.status.success()) {
-            return Err(format!("pg_ctl stop: {stop:?}"));
+        match stop {
+            Ok(o) if o.status.success() => Ok(()),
+            other => Err(format!("pg_ctl stop: {other:?}")),
         }
-        let _ = std::fs::remove_file(data.join("db/postmaster.pid"));
+    }
+
+    /// Starts a stopped server again on the same port and waits until it answers.
+    pub fn start(&self) -> Result<(), String> {
+        let (bin, data) = (self.bin.as_ref().ok_or("not our cluster")?, self.data.as_ref().ok_or("not our cluster")?);
         spawn_server(bin, data, self.port)?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.psql("postgres", "SELECT 1").is_err() {

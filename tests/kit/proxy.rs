@@ -263,6 +263,11 @@ impl ProxyProcess {
         line.split_whitespace().nth(1)?.parse().ok()
     }
 
+    /// The directory the proxy runs in (its `config.yaml`, its SQLite file).
+    pub fn dir_path(&self) -> &Path {
+        self.dir.path()
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("sso_auth.db")
     }

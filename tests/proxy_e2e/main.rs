@@ -10,5 +10,6 @@ mod fuzz;
 mod hostile;
 mod login;
 mod operations;
+mod replicas;
 mod sandbox;
 mod sdks;
