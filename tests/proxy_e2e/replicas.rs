@@ -233,3 +233,34 @@ async fn a_database_restart_fails_closed_then_recovers_without_restarting_the_pr
     }
     assert_eq!(last.0, 200, "recovered without a restart: {}", last.1);
 }
+
+/// `doctor --json` with replica A's configuration and `database_url`; the database check.
+fn doctor_database_check(r: &Replicas, database_url: &str) -> (serde_json::Value, String) {
+    let out = std::process::Command::new(llm_sso_kit::proxy::binary())
+        .current_dir(r.a.dir_path())
+        .args(["--sso-config", "config.yaml", "doctor", "--json", "--timeout-seconds", "3"])
+        .env("KIT_DATABASE_URL", database_url)
+        .env("KIT_CLIENT_SECRET", llm_sso_kit::proxy::CLIENT_SECRET)
+        .output()
+        .expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let check = report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "database.postgres").cloned())
+        .unwrap_or_else(|| panic!("no database.postgres check: {text}"));
+    (check, text)
+}
+
+#[tokio::test]
+async fn doctor_reports_the_postgres_server_and_never_its_password() {
+    let Some(r) = replicas("replicas_doctor").await else { return };
+    let (check, _) = doctor_database_check(&r, &r.url);
+    assert_eq!(check["verdict"], "ok", "{check}");
+    let detail = check["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("PostgreSQL") && detail.contains("round trip") && detail.contains("pool of 8"), "{detail}");
+    assert!(detail.contains("schema version 3"), "{detail}");
+    let (check, text) = doctor_database_check(&r, "postgres://llmsso:s3cret-pw@127.0.0.1:1/nowhere");
+    assert_eq!(check["verdict"], "fail", "{check}");
+    assert!(!text.contains("s3cret-pw"), "the doctor printed the password: {text}");
+}

@@ -487,6 +487,45 @@ impl PgStore {
     }
 }
 
+/// What `doctor` learns from a PostgreSQL server without changing anything.
+pub struct Probe {
+    pub server_version: String,
+    /// `None` when the proxy has not created its tables there yet.
+    pub schema_version: Option<i64>,
+    /// One `SELECT 1` there and back.
+    pub round_trip: Duration,
+}
+
+/// Connects (TLS as `sslmode` says), reads the server and schema versions and
+/// times one round trip; never migrates or writes.
+pub async fn probe(url: &str, timeout: Duration) -> Result<Probe, String> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| e.to_string())?;
+    config.connect_timeout(timeout);
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let roots = tokio_rustls::rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let tls = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connect = config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls));
+    let (client, connection) = tokio::time::timeout(timeout, connect)
+        .await
+        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
+        .map_err(|e| full_message(&e))?;
+    tokio::spawn(connection);
+    let started = std::time::Instant::now();
+    client.simple_query("SELECT 1").await.map_err(|e| full_message(&e))?;
+    let round_trip = started.elapsed();
+    let row = client.query_one("SELECT current_setting('server_version')", &[]).await.map_err(|e| full_message(&e))?;
+    let server_version: String = row.try_get(0).map_err(|e| e.to_string())?;
+    let schema_version = match client.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[]).await {
+        Ok(row) => row.try_get::<_, i32>(0).ok().map(i64::from),
+        Err(_) => None,
+    };
+    Ok(Probe { server_version, schema_version, round_trip })
+}
+
 /// Brings the schema up to date in one transaction under an advisory lock, so
 /// replicas starting at once apply each migration once; refuses a newer schema.
 async fn migrate(client: &mut Client) -> Result<(), OpenError> {

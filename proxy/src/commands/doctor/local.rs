@@ -76,12 +76,43 @@ pub fn log_level(config: &Config, level: LevelFilter, text: &str) -> Check {
     Check::ok("log-level", format!("--log-level {text} shows the confirmation code"))
 }
 
-/// Guide: "Database locked" and "Database corruption", plus the file's mode.
-pub fn database(config: &Config) -> Vec<Check> {
+/// Guide: "Database locked" and "Database corruption", plus the file's mode;
+/// with `sso.database_url`, the PostgreSQL server instead.
+pub async fn database(config: &Config, timeout: Duration) -> Vec<Check> {
     if !config.sso.enabled {
         return vec![Check::skip("database", "not used: SSO is disabled")];
     }
-    crate::commands::database_checks::database_file(&config.sso.database_path)
+    match &config.sso.database_url {
+        Some(url) => vec![postgres(url.expose(), config.sso.database_pool_size, timeout).await],
+        None => crate::commands::database_checks::database_file(&config.sso.database_path),
+    }
+}
+
+/// Connects as the proxy would, and reads what an operator needs to know. Changes nothing.
+async fn postgres(url: &str, pool_size: usize, timeout: Duration) -> Check {
+    let known = crate::store::postgres::SCHEMA_VERSION as i64;
+    match crate::store::postgres::probe(url, timeout).await {
+        Ok(p) => {
+            let rtt = format!("{:.1} ms", p.round_trip.as_secs_f64() * 1000.0);
+            let summary = format!("PostgreSQL {}, round trip {rtt}, pool of {pool_size}", p.server_version);
+            match p.schema_version {
+                Some(v) if v > known => Check::fail(
+                    "database.postgres",
+                    format!("{summary}, schema version {v}: newer than this proxy knows ({known})"),
+                    "a newer llm-sso-proxy wrote it: run that version on every replica",
+                ),
+                Some(v) => Check::ok("database.postgres", format!("{summary}, schema version {v}")),
+                None => Check::ok("database.postgres", format!("{summary}, no tables yet: the proxy creates them at start")),
+            }
+        }
+        // The error of the driver, never the URL (it carries the password).
+        Err(e) => Check::fail(
+            "database.postgres",
+            format!("cannot connect: {e}"),
+            "check sso.database_url (host, port, user, password, database, sslmode) and that the server accepts \
+             connections from this machine (pg_hba.conf, firewall)",
+        ),
+    }
 }
 
 /// Guide: "Proxy not accessible" (and the port clash behind "address in use").

@@ -54,7 +54,7 @@ pub async fn examine(subject: &Subject<'_>, timeout: Duration) -> Report {
     if let Ok(config) = subject.loaded {
         checks.push(local::sso_enabled(config, subject));
         checks.push(local::log_level(config, subject.log_level, subject.log_level_text));
-        checks.extend(local::database(config));
+        checks.extend(local::database(config, timeout).await);
         let (listen, running) = local::listen_address(config, timeout).await;
         checks.push(listen);
         checks.push(local::public_url(config, running, timeout).await);
