@@ -264,3 +264,42 @@ async fn doctor_reports_the_postgres_server_and_never_its_password() {
     assert_eq!(check["verdict"], "fail", "{check}");
     assert!(!text.contains("s3cret-pw"), "the doctor printed the password: {text}");
 }
+
+#[tokio::test]
+async fn db_copy_moves_sqlite_tokens_into_postgres_once() {
+    let Some(server) = server_or_skip("replicas_db_copy") else { return };
+    let url = server.database("db_copy").expect("a database");
+    let s = crate::common::stack(true).await;
+    let token = llm_sso_kit::contract::generate_token();
+    let hash = llm_sso_kit::contract::token_hash(&token);
+    s.proxy
+        .sql(&format!(
+            "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
+             created_at, last_authenticated_at, auth_expires_at) VALUES ('{hash}', 'google:7', 'mover@company.com', \
+             'google', 1, 1, '2026-11-01 10:00:00', '2026-11-01 10:00:00', '2099-01-01 00:00:00')"
+        ))
+        .expect("a token in SQLite");
+    let copy = || {
+        let out = std::process::Command::new(llm_sso_kit::proxy::binary())
+            .current_dir(s.proxy.dir_path())
+            .args(["--sso-config", "config.yaml", "db", "copy", "--to", &url])
+            .env("KIT_CLIENT_SECRET", llm_sso_kit::proxy::CLIENT_SECRET)
+            .output()
+            .expect("db copy");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(copy().contains("1 copied, 0 already there"));
+    assert!(copy().contains("0 copied, 1 already there"), "a second run copies nothing twice");
+    let database = url.rsplit('/').next().unwrap_or_default();
+    let row = server
+        .psql(
+            database,
+            &format!(
+                "SELECT user_email || ' ' || is_active || ' ' || to_char(auth_expires_at, 'YYYY-MM-DD HH24:MI:SS') \
+                 FROM agent_tokens WHERE token_hash = '{hash}'"
+            ),
+        )
+        .expect("the copied row");
+    assert_eq!(row, "mover@company.com true 2099-01-01 00:00:00");
+}

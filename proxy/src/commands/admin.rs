@@ -65,6 +65,12 @@ pub enum DbAction {
     Backup { path: PathBuf },
     /// Dump what is readable into a fresh database; the damaged file is kept aside. Stop the proxy first.
     Recover,
+    /// Copy the SQLite database's tokens into PostgreSQL (idempotent): move to replicas without new sign-ins.
+    Copy {
+        /// The PostgreSQL URL, e.g. "$DATABASE_URL" (postgres://user:password@host/db?sslmode=require).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// Opens the configured store: PostgreSQL when `sso.database_url` is set, else
@@ -104,7 +110,7 @@ fn report(e: &StoreError) -> ExitCode {
 
 pub fn run(command: &Command, config: &Config) -> ExitCode {
     let db = &config.sso.database_path;
-    let file_only = matches!(command, Command::Db { .. });
+    let file_only = matches!(command, Command::Db { action } if !matches!(action, DbAction::Copy { .. }));
     if file_only && config.sso.database_url.is_some() {
         eprintln!(
             "llm-sso-proxy: `db check|backup|recover` work on the SQLite file; with sso.database_url use \
@@ -119,6 +125,7 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
         Command::Db { action: DbAction::Check } => check(db),
         Command::Db { action: DbAction::Backup { path } } => backup(db, path),
         Command::Db { action: DbAction::Recover } => recover(db),
+        Command::Db { action: DbAction::Copy { to } } => copy(db, to),
     }
 }
 
@@ -276,4 +283,59 @@ fn recover(db: &Path) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Copies every token row of the SQLite file into PostgreSQL, keeping ids' meaning
+/// (hashes, owners, expiry) and skipping hashes already there: safe to run twice.
+fn copy(db: &Path, to: &str) -> ExitCode {
+    if !db.is_file() {
+        eprintln!("llm-sso-proxy: no database at {}: check sso.database_path", db.display());
+        return ExitCode::from(1);
+    }
+    let source = match SqliteStore::open(db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("llm-sso-proxy: cannot open the database {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let tokens = match crate::store::Store::list_tokens(&source) {
+        Ok(t) => t,
+        Err(e) => return report(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("llm-sso-proxy: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let target = match PgStore::open(to, 2).await {
+            Ok(t) => t,
+            Err(e) => {
+                // The driver's message, never the URL: it carries the password.
+                eprintln!("llm-sso-proxy: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let (mut copied, mut present, mut failed) = (0usize, 0usize, 0usize);
+        for token in &tokens {
+            match target.import_token(token).await {
+                Ok(true) => copied += 1,
+                Ok(false) => present += 1,
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("token {} ({}): not copied: {e}", token.id, token.user_email);
+                }
+            }
+        }
+        println!(
+            "{} token{} in {}: {copied} copied, {present} already there, {failed} not copied",
+            tokens.len(),
+            if tokens.len() == 1 { "" } else { "s" },
+            db.display()
+        );
+        if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    })
 }

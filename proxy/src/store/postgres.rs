@@ -472,6 +472,31 @@ impl PgStore {
         Ok(self.execute("DELETE FROM rate_limits", &[]).await? as usize)
     }
 
+    /// Copies one token row as it is (`db copy`); false when its hash is there already.
+    pub async fn import_token(&self, t: &TokenRecord) -> Result<bool, StoreError> {
+        let sql = "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
+                   created_at, last_authenticated_at, auth_expires_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7::TEXT::TIMESTAMP, $8::TEXT::TIMESTAMP, $9::TEXT::TIMESTAMP) \
+                   ON CONFLICT (token_hash) DO NOTHING";
+        let inserted = self
+            .execute(
+                sql,
+                &[
+                    &t.token_hash,
+                    &t.user_id,
+                    &t.user_email,
+                    &t.provider,
+                    &t.is_authenticated,
+                    &t.is_active,
+                    &t.created_at,
+                    &t.last_authenticated_at,
+                    &t.auth_expires_at,
+                ],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
     /// The server's version string and the schema version, for `doctor`.
     pub async fn describe(&self) -> Result<(String, i64), StoreError> {
         let row = self

@@ -102,7 +102,9 @@ async fn postgres(url: &str, pool_size: usize, timeout: Duration) -> Check {
                     "a newer llm-sso-proxy wrote it: run that version on every replica",
                 ),
                 Some(v) => Check::ok("database.postgres", format!("{summary}, schema version {v}")),
-                None => Check::ok("database.postgres", format!("{summary}, no tables yet: the proxy creates them at start")),
+                None => {
+                    Check::ok("database.postgres", format!("{summary}, no tables yet: the proxy creates them at start"))
+                }
             }
         }
         // The error of the driver, never the URL (it carries the password).
