@@ -167,8 +167,14 @@ async fn role(role: &str, extra: &[&str]) -> Result<(Proc, u16), String> {
     Ok((proc, port))
 }
 
-/// The proxy with `sso_enabled`, its upstreams at `upstream`, in `dir`.
-async fn proxy(dir: &Path, upstream: u16, sso_enabled: bool) -> Result<(Proc, u16), String> {
+/// The proxy with `sso_enabled`, its upstreams at `upstream`, in `dir`; on
+/// PostgreSQL at `database_url` when given, else on `dir/sso_auth.db`.
+async fn proxy(
+    dir: &Path,
+    upstream: u16,
+    sso_enabled: bool,
+    database_url: Option<&str>,
+) -> Result<(Proc, u16), String> {
     let port = free_port();
     let config = format!(
         "server: {{ host: \"127.0.0.1\", port: {port} }}\nupstreams:\n  openai: {{ base_url: \"http://127.0.0.1:{upstream}/v1\", api_key: \"sk-bench\" }}\n  \
@@ -176,6 +182,10 @@ async fn proxy(dir: &Path, upstream: u16, sso_enabled: bool) -> Result<(Proc, u1
          database_path: \"./sso_auth.db\"\n  providers:\n    google:\n      type: \"oauth2\"\n      client_id: \"bench\"\n      \
          client_secret: \"bench\"\n      discovery_url: \"http://127.0.0.1:9/.well-known/openid-configuration\"\n      scopes: [\"openid\", \"email\"]\n"
     );
+    let config = match database_url {
+        Some(url) => config.replace("database_path: \"./sso_auth.db\"", &format!("database_url: \"{url}\"")),
+        None => config,
+    };
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("config.yaml"), config).map_err(|e| e.to_string())?;
     let child = Command::new(sibling("llm-sso-proxy")?)
@@ -188,6 +198,33 @@ async fn proxy(dir: &Path, upstream: u16, sso_enabled: bool) -> Result<(Proc, u1
     let proc = Proc(child);
     wait_listening(port).await?;
     Ok((proc, port))
+}
+
+/// A valid token in the PostgreSQL database, and `others` more rows beside it (one statement).
+fn pg_tokens(server: &crate::pg_server::Server, database: &str, others: usize) -> Result<String, String> {
+    use llm_sso_proxy::tokens;
+    if others > 0 {
+        server.psql(
+            database,
+            &format!(
+                "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
+                 created_at, last_authenticated_at, auth_expires_at) SELECT lpad(to_hex(i), 64, '0'), 'bench:1', \
+                 'bench@example.com', 'google', TRUE, TRUE, now(), now(), now() + interval '24 hours' \
+                 FROM generate_series(1, {others}) AS i ON CONFLICT (token_hash) DO NOTHING"
+            ),
+        )?;
+    }
+    let token = tokens::generate();
+    server.psql(
+        database,
+        &format!(
+            "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
+             created_at, last_authenticated_at, auth_expires_at) VALUES ('{}', 'bench:2', 'bench@example.com', \
+             'google', TRUE, TRUE, now(), now(), now() + interval '24 hours')",
+            tokens::hash(&token)
+        ),
+    )?;
+    Ok(token)
 }
 
 /// A valid token in the proxy's database, and `others` more rows beside it.
@@ -265,8 +302,8 @@ pub async fn run_all(mode: Mode, _limit: Duration) -> Result<String, String> {
     let (stub, stub_port) = role("stub", &[]).await?;
     let upstream = format!("http://127.0.0.1:{stub_port}");
     let (fwd, fwd_port) = role("forwarder", &["--upstream", &upstream]).await?;
-    let (open, open_port) = proxy(&dir.join("open"), stub_port, false).await?;
-    let (sso, sso_port) = proxy(&dir.join("sso"), stub_port, true).await?;
+    let (open, open_port) = proxy(&dir.join("open"), stub_port, false, None).await?;
+    let (sso, sso_port) = proxy(&dir.join("sso"), stub_port, true, None).await?;
     let token = tokens(&dir.join("sso/sso_auth.db"), 0)?;
 
     let path = "/v1/chat/completions";
@@ -283,6 +320,26 @@ pub async fn run_all(mode: Mode, _limit: Duration) -> Result<String, String> {
     let token_many = tokens(&dir.join("sso/sso_auth.db"), many)?;
     let crowded = chat(sso_port, path, Some(&token_many), CHAT, "pong");
     rows.push(measure(&format!("same, {many} other tokens in the table"), sso.pid(), &crowded, mode).await?);
+    let many_label = if mode.smoke { "1000" } else { "1 M" };
+    match crate::pg_server::Server::get() {
+        Ok(server) => {
+            let url = server.database("bench")?;
+            let (pg, pg_port) = proxy(&dir.join("pg"), stub_port, true, Some(&url)).await?;
+            let database = url.rsplit('/').next().unwrap_or_default().to_string();
+            let token = pg_tokens(server, &database, 0)?;
+            let valid = chat(pg_port, path, Some(&token), CHAT, "pong");
+            rows.push(measure("llm-sso-proxy on PostgreSQL, valid token", pg.pid(), &valid, mode).await?);
+            let token = pg_tokens(server, &database, many)?;
+            let crowded = chat(pg_port, path, Some(&token), CHAT, "pong");
+            let name = format!("same on PostgreSQL, {many_label} other tokens");
+            rows.push(measure(&name, pg.pid(), &crowded, mode).await?);
+            drop(pg);
+        }
+        Err(reason) if mode.smoke && std::env::var_os("CI").is_some() => {
+            return Err(format!("PostgreSQL is required in CI: {reason}"));
+        }
+        Err(reason) => eprintln!("llm-sso-bench: PostgreSQL candidates not measured: {reason}"),
+    }
     // The baseline again: how much the machine drifts within one run.
     let again = measure("bare forwarder (again)", fwd.pid(), &chat(fwd_port, path, None, CHAT, "pong"), mode).await?;
     let noise = (again.per_second - baseline.per_second).abs() / baseline.per_second.max(1.0);
