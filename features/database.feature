@@ -1,3 +1,4 @@
+@sqlite
 Feature: The token database
 
   @guide-database-locked

@@ -46,6 +46,11 @@ fn section(feature_tags: &[String], scenario_tags: &[String]) -> String {
 }
 
 fn wanted(tags: &[String], feature_tags: &[String], scenario_tags: &[String]) -> bool {
+    // Scenarios about the SQLite file itself do not apply to a proxy on PostgreSQL.
+    let sqlite_only = feature_tags.iter().chain(scenario_tags).any(|t| t == "sqlite");
+    if sqlite_only && llm_sso_kit::proxy::on_postgres() {
+        return false;
+    }
     tags.is_empty() || tags.iter().any(|t| feature_tags.contains(t) || scenario_tags.contains(t))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod contract;
+pub mod dialect;
 pub mod postgres;
 pub mod proxy;
 

@@ -135,6 +135,18 @@ pub const CLIENT_ID: &str = "kit-client";
 /// Passed to the proxy through the environment (`${KIT_CLIENT_SECRET}`), never written in the file.
 pub const CLIENT_SECRET: &str = "kit-secret-not-real";
 
+/// Whether the kit runs its proxies on PostgreSQL (`LLM_SSO_KIT_BACKEND=postgres`)
+/// instead of an SQLite file each. `.ci/run` runs the kit both ways.
+pub fn on_postgres() -> bool {
+    std::env::var("LLM_SSO_KIT_BACKEND").is_ok_and(|v| v == "postgres")
+}
+
+/// The `sso` line that names the database: a file, or `${KIT_DATABASE_URL}`
+/// (each proxy directory gets a database of its own on the kit's PostgreSQL).
+fn database_line() -> &'static str {
+    if on_postgres() { "  database_url: \"${KIT_DATABASE_URL}\"" } else { "  database_path: \"./sso_auth.db\"" }
+}
+
 /// A complete config for the proxy under test.
 pub fn config(setup: &Setup<'_>, port: u16) -> String {
     let mut yaml = format!(
@@ -146,11 +158,16 @@ upstreams:
   anthropic: {{ base_url: "{}", api_key: "{}" }}
 sso:
   enabled: {}
-  database_path: "./sso_auth.db"
+{}
   authorization:
     rate_limit: {{ max_attempts: 10, backoff_multiplier: 2, max_backoff_seconds: 300 }}
 "#,
-        setup.openai_base_url, setup.openai_key, setup.anthropic_base_url, setup.anthropic_key, setup.sso_enabled
+        setup.openai_base_url,
+        setup.openai_key,
+        setup.anthropic_base_url,
+        setup.anthropic_key,
+        setup.sso_enabled,
+        database_line()
     );
     for line in &setup.authorization {
         yaml.push_str(line);
@@ -214,6 +231,10 @@ impl ProxyProcess {
         if let Some(yaml) = config_yaml {
             std::fs::write(&config_path, yaml).map_err(|e| e.to_string())?;
         }
+        let database_url = match config_yaml.filter(|y| y.contains("${KIT_DATABASE_URL}")) {
+            Some(_) => Some(postgres_database(dir.path())?),
+            None => None,
+        };
         let mut command =
             command(config_yaml.map(|_| config_path.as_path()), port, &dir.path().join("sso_auth.db"), args);
         let mut child = command
@@ -224,6 +245,7 @@ impl ProxyProcess {
             .env_remove("SSO_AUTH_MODE")
             .env_remove("SSO_AUTH_API_URL")
             .env_remove("SSO_SESSION_LIFETIME_HOURS")
+            .envs(database_url.iter().map(|url| ("KIT_DATABASE_URL", url.as_str())))
             // The scenario's own environment last, so it may set any of the above.
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
@@ -313,23 +335,78 @@ impl ProxyProcess {
         tokio::time::timeout(limit, self.child.wait()).await.ok().and_then(Result::ok)
     }
 
-    /// Runs SQL against the proxy's database, as the guide's `sqlite3` commands do.
-    pub fn sql(&self, statement: &str) -> rusqlite::Result<usize> {
-        let conn = rusqlite::Connection::open(self.db_path())?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute(statement, [])
+    /// The proxy's PostgreSQL database, when it runs on one: (server, database name).
+    fn postgres(&self) -> Option<(&'static crate::postgres::Server, String)> {
+        let url = std::fs::read_to_string(self.dir.path().join("database_url")).ok()?;
+        let server = crate::postgres::Server::get().ok()?;
+        Some((server, url.trim().rsplit('/').next().unwrap_or_default().to_string()))
+    }
+
+    /// Runs the guide's SQL against the proxy's database (SQLite's dialect; on
+    /// PostgreSQL translated, see [`crate::dialect`]); the rows, each value shown as
+    /// SQLite shows it (`Integer(1)`, `Text("...")`).
+    pub fn rows(&self, statement: &str) -> Result<Vec<Vec<String>>, String> {
+        if let Some((server, database)) = self.postgres() {
+            let out = server.psql(&database, &crate::dialect::to_postgres(statement))?;
+            return Ok(out
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| l.split('|').map(crate::dialect::sqlite_value).collect())
+                .collect());
+        }
+        let conn = rusqlite::Connection::open(self.db_path()).map_err(|e| e.to_string())?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        let mut statement = conn.prepare(statement).map_err(|e| e.to_string())?;
+        let columns = statement.column_count();
+        let mut rows = Vec::new();
+        let mut found = statement.query([]).map_err(|e| e.to_string())?;
+        while let Some(row) = found.next().map_err(|e| e.to_string())? {
+            let values = (0..columns).map(|i| row.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")));
+            rows.push(values.collect::<Result<Vec<String>, _>>().map_err(|e| e.to_string())?);
+        }
+        Ok(rows)
+    }
+
+    /// Runs SQL against the proxy's database, as the guide's `sqlite3` commands do; the rows changed.
+    pub fn sql(&self, statement: &str) -> Result<usize, String> {
+        if let Some((server, database)) = self.postgres() {
+            // psql prints "UPDATE n" / "DELETE n" / "INSERT 0 n" without -A's quiet mode.
+            let out = server.psql(&database, &crate::dialect::to_postgres(statement))?;
+            return Ok(out.rsplit(' ').next().and_then(|n| n.trim().parse().ok()).unwrap_or(0));
+        }
+        let conn = rusqlite::Connection::open(self.db_path()).map_err(|e| e.to_string())?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        conn.execute(statement, []).map_err(|e| e.to_string())
+    }
+
+    /// Runs several statements (the guide's fixes).
+    pub fn sql_batch(&self, statements: &str) -> Result<(), String> {
+        if let Some((server, database)) = self.postgres() {
+            return server.psql(&database, &crate::dialect::to_postgres(statements)).map(|_| ());
+        }
+        let conn = rusqlite::Connection::open(self.db_path()).map_err(|e| e.to_string())?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        conn.execute_batch(statements).map_err(|e| e.to_string())
     }
 
     /// A single-value query, e.g. `SELECT COUNT(*) FROM agent_tokens`.
-    pub fn query_i64(&self, statement: &str) -> rusqlite::Result<i64> {
-        let conn = rusqlite::Connection::open(self.db_path())?;
-        conn.query_row(statement, [], |r| r.get(0))
+    pub fn query_i64(&self, statement: &str) -> Result<i64, String> {
+        let rows = self.rows(statement)?;
+        let value = rows.first().and_then(|r| r.first()).ok_or("no row")?;
+        value
+            .strip_prefix("Integer(")
+            .and_then(|v| v.strip_suffix(')'))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("not an integer: {value}"))
     }
 
     /// A single text value, e.g. `SELECT user_id FROM agent_tokens`.
-    pub fn query_text(&self, statement: &str) -> rusqlite::Result<String> {
-        let conn = rusqlite::Connection::open(self.db_path())?;
-        conn.query_row(statement, [], |r| r.get(0))
+    pub fn query_text(&self, statement: &str) -> Result<String, String> {
+        if let Some((server, database)) = self.postgres() {
+            return server.psql(&database, &crate::dialect::to_postgres(statement));
+        }
+        let conn = rusqlite::Connection::open(self.db_path()).map_err(|e| e.to_string())?;
+        conn.query_row(statement, [], |r| r.get(0)).map_err(|e| e.to_string())
     }
 
     /// Inserts an authenticated token for `email` valid for 24 hours (through the
@@ -339,7 +416,7 @@ impl ProxyProcess {
         let statement = format!(
             "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
              created_at, last_authenticated_at, auth_expires_at) VALUES ('{}', 'google:{email}', '{email}', 'google', \
-             1, 1, datetime('now'), datetime('now'), datetime('now', '+24 hours'))",
+             TRUE, TRUE, datetime('now'), datetime('now'), datetime('now', '+24 hours'))",
             crate::contract::token_hash(&token)
         );
         self.sql(&statement).unwrap_or_else(|e| panic!("insert token: {e}"));
@@ -368,4 +445,17 @@ pub fn capture(child: &mut Child) -> Arc<Mutex<String>> {
         pump(err, console.clone());
     }
     console
+}
+
+/// The PostgreSQL database of the proxy in `dir`: created on first use and kept in
+/// `dir/database_url`, so a restarted proxy finds its data again.
+pub fn postgres_database(dir: &Path) -> Result<String, String> {
+    let file = dir.join("database_url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return Ok(url.trim().to_string());
+    }
+    let server = crate::postgres::Server::get()?;
+    let url = server.database("kit")?;
+    std::fs::write(&file, &url).map_err(|e| e.to_string())?;
+    Ok(url)
 }

@@ -145,12 +145,10 @@ async fn wait_seconds(world: &mut KitWorld, seconds: i64) {
 #[when("the block has passed")]
 async fn block_passed(world: &mut KitWorld) {
     // Time moves through the documented database contract, as the guide's own SQL does.
-    let db = world.proxy().db_path();
-    let conn = rusqlite::Connection::open(db).expect("open the database");
-    let changed = conn
-        .execute(
+    let changed = world
+        .proxy()
+        .sql(
             "UPDATE rate_limits SET blocked_until = datetime('now', '-1 second') WHERE blocked_until > datetime('now')",
-            [],
         )
         .expect("move the block into the past");
     assert!(changed >= 1, "a client was blocked");

@@ -50,6 +50,10 @@ async fn run(world: &mut KitWorld, args: &[String]) {
     let config = world.config_yaml.as_ref().map(|_| config.as_path());
     let mut cmd = llm_sso_kit::proxy::command(config, world.port, &dir.join("sso_auth.db"), &args);
     cmd.current_dir(&dir).env("KIT_CLIENT_SECRET", llm_sso_kit::proxy::CLIENT_SECRET);
+    if world.config_yaml.as_ref().is_some_and(|y| y.contains("${KIT_DATABASE_URL}")) {
+        let url = llm_sso_kit::proxy::postgres_database(&dir).expect("the scenario's PostgreSQL database");
+        cmd.env("KIT_DATABASE_URL", url);
+    }
     for (k, v) in &world.env {
         cmd.env(k, v);
     }

@@ -1,13 +1,9 @@
-//! The guide's SQL, run against the proxy's database through its documented schema.
+//! The guide's SQL, run against the proxy's database through its documented schema
+//! (on either backend: see `tests/kit/dialect.rs`). The steps about the database
+//! *file* belong to SQLite scenarios, tagged `@sqlite`.
 
 use crate::world::KitWorld;
 use cucumber::{given, then, when};
-
-fn db(world: &KitWorld) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(world.proxy().db_path()).expect("open the database");
-    conn.busy_timeout(std::time::Duration::from_secs(5)).expect("busy timeout");
-    conn
-}
 
 /// `?` in the guide's statements stands for this scenario's token hash.
 fn bind(world: &KitWorld, sql: &str) -> String {
@@ -20,25 +16,13 @@ fn bind(world: &KitWorld, sql: &str) -> String {
 #[when(expr = "I run the diagnosis `{}`")]
 async fn diagnosis(world: &mut KitWorld, sql: String) {
     let sql = bind(world, &sql);
-    let conn = db(world);
-    let mut statement = conn.prepare(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let columns = statement.column_count();
-    let rows = statement
-        .query_map([], |row| {
-            (0..columns)
-                .map(|i| row.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
-                .collect::<Result<Vec<String>, _>>()
-        })
-        .expect("query runs")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("rows read");
-    world.rows = rows;
+    world.rows = world.proxy().rows(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 #[when(expr = "I apply the fix `{}`")]
 async fn fix(world: &mut KitWorld, sql: String) {
     let sql = bind(world, &sql);
-    db(world).execute_batch(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    world.proxy().sql_batch(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 #[then(expr = "the diagnosis shows {int} row(s)")]
