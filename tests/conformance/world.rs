@@ -41,6 +41,14 @@ pub struct KitWorld {
     pub args: Vec<String>,
     pub mocks: Option<Mocks>,
     pub proxy: Option<ProxyProcess>,
+    /// A second replica on the same database (`replicas.feature`).
+    pub replica: Option<ProxyProcess>,
+    /// A streamed reply in progress.
+    pub stream: Option<reqwest::Response>,
+    /// Where the identity provider sent the browser back to.
+    pub callback: Option<String>,
+    /// The replica whose confirmation form the browser has open.
+    pub confirm_at: Option<String>,
     pub reply: Option<Reply>,
     pub command: Option<CommandRun>,
     pub token: Option<String>,
@@ -72,6 +80,10 @@ impl KitWorld {
             args: Vec::new(),
             mocks: None,
             proxy: None,
+            replica: None,
+            stream: None,
+            callback: None,
+            confirm_at: None,
             reply: None,
             command: None,
             token: None,

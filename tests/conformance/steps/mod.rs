@@ -10,3 +10,4 @@ mod database;
 mod formats;
 mod hostile;
 mod idp;
+mod replicas;
