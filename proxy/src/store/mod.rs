@@ -134,6 +134,11 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     /// One indexed lookup by `token_hash`.
     fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// The same lookup on the caller's thread when it can answer without waiting
+    /// (a free connection, no lock); `None` sends the call to a store thread.
+    fn try_find_token_now(&self, _token_hash: &str) -> Option<Result<Option<TokenRecord>, StoreError>> {
+        None
+    }
     fn insert_token(&self, token: &NewToken) -> Result<i64, StoreError>;
     /// Marks the active token with this hash *and owner* authenticated again until
     /// `expires_at`, in one statement; false if there is no such token.
@@ -209,7 +214,7 @@ pub struct AsyncStore {
 
 #[derive(Clone)]
 enum Backend {
-    Sqlite(std::sync::mpsc::Sender<Job>),
+    Sqlite(std::sync::mpsc::Sender<Job>, Arc<dyn Store>),
     Postgres(Arc<postgres::PgStore>),
 }
 
@@ -237,7 +242,7 @@ impl AsyncStore {
                 tracing::error!("cannot start store thread {n}: {e}");
             }
         }
-        AsyncStore { backend: Backend::Sqlite(jobs) }
+        AsyncStore { backend: Backend::Sqlite(jobs, store) }
     }
 
     pub fn postgres(store: postgres::PgStore) -> Self {
@@ -247,7 +252,7 @@ impl AsyncStore {
     /// `sqlite` or `postgres`, for logs and `doctor`.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
-            Backend::Sqlite(_) => "sqlite",
+            Backend::Sqlite(..) => "sqlite",
             Backend::Postgres(_) => "postgres",
         }
     }
@@ -256,7 +261,7 @@ impl AsyncStore {
     pub fn as_postgres(&self) -> Option<&postgres::PgStore> {
         match &self.backend {
             Backend::Postgres(p) => Some(p),
-            Backend::Sqlite(_) => None,
+            Backend::Sqlite(..) => None,
         }
     }
 }
@@ -279,7 +284,7 @@ macro_rules! operation {
         $(#[$doc])*
         pub async fn $name(&self, $($arg: $ty),*) -> Result<$out, StoreError> {
             match &self.backend {
-                Backend::Sqlite(jobs) => on_thread(jobs, move |$s| $sync).await,
+                Backend::Sqlite(jobs, _) => on_thread(jobs, move |$s| $sync).await,
                 Backend::Postgres($p) => $pg.await,
             }
         }
@@ -287,10 +292,18 @@ macro_rules! operation {
 }
 
 impl AsyncStore {
-    operation!(
-        /// One indexed lookup by `token_hash`.
-        find_token(token_hash: String) -> Option<TokenRecord>,
-        |s| s.find_token(&token_hash), |p| p.find_token(&token_hash));
+    /// One indexed lookup by `token_hash`: the agent request path. On SQLite it
+    /// runs on the caller's thread when that needs no waiting (an indexed read of
+    /// a cached page, microseconds), and on a store thread otherwise.
+    pub async fn find_token(&self, token_hash: String) -> Result<Option<TokenRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(jobs, store) => match store.try_find_token_now(&token_hash) {
+                Some(answer) => answer,
+                None => on_thread(jobs, move |s| s.find_token(&token_hash)).await,
+            },
+            Backend::Postgres(p) => p.find_token(&token_hash).await,
+        }
+    }
     operation!(insert_token(token: NewToken) -> i64, |s| s.insert_token(&token), |p| p.insert_token(&token));
     operation!(
         /// Authenticated again until `expires_at`, only for the token's owner; false if no such active token.

@@ -24,7 +24,13 @@ pub struct SqliteStore {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     busy_timeout: Duration,
+    /// Connections that never wait (busy timeout 0), for token lookups run on the
+    /// caller's thread: see [`Store::try_find_token_now`].
+    quick: Mutex<Vec<Connection>>,
 }
+
+/// Connections for lookups that never wait: one per executor worker on this machine's size.
+const QUICK_CONNECTIONS: usize = 2;
 
 /// Why the database could not be opened at startup, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +66,12 @@ impl SqliteStore {
                 .map_err(|e| fail(format!("cannot create directory {}: {e}", dir.display()), "check permissions"))?;
         }
         create_private(path).map_err(|e| fail(format!("cannot create the database file: {e}"), "check permissions"))?;
-        let store = SqliteStore { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), busy_timeout };
+        let store = SqliteStore {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            busy_timeout,
+            quick: Mutex::new(Vec::new()),
+        };
         let recovery = "the file is damaged: stop the proxy, keep a copy, then run `llm-sso-proxy db recover` \
                         (or `sqlite3 sso_auth.db \".recover\" | sqlite3 recovered.db`) or restore a backup";
         let conn = store.connect().map_err(|e| match classify(&e) {
@@ -80,6 +91,11 @@ impl SqliteStore {
             MigrateError::Sql(e) => fail(format!("migration failed: {e}"), recovery),
         })?;
         store.put_back(conn);
+        for _ in 0..QUICK_CONNECTIONS {
+            if let Ok(quick) = store.connect().and_then(|c| c.busy_timeout(Duration::ZERO).map(|()| c)) {
+                store.quick.lock().unwrap_or_else(|p| p.into_inner()).push(quick);
+            }
+        }
         Ok(store)
     }
 
@@ -193,6 +209,13 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))
 }
 
+/// The agent request path's one query, with its statement cached on the connection.
+fn find_token_on(conn: &Connection, token_hash: &str) -> rusqlite::Result<Option<TokenRecord>> {
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("SELECT {TOKEN_COLUMNS} FROM agent_tokens WHERE token_hash = ?1"));
+    conn.prepare_cached(&SQL)?.query_row([token_hash], token_row).optional()
+}
+
 const TOKEN_COLUMNS: &str = "id, token_hash, user_id, user_email, provider, is_authenticated, is_active, \
                              created_at, last_authenticated_at, auth_expires_at";
 
@@ -247,8 +270,19 @@ fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
 
 impl Store for SqliteStore {
     fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM agent_tokens WHERE token_hash = ?1");
-        self.with(|c| c.prepare_cached(&sql)?.query_row([token_hash], token_row).optional())
+        self.with(|c| find_token_on(c, token_hash))
+    }
+
+    fn try_find_token_now(&self, token_hash: &str) -> Option<Result<Option<TokenRecord>, StoreError>> {
+        // Another caller has the list, or every quick connection is in use: do not wait.
+        let conn = self.quick.try_lock().ok()?.pop()?;
+        let result = find_token_on(&conn, token_hash).map_err(|e| classify(&e));
+        self.quick.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        match result {
+            // A lock (a checkpoint, a hand edit in a rollback-journal tool): let a store thread wait for it.
+            Err(StoreError::Busy(_)) => None,
+            other => Some(other),
+        }
     }
 
     fn insert_token(&self, t: &NewToken) -> Result<i64, StoreError> {
@@ -531,6 +565,24 @@ mod tests {
         assert!(!store.find_token(&hash).unwrap().unwrap().is_active);
         assert_eq!(store.find_token("nope").unwrap(), None);
         assert_eq!(store.list_tokens().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn quick_lookups_answer_on_the_callers_thread_and_step_aside_when_they_would_wait() {
+        let store = SqliteStore::open(&temp_db("quick")).unwrap();
+        let hash = tokens::hash(&tokens::generate());
+        store.insert_token(&new_token(&hash, 1_800_000_000)).unwrap();
+        let found = store.try_find_token_now(&hash).expect("answered at once").unwrap();
+        assert_eq!(found.map(|t| t.token_hash), Some(hash.clone()));
+        // Every quick connection busy (here: their list held): the call goes to a store thread.
+        let held = store.quick.lock().unwrap();
+        assert!(store.try_find_token_now(&hash).is_none());
+        drop(held);
+        // None free (all lent out): step aside too; back, they answer again.
+        let taken: Vec<Connection> = std::mem::take(&mut *store.quick.lock().unwrap());
+        assert!(store.try_find_token_now(&hash).is_none(), "no free quick connection");
+        store.quick.lock().unwrap().extend(taken);
+        assert!(store.try_find_token_now(&hash).is_some());
     }
 
     fn pending(id: &str, kind: PendingKind, expires_at: UnixSeconds) -> Pending {
