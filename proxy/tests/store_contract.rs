@@ -384,3 +384,27 @@ async fn postgres_sslmode_require_never_falls_back_to_plain_text() {
     assert!(refused.is_err(), "connected without TLS although sslmode=require");
     PgStore::open(&format!("{url}?sslmode=disable"), 1).await.expect("plain text when allowed");
 }
+
+#[tokio::test]
+async fn postgres_that_hangs_fails_closed_within_the_store_timeout() {
+    let Some(server) = postgres_server::server_or_skip("postgres_hangs") else { return };
+    let url = server.database("hangs").unwrap();
+    let store = AsyncStore::postgres(PgStore::open(&url, 2).await.unwrap());
+    store.insert_token(new_token("held", "google:1", "a@company.com")).await.unwrap();
+    let database = url.rsplit('/').next().unwrap_or_default().to_string();
+    let hold = llm_sso_proxy::store::POSTGRES_TIMEOUT.as_secs() + 3;
+    // Another session holds a lock every read of the table waits for.
+    let locker = std::thread::spawn(move || {
+        server.psql(
+            &database,
+            &format!("BEGIN; LOCK TABLE agent_tokens IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({hold}); COMMIT;"),
+        )
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let answer = store.find_token("held".into()).await;
+    assert!(answer.is_err(), "a hung database must be an error, not a wait: {answer:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(hold), "answered after {:?}", started.elapsed());
+    locker.join().unwrap().unwrap();
+    assert!(store.find_token("held".into()).await.unwrap().is_some(), "and answers again afterwards");
+}

@@ -278,6 +278,17 @@ async fn on_thread<T: Send + 'static>(
     rx.await.map_err(|_| StoreError::Other("a store call was dropped".into()))?
 }
 
+/// Longest wait for one PostgreSQL operation (connection from the pool, query, answer):
+/// a database that hangs fails closed like one that is down, instead of holding requests.
+pub const POSTGRES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn bounded<T>(operation: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    match tokio::time::timeout(POSTGRES_TIMEOUT, operation).await {
+        Ok(answer) => answer,
+        Err(_) => Err(StoreError::Other(format!("PostgreSQL did not answer within {} s", POSTGRES_TIMEOUT.as_secs()))),
+    }
+}
+
 /// One contract operation: the same call on the store threads (SQLite) or natively (PostgreSQL).
 macro_rules! operation {
     ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $out:ty, |$s:ident| $sync:expr, |$p:ident| $pg:expr) => {
@@ -285,7 +296,7 @@ macro_rules! operation {
         pub async fn $name(&self, $($arg: $ty),*) -> Result<$out, StoreError> {
             match &self.backend {
                 Backend::Sqlite(jobs, _) => on_thread(jobs, move |$s| $sync).await,
-                Backend::Postgres($p) => $pg.await,
+                Backend::Postgres($p) => bounded($pg).await,
             }
         }
     };
@@ -301,7 +312,7 @@ impl AsyncStore {
                 Some(answer) => answer,
                 None => on_thread(jobs, move |s| s.find_token(&token_hash)).await,
             },
-            Backend::Postgres(p) => p.find_token(&token_hash).await,
+            Backend::Postgres(p) => bounded(p.find_token(&token_hash)).await,
         }
     }
     operation!(insert_token(token: NewToken) -> i64, |s| s.insert_token(&token), |p| p.insert_token(&token));
