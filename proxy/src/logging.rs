@@ -84,6 +84,19 @@ pub fn init(level: LevelFilter, file: Option<&Path>, format: Format) -> Result<(
     tracing_subscriber::registry().with(layers).with(filter).try_init().map_err(|e| e.to_string())
 }
 
+/// An error and its causes in one line (`a: b: c`): a library's top-level
+/// message alone ("error trying to connect") often says little.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,21 +89,9 @@ impl UpstreamClient {
             .map_err(|_| timed_out())?;
         match sent {
             Ok(response) => Ok(response.map(UpstreamBody::Direct)),
-            Err(e) => Err(SendError { timed_out: false, message: describe(&e) }),
+            Err(e) => Err(SendError { timed_out: false, message: crate::logging::chain(&e) }),
         }
     }
-}
-
-/// The error and its causes in one line (hyper-util's top-level message alone says little).
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// An upstream reply's body, from either client.

@@ -129,18 +129,23 @@ pub fn run(command: &Command, config: &Config) -> ExitCode {
     }
 }
 
+/// A small runtime for one command.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        eprintln!("llm-sso-proxy: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 /// Opens the store on a small runtime and runs one command against it.
 fn with_store<F, Fut>(config: &Config, command: F) -> ExitCode
 where
     F: FnOnce(AsyncStore) -> Fut,
     Fut: std::future::Future<Output = ExitCode>,
 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("llm-sso-proxy: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         match open(config).await {
@@ -303,12 +308,9 @@ fn copy(db: &Path, to: &str) -> ExitCode {
         Ok(t) => t,
         Err(e) => return report(&e),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("llm-sso-proxy: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let target = match PgStore::open(to, 2).await {

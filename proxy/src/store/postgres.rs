@@ -82,19 +82,8 @@ pub enum OpenError {
 
 fn other(e: &tokio_postgres::Error) -> StoreError {
     // The server's own message (e.g. "relation ... does not exist") when there is one.
-    let detail = e.as_db_error().map_or_else(|| full_message(e), |db| db.message().to_string());
+    let detail = e.as_db_error().map_or_else(|| crate::logging::chain(e), |db| db.message().to_string());
     StoreError::Other(detail)
-}
-
-fn full_message(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn time(t: UnixSeconds) -> SystemTime {
@@ -215,7 +204,7 @@ impl PgStore {
 
     async fn raw_connect(&self) -> Result<Client, StoreError> {
         let (client, connection) =
-            self.config.connect(self.tls.clone()).await.map_err(|e| StoreError::Other(full_message(&e)))?;
+            self.config.connect(self.tls.clone()).await.map_err(|e| StoreError::Other(crate::logging::chain(&e)))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!("PostgreSQL connection closed: {e}");
@@ -537,12 +526,15 @@ pub async fn probe(url: &str, timeout: Duration) -> Result<Probe, String> {
     let (client, connection) = tokio::time::timeout(timeout, connect)
         .await
         .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
-        .map_err(|e| full_message(&e))?;
+        .map_err(|e| crate::logging::chain(&e))?;
     tokio::spawn(connection);
     let started = std::time::Instant::now();
-    client.simple_query("SELECT 1").await.map_err(|e| full_message(&e))?;
+    client.simple_query("SELECT 1").await.map_err(|e| crate::logging::chain(&e))?;
     let round_trip = started.elapsed();
-    let row = client.query_one("SELECT current_setting('server_version')", &[]).await.map_err(|e| full_message(&e))?;
+    let row = client
+        .query_one("SELECT current_setting('server_version')", &[])
+        .await
+        .map_err(|e| crate::logging::chain(&e))?;
     let server_version: String = row.try_get(0).map_err(|e| e.to_string())?;
     let schema_version = match client.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[]).await {
         Ok(row) => row.try_get::<_, i32>(0).ok().map(i64::from),
@@ -554,7 +546,7 @@ pub async fn probe(url: &str, timeout: Duration) -> Result<Probe, String> {
 /// Brings the schema up to date in one transaction under an advisory lock, so
 /// replicas starting at once apply each migration once; refuses a newer schema.
 async fn migrate(client: &mut Client) -> Result<(), OpenError> {
-    let sql = |e: tokio_postgres::Error| OpenError::Migrate(full_message(&e));
+    let sql = |e: tokio_postgres::Error| OpenError::Migrate(crate::logging::chain(&e));
     let tx = client.transaction().await.map_err(sql)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(sql)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").await.map_err(sql)?;
