@@ -38,6 +38,15 @@ pub async fn stack_env(sso_enabled: bool, authorization: Vec<String>, envs: &[(&
     let llm = MockLlm::spawn(LlmConfig::default()).await.expect("mock upstream starts");
     let port = free_port();
     let idp = idp_for(port).await;
+    let yaml = kit_config(&llm, &idp, sso_enabled, authorization, port);
+    let dir = llm_sso_kit::proxy::TempDir::new("proxy");
+    let proxy = ProxyProcess::start_in(dir, &yaml, port, &[], envs).await.unwrap_or_else(|e| panic!("{e}"));
+    Stack { llm, idp, proxy }
+}
+
+/// The kit's configuration for a proxy on `port` in front of these mocks (single_user when
+/// `authorization` is empty).
+pub fn kit_config(llm: &MockLlm, idp: &MockIdp, sso_enabled: bool, authorization: Vec<String>, port: u16) -> String {
     let (openai, anthropic) = (llm.openai_base_url(), llm.base_url());
     let google = idp.discovery_url("google", None).expect("google issuer");
     let microsoft = idp.discovery_url("microsoft", Some("common")).expect("microsoft issuer");
@@ -53,10 +62,7 @@ pub async fn stack_env(sso_enabled: bool, authorization: Vec<String>, envs: &[(&
         ],
         authorization,
     };
-    let dir = llm_sso_kit::proxy::TempDir::new("proxy");
-    let proxy =
-        ProxyProcess::start_in(dir, &config(&setup, port), port, &[], envs).await.unwrap_or_else(|e| panic!("{e}"));
-    Stack { llm, idp, proxy }
+    config(&setup, port)
 }
 
 pub fn chat(stream: bool) -> Value {

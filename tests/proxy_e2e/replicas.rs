@@ -4,9 +4,9 @@
 //! applies on the other, one replica dying leaves the other serving, and a
 //! database restart is survived without restarting the proxies.
 
-use crate::common::{ANTHROPIC_KEY, OPENAI_KEY, chat, client, idp_for, openai_text};
+use crate::common::{chat, client, idp_for, kit_config, openai_text};
 use llm_sso_kit::postgres::{Server, server_or_skip};
-use llm_sso_kit::proxy::{KIT_TENANTS, ProxyProcess, Setup, TempDir, config, free_port};
+use llm_sso_kit::proxy::{ProxyProcess, TempDir, free_port};
 use mock_idp::{MockIdp, NextLogin};
 use mock_llm::{LlmConfig, MockLlm};
 use std::time::Duration;
@@ -22,13 +22,11 @@ struct Replicas {
 /// The kit's configuration for a replica: the shared database instead of a
 /// file, and the public URL of the "load balancer" (replica A's address, where
 /// the IdP sends browsers back).
-fn replica_config(setup: &Setup<'_>, port: u16, public_port: u16) -> String {
-    config(setup, port)
-        .replace("  database_path: \"./sso_auth.db\"\n", "  database_url: \"${KIT_DATABASE_URL}\"\n")
-        .replace(
-            &format!("  port: {port}\n"),
-            &format!("  port: {port}\n  public_url: \"http://127.0.0.1:{public_port}\"\n"),
-        )
+fn replica_config(base: &str, port: u16, public_port: u16) -> String {
+    base.replace("  database_path: \"./sso_auth.db\"\n", "  database_url: \"${KIT_DATABASE_URL}\"\n").replace(
+        &format!("  port: {port}\n"),
+        &format!("  port: {port}\n  public_url: \"http://127.0.0.1:{public_port}\"\n"),
+    )
 }
 
 async fn replicas_on(server: &Server, name: &str) -> Replicas {
@@ -36,24 +34,9 @@ async fn replicas_on(server: &Server, name: &str) -> Replicas {
     let llm = MockLlm::spawn(LlmConfig::default()).await.expect("mock upstream starts");
     let (pa, pb) = (free_port(), free_port());
     let idp = idp_for(pa).await;
-    let (openai, anthropic) = (llm.openai_base_url(), llm.base_url());
-    let google = idp.discovery_url("google", None).expect("google issuer");
-    let microsoft = idp.discovery_url("microsoft", Some("common")).expect("microsoft issuer");
-    let setup = Setup {
-        sso_enabled: true,
-        openai_base_url: &openai,
-        openai_key: OPENAI_KEY,
-        anthropic_base_url: &anthropic,
-        anthropic_key: ANTHROPIC_KEY,
-        providers: vec![
-            ("google", google, Vec::new()),
-            ("microsoft", microsoft, KIT_TENANTS.iter().map(|t| t.to_string()).collect()),
-        ],
-        authorization: Vec::new(),
-    };
     let envs = [("KIT_DATABASE_URL", url.as_str())];
     let start = |port: u16| {
-        let yaml = replica_config(&setup, port, pa);
+        let yaml = replica_config(&kit_config(&llm, &idp, true, Vec::new(), port), port, pa);
         async move {
             ProxyProcess::start_in(TempDir::new("replica"), &yaml, port, &[], &envs)
                 .await
