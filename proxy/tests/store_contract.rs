@@ -113,20 +113,16 @@ fn new_token(hash: &str, user: &str, email: &str) -> NewToken {
 
 fn pending(id: &str, kind: PendingKind, ip: &str, expires_at: i64) -> Pending {
     Pending {
-        id: id.into(),
-        kind,
         provider: Some("google".into()),
         user_id: Some("google:1".into()),
         user_email: Some("a@company.com".into()),
         nonce: Some("n".into()),
         pkce_verifier: Some("v".into()),
         code_hash: Some("h".into()),
-        attempts: 0,
-        renew_token_hash: None,
         client_ip: Some(ip.into()),
         csrf_token: Some("c".into()),
         browser_hash: Some("b".into()),
-        expires_at,
+        ..Pending::new(id.into(), kind, NOW, expires_at)
     }
 }
 

@@ -147,6 +147,9 @@ fn database_line() -> &'static str {
     if on_postgres() { "  database_url: \"${KIT_DATABASE_URL}\"" } else { "  database_path: \"./sso_auth.db\"" }
 }
 
+/// The kit's polling interval for terminal sign-ins (seconds): short, so the scenarios are fast.
+pub const DEVICE_POLL_INTERVAL: u32 = 1;
+
 /// A complete config for the proxy under test.
 pub fn config(setup: &Setup<'_>, port: u16) -> String {
     let mut yaml = format!(
@@ -159,6 +162,7 @@ upstreams:
 sso:
   enabled: {}
 {}
+  device: {{ poll_interval_seconds: {DEVICE_POLL_INTERVAL} }}
   authorization:
     rate_limit: {{ max_attempts: 10, backoff_multiplier: 2, max_backoff_seconds: 300 }}
 "#,

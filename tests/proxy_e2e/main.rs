@@ -13,3 +13,4 @@ mod operations;
 mod replicas;
 mod sandbox;
 mod sdks;
+mod terminal;

@@ -1,7 +1,8 @@
 //! The commands on top of the library: parse the command line, set up
 //! logging, load the configuration, then check it (`--validate-only`,
 //! `--print-config`) or run one command: [`serve`] (the default), [`doctor`],
-//! [`healthcheck`] or the operator commands ([`admin`]). Commands depend on the
+//! [`healthcheck`], the operator commands ([`admin`]) or, without any
+//! configuration, the terminal sign-in commands of a user ([`terminal`]). Commands depend on the
 //! library and on [`checks`]; the library never depends on them.
 
 pub mod admin;
@@ -10,6 +11,7 @@ pub mod database_checks;
 pub mod doctor;
 pub mod healthcheck;
 pub mod serve;
+pub mod terminal;
 
 use crate::config::{self, Config, Overrides};
 use crate::logging::{self, Format};
@@ -63,10 +65,17 @@ pub enum Command {
     /// Operator commands on the database (`tokens`, `ratelimit`, `db`).
     #[command(flatten)]
     Admin(admin::Command),
+    /// A user's sign-in from a terminal (`login`, `token`, `env`, `logout`): no configuration file needed.
+    #[command(flatten)]
+    Terminal(terminal::Command),
 }
 
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    // A user's commands: no server configuration, no log; stdout carries only their output.
+    if let Some(Command::Terminal(command)) = &args.command {
+        return terminal::run(command);
+    }
     let level = match logging::parse_level(&args.log_level) {
         Ok(l) => l,
         Err(e) => {
@@ -121,6 +130,7 @@ pub fn main() -> ExitCode {
         Some(Command::Admin(admin)) => {
             return with_config(&source, loaded, |config| admin::run(admin, &config));
         }
+        Some(Command::Terminal(command)) => return terminal::run(command),
         None => {}
     }
     if args.print_config {

@@ -201,6 +201,11 @@ pub static KEYS: &[Key] = &[
         .range(1, 10).default("2"),
     key("sso.authorization.rate_limit.max_backoff_seconds", C(F::U32(|c| &mut c.sso.authorization.rate_limit.max_backoff_seconds)), "longest block.")
         .range(1, 86_400).default("300"),
+    key("sso.device", Target::Section, "sign-in from a terminal (`llm-sso-proxy login`, RFC 8628 device authorization)."),
+    key("sso.device.code_expiry_minutes", C(F::U32(|c| &mut c.sso.device.code_expiry_minutes)), "how long a terminal's code may be entered and its sign-in finished.")
+        .range(1, 60).default("10"),
+    key("sso.device.poll_interval_seconds", C(F::U32(|c| &mut c.sso.device.poll_interval_seconds)), "how often a terminal may ask whether the sign-in is done; faster polls are told `slow_down` and wait 5 s more.")
+        .range(1, 60).default("5"),
     key("sso.providers", Target::Providers, "the identity providers. The name is case-sensitive and appears in URLs (`/auth/login/google`)."),
     key("sso.providers.*.type", P(F::Text(|p| &mut p.kind)), "`oauth2` (OpenID Connect authorization code flow with PKCE).")
         .required("type: \"oauth2\""),

@@ -114,6 +114,13 @@ pub struct Authorization {
     pub rate_limit: RateLimit,
 }
 
+/// Sign-in from a terminal (RFC 8628).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Device {
+    pub code_expiry_minutes: u32,
+    pub poll_interval_seconds: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Provider {
     pub kind: String,
@@ -133,6 +140,7 @@ pub struct SsoConfig {
     /// PostgreSQL connections kept open at most.
     pub database_pool_size: usize,
     pub authorization: Authorization,
+    pub device: Device,
     /// Names are case-sensitive and used in URLs (`/auth/login/{name}`).
     pub providers: BTreeMap<String, Provider>,
 }

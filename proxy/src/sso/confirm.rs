@@ -5,6 +5,7 @@
 //! submissions of the right code exactly one is granted a token, the others are
 //! told the code was already used.
 
+use super::grant::Outcome;
 use super::guard::{self, Client};
 use super::pages::secure;
 use super::providers::Identity;
@@ -26,26 +27,21 @@ fn https(state: &SsoState) -> bool {
 }
 
 /// Stores the confirmation, prints the code once at WARNING, and sends the browser to the form.
-pub async fn begin(state: &SsoState, identity: Identity, renew: Option<String>, client: Client) -> Response {
+pub async fn begin(state: &SsoState, identity: Identity, outcome: Outcome, client: Client) -> Response {
     let a = &state.config.sso.authorization;
     let (id, csrf, code) = (random(32), random(32), single_user::new_code());
     let now = state.clock.now();
-    let pending = Pending {
-        id: id.clone(),
-        kind: PendingKind::Confirmation,
+    let expires_at = now + i64::from(a.confirmation_code_expiry_minutes) * 60;
+    let mut pending = Pending {
         provider: Some(identity.provider.clone()),
         user_id: Some(identity.user_id.clone()),
         user_email: Some(identity.email.clone()),
-        nonce: None,
-        pkce_verifier: None,
         code_hash: Some(single_user::hash(&id, &code)),
-        attempts: 0,
-        renew_token_hash: renew,
         client_ip: Some(client.key.clone()),
         csrf_token: Some(csrf),
-        browser_hash: None,
-        expires_at: now + i64::from(a.confirmation_code_expiry_minutes) * 60,
+        ..Pending::new(id.clone(), PendingKind::Confirmation, now, expires_at)
     };
+    outcome.carry(&mut pending);
     if let Err(r) = super::login::store_pending(state, pending, now).await {
         return r;
     }
@@ -181,7 +177,7 @@ pub async fn submit(
         email: taken.user_email.clone().unwrap_or_default(),
         provider: taken.provider.clone().unwrap_or_default(),
     };
-    let mut response = super::grant::grant(&state, identity, taken.renew_token_hash, &client).await;
+    let mut response = super::grant::grant(&state, identity, Outcome::of(&taken), &client).await;
     cookies::clear_confirmation(&mut response, https(&state));
     response
 }

@@ -4,13 +4,14 @@
 //! started it, the code exchanged and the ID token verified. Then authorization
 //! follows the configured mode.
 
+use super::grant::Outcome;
 use super::guard::{self, Client};
 use super::pages::secure;
 use super::providers::SsoError;
 use super::{SsoState, cookies, random};
 use crate::config::AuthMode;
 use crate::logging::outside;
-use crate::store::{Admission, Pending, PendingCaps, PendingKind};
+use crate::store::{Admission, DeviceStatus, Pending, PendingCaps, PendingKind};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,10 +27,34 @@ const FLOW_TTL_SECONDS: i64 = 600;
 #[derive(Deserialize)]
 pub struct RenewQuery {
     renew: Option<String>,
+    /// A terminal's request this sign-in approves (from the device verification page).
+    device: Option<String>,
+}
+
+/// A SHA-256 in hex (a token hash, a device request id); anything else is ignored.
+fn valid_hash(value: Option<String>) -> Option<String> {
+    value.filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn valid_renew(renew: Option<String>) -> Option<String> {
-    renew.filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    valid_hash(renew)
+}
+
+/// What the sign-in being started is for; a terminal's request must still be waiting for an answer.
+async fn outcome(state: &SsoState, q: RenewQuery) -> Result<Outcome, Response> {
+    if let Some(device) = q.device {
+        let Some(id) = valid_hash(Some(device)) else {
+            return Err(super::device::gone_page(state));
+        };
+        return match state.store.get_pending(id.clone(), PendingKind::Device).await {
+            Ok(Some(p)) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > state.clock.now() => {
+                Ok(Outcome::Device(id))
+            }
+            Ok(_) => Err(super::device::gone_page(state)),
+            Err(e) => Err(state.store_error(&e)),
+        };
+    }
+    Ok(valid_renew(q.renew).map_or(Outcome::NewToken, Outcome::Renew))
 }
 
 pub async fn providers_page(State(state): State<Arc<SsoState>>, Query(q): Query<RenewQuery>) -> Response {
@@ -61,26 +86,23 @@ pub async fn start(
     if let Err(r) = guard::blocked(&state, &client).await {
         return r;
     }
+    let outcome = match outcome(&state, q).await {
+        Ok(outcome) => outcome,
+        Err(r) => return r,
+    };
     let https = state.config.base_url().starts_with("https://");
     let (browser, new_browser) = cookies::browser(&headers, https);
     let (id, nonce, verifier) = (random(32), random(32), random(32));
     let now = state.clock.now();
-    let pending = Pending {
-        id: id.clone(),
-        kind: PendingKind::Oidc,
+    let mut pending = Pending {
         provider: Some(name.clone()),
-        user_id: None,
-        user_email: None,
         nonce: Some(nonce.clone()),
         pkce_verifier: Some(verifier.clone()),
-        code_hash: None,
-        attempts: 0,
-        renew_token_hash: valid_renew(q.renew),
         client_ip: Some(client.key.clone()),
-        csrf_token: None,
         browser_hash: Some(cookies::browser_hash(&browser)),
-        expires_at: now + FLOW_TTL_SECONDS,
+        ..Pending::new(id.clone(), PendingKind::Oidc, now, now + FLOW_TTL_SECONDS)
     };
+    outcome.carry(&mut pending);
     let url = match provider.authorize_url(&id, &nonce, &verifier).await {
         Ok(url) => url,
         Err(e) => return sso_error_page(&state, &e),
@@ -265,8 +287,9 @@ pub async fn callback(
         }
     };
     tracing::info!(user = %outside(&identity.email), provider = %identity.provider, "SSO login verified");
+    let outcome = Outcome::of(&pending);
     match state.config.sso.authorization.mode {
-        AuthMode::SingleUser => super::confirm::begin(&state, identity, pending.renew_token_hash, client).await,
-        AuthMode::Enterprise => super::grant::ask_enterprise(&state, identity, pending.renew_token_hash, client).await,
+        AuthMode::SingleUser => super::confirm::begin(&state, identity, outcome, client).await,
+        AuthMode::Enterprise => super::grant::ask_enterprise(&state, identity, outcome, client).await,
     }
 }

@@ -1,6 +1,7 @@
 //! The browser half: provider selection and the OIDC code flow ([`login`]),
 //! authorization by a console code ([`confirm`]) or the enterprise API, then
-//! token issuance or renewal ([`grant`]); backoff and client identity in
+//! token issuance or renewal ([`grant`]); the same for a terminal that signs in
+//! with RFC 8628 device authorization ([`device`]); backoff and client identity in
 //! [`guard`], cookies in [`cookies`], pages from [`pages`].
 //!
 //! Every decision on shared sign-in state is one store statement (take once,
@@ -8,6 +9,7 @@
 
 pub mod confirm;
 pub mod cookies;
+pub mod device;
 pub mod grant;
 pub mod guard;
 pub mod login;
@@ -22,7 +24,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use pages::Pages;
 use providers::ProviderRuntime;
 use std::collections::BTreeMap;
@@ -67,6 +69,11 @@ pub fn router(state: Option<Arc<SsoState>>) -> Router {
             .route("/auth/login/{provider}", get(login::start))
             .route("/auth/callback", get(login::callback))
             .route("/auth/confirm", get(confirm::page).post(confirm::submit))
+            .route("/auth/device", get(device::entry_page).post(device::verify))
+            .route("/auth/device/code", post(device::request_code))
+            .route("/auth/device/token", post(device::poll))
+            .route("/auth/device/refuse", post(device::refuse))
+            .route("/auth/revoke", post(device::revoke))
             .route("/auth/static/copy.js", get(pages::copy_js))
             .with_state(state),
         None => Router::new().route("/auth", get(not_enabled)).route("/auth/{*rest}", axum::routing::any(not_enabled)),

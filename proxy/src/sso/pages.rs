@@ -25,6 +25,9 @@ impl Pages {
             ("confirm.html", include_str!("../../templates/confirm.html")),
             ("success.html", include_str!("../../templates/success.html")),
             ("renewed.html", include_str!("../../templates/renewed.html")),
+            ("device.html", include_str!("../../templates/device.html")),
+            ("device_confirm.html", include_str!("../../templates/device_confirm.html")),
+            ("device_done.html", include_str!("../../templates/device_done.html")),
             ("error.html", include_str!("../../templates/error.html")),
         ] {
             env.add_template(name, source)?;

@@ -46,6 +46,8 @@ pub enum PendingKind {
     Oidc,
     /// Between the callback and the confirmation code (single_user mode).
     Confirmation,
+    /// A terminal's sign-in request (RFC 8628), keyed by the SHA-256 of its device code.
+    Device,
 }
 
 impl PendingKind {
@@ -53,8 +55,70 @@ impl PendingKind {
         match self {
             PendingKind::Oidc => "oidc",
             PendingKind::Confirmation => "confirmation",
+            PendingKind::Device => "device",
         }
     }
+
+    /// The kind of a stored row; an unknown kind is an error, never a guess.
+    pub fn parse(text: &str) -> Option<PendingKind> {
+        match text {
+            "oidc" => Some(PendingKind::Oidc),
+            "confirmation" => Some(PendingKind::Confirmation),
+            "device" => Some(PendingKind::Device),
+            _ => None,
+        }
+    }
+}
+
+/// Where a terminal's sign-in request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// Nobody has answered it yet: the terminal hears `authorization_pending`.
+    Pending,
+    /// A user signed in and was authorized; the identity is on the row until the terminal collects it.
+    Approved,
+    /// The user refused it, or the authorization failed.
+    Denied,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Pending => "pending",
+            DeviceStatus::Approved => "approved",
+            DeviceStatus::Denied => "denied",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeviceStatus> {
+        match text {
+            "pending" => Some(DeviceStatus::Pending),
+            "approved" => Some(DeviceStatus::Approved),
+            "denied" => Some(DeviceStatus::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// What a terminal's poll found, decided by one statement each (see [`AsyncStore::poll_device`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevicePoll {
+    /// No such request: never made, or already collected.
+    Unknown,
+    Expired,
+    /// Polled before the interval passed; the interval grows by 5 seconds.
+    SlowDown,
+    Pending,
+    Denied,
+    /// Approved, and now taken: of concurrent polls exactly one sees this.
+    Approved(Box<Pending>),
+}
+
+/// A decision on a terminal's request, made once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceDecision {
+    Approve { user_id: String, user_email: String, provider: String },
+    Deny,
 }
 
 /// One row of `pending_authorizations`: bounded in time, single use.
@@ -74,7 +138,41 @@ pub struct Pending {
     pub csrf_token: Option<String>,
     /// SHA-256 hex of the binding cookie of the browser that started the sign-in.
     pub browser_hash: Option<String>,
+    /// Device rows: where the request stands.
+    pub device_status: Option<DeviceStatus>,
+    /// Device rows: the `User-Agent` of the terminal that asked (shown on the verification page).
+    pub user_agent: Option<String>,
+    /// OIDC and confirmation rows of a browser approving a terminal: that terminal's request.
+    pub device_id: Option<String>,
+    /// When the row was stored (set by the store from `now`).
+    pub created_at: UnixSeconds,
     pub expires_at: UnixSeconds,
+}
+
+impl Pending {
+    /// A row of `kind` with every optional column empty.
+    pub fn new(id: String, kind: PendingKind, created_at: UnixSeconds, expires_at: UnixSeconds) -> Pending {
+        Pending {
+            id,
+            kind,
+            provider: None,
+            user_id: None,
+            user_email: None,
+            nonce: None,
+            pkce_verifier: None,
+            code_hash: None,
+            attempts: 0,
+            renew_token_hash: None,
+            client_ip: None,
+            csrf_token: None,
+            browser_hash: None,
+            device_status: None,
+            user_agent: None,
+            device_id: None,
+            created_at,
+            expires_at,
+        }
+    }
 }
 
 /// Bounds on sign-ins in progress: per client (so one client cannot lock
@@ -174,6 +272,15 @@ pub trait Store: Send + Sync + 'static {
     /// statement that cannot go past `max` nor touch an expired row.
     fn claim_attempt(&self, id: &str, max: u32, now: UnixSeconds) -> Result<Option<Pending>, StoreError>;
     fn delete_pending(&self, id: &str) -> Result<(), StoreError>;
+    /// The unexpired, unanswered terminal request whose user code has this hash.
+    fn find_device(&self, user_code_hash: &str, now: UnixSeconds) -> Result<Option<Pending>, StoreError>;
+    /// A terminal's poll: counts it against the interval (`interval` seconds, plus 5
+    /// per earlier slow_down) and, when the request is approved, takes it (single use).
+    fn poll_device(&self, id: &str, now: UnixSeconds, interval: u32) -> Result<DevicePoll, StoreError>;
+    /// Answers an unexpired pending request; false if it was answered already or expired.
+    fn decide_device(&self, id: &str, decision: &DeviceDecision, now: UnixSeconds) -> Result<bool, StoreError>;
+    /// Soft-deletes the active token with this hash (its holder logging out); false if none.
+    fn revoke_token_hash(&self, token_hash: &str) -> Result<bool, StoreError>;
     /// Removes expired sign-ins, and backoff records idle since `rate_limits_before`; returns both counts.
     fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Result<(usize, usize), StoreError>;
 
@@ -343,6 +450,22 @@ impl AsyncStore {
         claim_attempt(id: String, max: u32, now: UnixSeconds) -> Option<Pending>,
         |s| s.claim_attempt(&id, max, now), |p| p.claim_attempt(&id, max, now));
     operation!(delete_pending(id: String) -> (), |s| s.delete_pending(&id), |p| p.delete_pending(&id));
+    operation!(
+        /// The unexpired, unanswered terminal request with this user code hash.
+        find_device(user_code_hash: String, now: UnixSeconds) -> Option<Pending>,
+        |s| s.find_device(&user_code_hash, now), |p| p.find_device(&user_code_hash, now));
+    operation!(
+        /// A terminal's poll: slow_down before the interval; an approved request is taken once.
+        poll_device(id: String, now: UnixSeconds, interval: u32) -> DevicePoll,
+        |s| s.poll_device(&id, now, interval), |p| p.poll_device(&id, now, interval));
+    operation!(
+        /// Answers a pending terminal request once; false if answered already or expired.
+        decide_device(id: String, decision: DeviceDecision, now: UnixSeconds) -> bool,
+        |s| s.decide_device(&id, &decision, now), |p| p.decide_device(&id, &decision, now));
+    operation!(
+        /// The holder's own revocation (logout): soft delete by hash.
+        revoke_token_hash(token_hash: String) -> bool,
+        |s| s.revoke_token_hash(&token_hash), |p| p.revoke_token_hash(&token_hash));
     operation!(
         /// Removes expired sign-ins and backoff records idle since `rate_limits_before`.
         prune(now: UnixSeconds, rate_limits_before: UnixSeconds) -> (usize, usize),

@@ -11,7 +11,10 @@
 //! failure's count and block are written in one transaction. Migrations run
 //! under an advisory lock, so replicas that start together apply each once.
 
-use super::{Admission, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord, StoreError, TokenRecord};
+use super::{
+    Admission, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord,
+    StoreError, TokenRecord,
+};
 use crate::clock::UnixSeconds;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_initial.sql"),
     include_str!("migrations/postgres/0002_pending_csrf.sql"),
     include_str!("migrations/postgres/0003_browser_binding.sql"),
+    include_str!("migrations/postgres/0004_device_authorization.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across replicas ("llm-sso" in ASCII).
@@ -49,7 +53,8 @@ fn token_columns() -> String {
 
 fn pending_columns() -> String {
     "id, kind, provider, user_id, user_email, nonce, pkce_verifier, code_hash, attempts, renew_token_hash, \
-     client_ip, csrf_token, EXTRACT(EPOCH FROM expires_at)::BIGINT, browser_hash"
+     client_ip, csrf_token, EXTRACT(EPOCH FROM expires_at)::BIGINT, browser_hash, device_status, user_agent, \
+     device_id, EXTRACT(EPOCH FROM created_at)::BIGINT"
         .to_string()
 }
 
@@ -107,12 +112,17 @@ fn token_row(row: &Row) -> Result<TokenRecord, tokio_postgres::Error> {
 
 fn pending_row(row: &Row) -> Result<Pending, StoreError> {
     let get = |e: tokio_postgres::Error| other(&e);
+    // Never guess what a row is for: an unknown kind or status is an error.
     let kind: String = row.try_get(1).map_err(get)?;
-    let kind = match kind.as_str() {
-        "oidc" => PendingKind::Oidc,
-        "confirmation" => PendingKind::Confirmation,
-        // Never guess what a row is for: a row of an unknown kind is an error.
-        unknown => return Err(StoreError::Other(format!("unknown pending_authorizations.kind {unknown:?}"))),
+    let kind = PendingKind::parse(&kind)
+        .ok_or_else(|| StoreError::Other(format!("unknown pending_authorizations.kind {kind:?}")))?;
+    let status: Option<String> = row.try_get(14).map_err(get)?;
+    let device_status = match status {
+        None => None,
+        Some(s) => Some(
+            DeviceStatus::parse(&s)
+                .ok_or_else(|| StoreError::Other(format!("unknown pending_authorizations.device_status {s:?}")))?,
+        ),
     };
     let attempts: i32 = row.try_get(8).map_err(get)?;
     Ok(Pending {
@@ -130,6 +140,10 @@ fn pending_row(row: &Row) -> Result<Pending, StoreError> {
         csrf_token: row.try_get(11).map_err(get)?,
         expires_at: row.try_get(12).map_err(get)?,
         browser_hash: row.try_get(13).map_err(get)?,
+        device_status,
+        user_agent: row.try_get(15).map_err(get)?,
+        device_id: row.try_get(16).map_err(get)?,
+        created_at: row.try_get(17).map_err(get)?,
     })
 }
 
@@ -327,8 +341,9 @@ impl PgStore {
             let attempts = i32::try_from(p.attempts).unwrap_or(i32::MAX);
             tx.execute(
                 "INSERT INTO pending_authorizations (id, kind, provider, user_id, user_email, nonce, pkce_verifier, \
-                 code_hash, attempts, renew_token_hash, client_ip, csrf_token, expires_at, browser_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 code_hash, attempts, renew_token_hash, client_ip, csrf_token, expires_at, browser_hash, created_at, \
+                 device_status, user_agent, device_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
                 &[
                     &p.id,
                     &p.kind.as_str(),
@@ -345,6 +360,9 @@ impl PgStore {
                     &time(p.expires_at),
                     &p.browser_hash,
                     &time(now),
+                    &p.device_status.map(DeviceStatus::as_str),
+                    &p.user_agent,
+                    &p.device_id,
                 ],
             )
             .await
@@ -390,6 +408,85 @@ impl PgStore {
 
     pub async fn delete_pending(&self, id: &str) -> Result<(), StoreError> {
         self.execute("DELETE FROM pending_authorizations WHERE id = $1", &[&id]).await.map(|_| ())
+    }
+
+    pub async fn find_device(&self, user_code_hash: &str, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM pending_authorizations WHERE code_hash = $1 AND kind = 'device' \
+             AND device_status = 'pending' AND expires_at > $2",
+            pending_columns()
+        );
+        let row = self.query_opt(&sql, &[&user_code_hash, &time(now)]).await?;
+        row.map(|r| pending_row(&r)).transpose()
+    }
+
+    pub async fn poll_device(&self, id: &str, now: UnixSeconds, interval: u32) -> Result<DevicePoll, StoreError> {
+        let at = time(now);
+        let interval = i32::try_from(interval).unwrap_or(i32::MAX);
+        // On time: count the poll (one statement decides it; a concurrent poll waits for the row lock).
+        let sql = format!(
+            "UPDATE pending_authorizations SET last_polled_at = $2 \
+             WHERE id = $1 AND kind = 'device' AND expires_at > $2 AND (last_polled_at IS NULL \
+               OR last_polled_at + make_interval(secs => $3 + 5 * attempts) <= $2) RETURNING {}",
+            pending_columns()
+        );
+        let Some(row) = self.query_opt(&sql, &[&id, &at, &interval]).await? else {
+            // Too early (the interval grows), expired, or unknown.
+            let early = self
+                .execute(
+                    "UPDATE pending_authorizations SET attempts = attempts + 1, last_polled_at = $2 \
+                     WHERE id = $1 AND kind = 'device' AND expires_at > $2",
+                    &[&id, &at],
+                )
+                .await?;
+            if early == 1 {
+                return Ok(DevicePoll::SlowDown);
+            }
+            let exists = self
+                .query_opt("SELECT 1 FROM pending_authorizations WHERE id = $1 AND kind = 'device'", &[&id])
+                .await?
+                .is_some();
+            return Ok(if exists { DevicePoll::Expired } else { DevicePoll::Unknown });
+        };
+        Ok(match pending_row(&row)?.device_status {
+            Some(DeviceStatus::Approved) => {
+                let sql = format!(
+                    "DELETE FROM pending_authorizations WHERE id = $1 AND kind = 'device' \
+                     AND device_status = 'approved' AND expires_at > $2 RETURNING {}",
+                    pending_columns()
+                );
+                match self.query_opt(&sql, &[&id, &at]).await? {
+                    Some(taken) => DevicePoll::Approved(Box::new(pending_row(&taken)?)),
+                    // Another poll took it a moment ago.
+                    None => DevicePoll::Unknown,
+                }
+            }
+            Some(DeviceStatus::Denied) => DevicePoll::Denied,
+            Some(DeviceStatus::Pending) | None => DevicePoll::Pending,
+        })
+    }
+
+    pub async fn decide_device(
+        &self,
+        id: &str,
+        decision: &DeviceDecision,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        let (status, user_id, email, provider) = match decision {
+            DeviceDecision::Approve { user_id, user_email, provider } => {
+                (DeviceStatus::Approved, Some(user_id), Some(user_email), Some(provider))
+            }
+            DeviceDecision::Deny => (DeviceStatus::Denied, None, None, None),
+        };
+        let sql = "UPDATE pending_authorizations SET device_status = $2, user_id = $3, user_email = $4, provider = $5 \
+                   WHERE id = $1 AND kind = 'device' AND device_status = 'pending' AND expires_at > $6";
+        let changed = self.execute(sql, &[&id, &status.as_str(), &user_id, &email, &provider, &time(now)]).await?;
+        Ok(changed == 1)
+    }
+
+    pub async fn revoke_token_hash(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let sql = "UPDATE agent_tokens SET is_active = FALSE WHERE token_hash = $1 AND is_active";
+        Ok(self.execute(sql, &[&token_hash]).await? == 1)
     }
 
     pub async fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Result<(usize, usize), StoreError> {

@@ -1,7 +1,10 @@
 //! SQLite backend: WAL, a busy timeout, foreign keys, versioned migrations,
 //! file mode 0600, and a small pool of connections used from blocking threads.
 
-use super::{Admission, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord, Store, StoreError, TokenRecord};
+use super::{
+    Admission, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord,
+    Store, StoreError, TokenRecord,
+};
 use crate::clock::{UnixSeconds, to_sqlite};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -18,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_pending_csrf.sql"),
     include_str!("migrations/0003_browser_binding.sql"),
+    include_str!("migrations/0004_device_authorization.sql"),
 ];
 
 pub struct SqliteStore {
@@ -234,21 +238,26 @@ fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
+/// The columns a [`Pending`] is stored in; `created_at` last, as the insert sets it from `now`.
 const PENDING_COLUMNS: &str = "id, kind, provider, user_id, user_email, nonce, pkce_verifier, code_hash, attempts, \
-                               renew_token_hash, client_ip, csrf_token, expires_at, browser_hash";
+                               renew_token_hash, client_ip, csrf_token, expires_at, browser_hash, device_status, \
+                               user_agent, device_id, created_at";
 
 fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
-    let kind: String = row.get(1)?;
-    let expires: String = row.get(12)?;
-    let kind = match kind.as_str() {
-        "oidc" => PendingKind::Oidc,
-        "confirmation" => PendingKind::Confirmation,
-        // Never guess what a row is for: a row of an unknown kind is an error.
-        other => {
-            let e = format!("unknown pending_authorizations.kind {other:?}");
-            return Err(rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into()));
-        }
+    // Never guess what a row is for: an unknown kind or status is an error.
+    let unknown = |column: usize, what: &str, value: &str| {
+        let e = format!("unknown pending_authorizations.{what} {value:?}");
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into())
     };
+    let kind: String = row.get(1)?;
+    let kind = PendingKind::parse(&kind).ok_or_else(|| unknown(1, "kind", &kind))?;
+    let status: Option<String> = row.get(14)?;
+    let device_status = match status {
+        None => None,
+        Some(s) => Some(DeviceStatus::parse(&s).ok_or_else(|| unknown(14, "device_status", &s))?),
+    };
+    let expires: String = row.get(12)?;
+    let created: String = row.get(17)?;
     Ok(Pending {
         id: row.get(0)?,
         kind,
@@ -263,6 +272,10 @@ fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
         client_ip: row.get(10)?,
         csrf_token: row.get(11)?,
         browser_hash: row.get(13)?,
+        device_status,
+        user_agent: row.get(15)?,
+        device_id: row.get(16)?,
+        created_at: crate::clock::from_sqlite(&created).unwrap_or(0),
         // Unreadable expiry (edited by hand): treat as expired.
         expires_at: crate::clock::from_sqlite(&expires).unwrap_or(0),
     })
@@ -335,8 +348,8 @@ impl Store for SqliteStore {
             // The caps and the insert are one statement: concurrent inserts cannot overshoot.
             let inserted = c.execute(
                 &format!(
-                    "INSERT INTO pending_authorizations ({PENDING_COLUMNS}, created_at) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 \
+                    "INSERT INTO pending_authorizations ({PENDING_COLUMNS}) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?18, ?19, ?20, ?15 \
                      WHERE (SELECT COUNT(*) FROM pending_authorizations WHERE client_ip IS ?11) < ?16 \
                        AND (SELECT COUNT(*) FROM pending_authorizations) < ?17"
                 ),
@@ -358,6 +371,9 @@ impl Store for SqliteStore {
                     to_sqlite(now),
                     caps.per_client,
                     caps.total,
+                    p.device_status.map(DeviceStatus::as_str),
+                    p.user_agent,
+                    p.device_id,
                 ],
             )?;
             if inserted == 1 {
@@ -428,6 +444,99 @@ impl Store for SqliteStore {
 
     fn delete_pending(&self, id: &str) -> Result<(), StoreError> {
         self.with(|c| c.execute("DELETE FROM pending_authorizations WHERE id = ?1", [id]).map(|_| ()))
+    }
+
+    fn find_device(&self, user_code_hash: &str, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {PENDING_COLUMNS} FROM pending_authorizations WHERE code_hash = ?1 AND kind = 'device' \
+                     AND device_status = 'pending' AND expires_at > ?2"
+                ),
+                params![user_code_hash, to_sqlite(now)],
+                pending_row,
+            )
+            .optional()
+        })
+    }
+
+    fn poll_device(&self, id: &str, now: UnixSeconds, interval: u32) -> Result<DevicePoll, StoreError> {
+        self.with(|c| {
+            let at = to_sqlite(now);
+            // On time: count the poll (one statement decides it).
+            let on_time = c
+                .query_row(
+                    &format!(
+                        "UPDATE pending_authorizations SET last_polled_at = ?2 \
+                         WHERE id = ?1 AND kind = 'device' AND expires_at > ?2 AND (last_polled_at IS NULL \
+                           OR CAST(strftime('%s', last_polled_at) AS INTEGER) + ?3 + 5 * attempts <= ?4) \
+                         RETURNING {PENDING_COLUMNS}"
+                    ),
+                    params![id, at, i64::from(interval), now],
+                    pending_row,
+                )
+                .optional()?;
+            let Some(row) = on_time else {
+                // Too early (the interval grows), expired, or unknown.
+                let early = c.execute(
+                    "UPDATE pending_authorizations SET attempts = attempts + 1, last_polled_at = ?2 \
+                     WHERE id = ?1 AND kind = 'device' AND expires_at > ?2",
+                    params![id, at],
+                )?;
+                if early == 1 {
+                    return Ok(DevicePoll::SlowDown);
+                }
+                let exists: bool = c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM pending_authorizations WHERE id = ?1 AND kind = 'device')",
+                    [id],
+                    |r| r.get(0),
+                )?;
+                return Ok(if exists { DevicePoll::Expired } else { DevicePoll::Unknown });
+            };
+            Ok(match row.device_status {
+                Some(DeviceStatus::Approved) => c
+                    .query_row(
+                        &format!(
+                            "DELETE FROM pending_authorizations WHERE id = ?1 AND kind = 'device' \
+                             AND device_status = 'approved' AND expires_at > ?2 RETURNING {PENDING_COLUMNS}"
+                        ),
+                        params![id, at],
+                        pending_row,
+                    )
+                    .optional()?
+                    // Another poll took it a moment ago.
+                    .map_or(DevicePoll::Unknown, |p| DevicePoll::Approved(Box::new(p))),
+                Some(DeviceStatus::Denied) => DevicePoll::Denied,
+                Some(DeviceStatus::Pending) | None => DevicePoll::Pending,
+            })
+        })
+    }
+
+    fn decide_device(&self, id: &str, decision: &DeviceDecision, now: UnixSeconds) -> Result<bool, StoreError> {
+        let (status, user_id, email, provider) = match decision {
+            DeviceDecision::Approve { user_id, user_email, provider } => {
+                (DeviceStatus::Approved, Some(user_id), Some(user_email), Some(provider))
+            }
+            DeviceDecision::Deny => (DeviceStatus::Denied, None, None, None),
+        };
+        self.with(|c| {
+            let changed = c.execute(
+                "UPDATE pending_authorizations SET device_status = ?2, user_id = ?3, user_email = ?4, provider = ?5 \
+                 WHERE id = ?1 AND kind = 'device' AND device_status = 'pending' AND expires_at > ?6",
+                params![id, status.as_str(), user_id, email, provider, to_sqlite(now)],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn revoke_token_hash(&self, token_hash: &str) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let changed = c.execute(
+                "UPDATE agent_tokens SET is_active = 0 WHERE token_hash = ?1 AND is_active = 1",
+                [token_hash],
+            )?;
+            Ok(changed == 1)
+        })
     }
 
     fn rate_limit(&self, identifier: &str) -> Result<Option<RateLimitRecord>, StoreError> {
@@ -587,20 +696,13 @@ mod tests {
 
     fn pending(id: &str, kind: PendingKind, expires_at: UnixSeconds) -> Pending {
         Pending {
-            id: id.into(),
-            kind,
             provider: Some("google".into()),
-            user_id: None,
-            user_email: None,
             nonce: Some("n".into()),
             pkce_verifier: Some("v".into()),
-            code_hash: None,
-            attempts: 0,
-            renew_token_hash: None,
             client_ip: Some("127.0.0.1".into()),
             csrf_token: Some("c".into()),
             browser_hash: Some("b".into()),
-            expires_at,
+            ..Pending::new(id.into(), kind, 0, expires_at)
         }
     }
 

@@ -1,0 +1,182 @@
+//! Where a terminal keeps its agent token: one JSON file, created `0600` in a
+//! `0700` directory under the user's config directory
+//! (`$XDG_CONFIG_HOME/llm-sso-proxy/credentials.json`, else
+//! `~/.config/llm-sso-proxy/credentials.json`; `LLM_SSO_CREDENTIALS` or
+//! `--credentials` name another file). One entry per proxy URL, and the proxy
+//! of the last login as the default. Writes go to a private temporary file
+//! renamed over the old one, so a crash never leaves half a file.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What is kept for one proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub token: String,
+    /// Unix seconds; the proxy decides, this only spares a request that would be refused.
+    pub expires_at: i64,
+    pub obtained_at: i64,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The proxy of the last login, used when no `--proxy` is given.
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub proxies: BTreeMap<String, Entry>,
+}
+
+/// The file's default place.
+pub fn default_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(path) = env("LLM_SSO_CREDENTIALS").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let config_dir = env("XDG_CONFIG_HOME")
+        .filter(|p| Path::new(p).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| Path::new(&h).join(".config")))
+        .or_else(|| env("APPDATA").map(PathBuf::from))?;
+    Some(config_dir.join("llm-sso-proxy").join("credentials.json"))
+}
+
+impl Credentials {
+    /// Reads the file; a missing file is no credentials. A file others can read is
+    /// made private again, with a warning.
+    pub fn load(path: &Path) -> Result<Credentials, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Credentials::default()),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        restrict(path);
+        serde_json::from_str(&text).map_err(|e| {
+            format!("{} is not a credentials file ({e}); remove it and run `llm-sso-proxy login` again", path.display())
+        })
+    }
+
+    /// Writes the whole file privately and atomically.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        create_private_dir(dir).map_err(|e| fail("create the directory of", e))?;
+        let text = serde_json::to_string_pretty(self).map_err(|e| format!("cannot encode credentials: {e}"))?;
+        let temp = dir.join(format!(".credentials-{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&temp);
+        let written = create_private_file(&temp).and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.write_all(b"\n")?;
+            f.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&temp, path)) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(fail("write", e));
+        }
+        Ok(())
+    }
+
+    /// The proxy a command is about: the one named, else the last login's.
+    pub fn proxy_for(&self, named: Option<&str>) -> Option<String> {
+        named.map(normalize_url).or_else(|| self.default.clone())
+    }
+}
+
+/// `https://proxy.example.com/` and `https://proxy.example.com` are the same proxy.
+pub fn normalize_url(url: &str) -> String {
+    url.trim().trim_end_matches('/').to_string()
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+
+#[cfg(not(unix))]
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else { return };
+    if meta.permissions().mode() & 0o077 != 0 {
+        eprintln!("warning: {} was readable by others; making it private (0600)", path.display());
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("llm-sso-creds-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("nested").join("credentials.json")
+    }
+
+    #[test]
+    fn saved_privately_and_read_back() {
+        let path = temp("round-trip");
+        let mut c = Credentials { default: Some("http://p".into()), ..Credentials::default() };
+        c.proxies.insert("http://p".into(), Entry { token: "t".into(), expires_at: 2, obtained_at: 1 });
+        c.save(&path).unwrap();
+        assert_eq!(Credentials::load(&path).unwrap(), c);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            Credentials::load(&path).unwrap();
+            assert_eq!(mode(&path), 0o600, "a readable file is made private again");
+        }
+        let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    #[test]
+    fn a_missing_file_is_empty_and_a_broken_one_is_an_error() {
+        let path = temp("broken");
+        assert_eq!(Credentials::load(&path).unwrap(), Credentials::default());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "not json").unwrap();
+        let e = Credentials::load(&path).unwrap_err();
+        assert!(e.contains("login"), "{e}");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    #[test]
+    fn the_default_place_follows_the_environment() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let file = default_path(&env(&[("LLM_SSO_CREDENTIALS", "/x/c.json"), ("HOME", "/h")]));
+        assert_eq!(file, Some(PathBuf::from("/x/c.json")));
+        let xdg = default_path(&env(&[("XDG_CONFIG_HOME", "/cfg"), ("HOME", "/h")]));
+        assert_eq!(xdg, Some(PathBuf::from("/cfg/llm-sso-proxy/credentials.json")));
+        let home = default_path(&env(&[("XDG_CONFIG_HOME", "relative"), ("HOME", "/h")]));
+        assert_eq!(home, Some(PathBuf::from("/h/.config/llm-sso-proxy/credentials.json")));
+    }
+}

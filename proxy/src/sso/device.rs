@@ -1,0 +1,462 @@
+//! Sign-in from a terminal (RFC 8628 device authorization). A terminal asks for
+//! a code (`POST /auth/device/code`), shows the user code and the link, and
+//! polls (`POST /auth/device/token`). The user opens the link on any device,
+//! types the code, sees who asked (address, program, time) and signs in with
+//! SSO; the same authorization as the browser flow follows, and its end
+//! approves the request instead of showing a token ([`approve`]). The next poll
+//! takes the approved request (single use) and receives the agent token.
+//!
+//! What is stored: the request as a `pending_authorizations` row of kind
+//! `device`: the SHA-256 of the device code (its id), the SHA-256 of the user
+//! code, the terminal's address and `User-Agent`, and, once approved, who
+//! signed in. Never a code or a token. The row lives until it is collected or
+//! expires (`sso.device.code_expiry_minutes`), under the same per-client and
+//! global caps as every sign-in in progress. A wrong user code counts as a
+//! failure for the browser's backoff, like a wrong confirmation code.
+
+use super::grant::{self, Outcome};
+use super::guard::{self, Client};
+use super::providers::Identity;
+use super::{SsoState, random};
+use crate::clock::to_sqlite;
+use crate::logging::outside;
+use crate::store::{Admission, DeviceDecision, DevicePoll, DeviceStatus, Pending, PendingCaps, PendingKind};
+use crate::tokens;
+use axum::Form;
+use axum::Json;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The grant type a terminal polls with (RFC 8628 section 3.4).
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Consonants without look-alikes (RFC 8628 section 6.1): 20^8 codes, about 34 bits.
+const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
+const USER_CODE_LENGTH: usize = 8;
+
+/// How much of a terminal's `User-Agent` is kept and shown.
+const MAX_USER_AGENT_CHARS: usize = 200;
+
+/// A new user code, uniformly drawn (rejection sampling keeps every letter equally likely).
+pub fn new_user_code() -> String {
+    use rand::RngCore;
+    let n = USER_CODE_ALPHABET.len();
+    let limit = 256 - 256 % n;
+    let mut code = String::with_capacity(USER_CODE_LENGTH);
+    let mut byte = [0u8; 1];
+    while code.len() < USER_CODE_LENGTH {
+        rand::rngs::OsRng.fill_bytes(&mut byte);
+        let b = usize::from(byte[0]);
+        if b < limit {
+            code.push(char::from(USER_CODE_ALPHABET[b % n]));
+        }
+    }
+    code
+}
+
+/// A typed code in its stored form: case, dashes and spaces do not matter; anything else makes it no code.
+pub fn normalize_user_code(typed: &str) -> Option<String> {
+    let code: String =
+        typed.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
+    let valid = code.len() == USER_CODE_LENGTH && code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b));
+    valid.then_some(code)
+}
+
+/// `BCDFGHJK` as people read it: `BCDF-GHJK`.
+pub fn display_user_code(code: &str) -> String {
+    let (a, b) = code.split_at(code.len() / 2);
+    format!("{a}-{b}")
+}
+
+fn sha256_hex(domain: &str, value: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(domain.as_bytes());
+    hasher.update(value.as_bytes());
+    tokens::hex_lower(&hasher.finalize())
+}
+
+/// What the store keeps of a user code.
+pub fn user_code_hash(normalized: &str) -> String {
+    sha256_hex("llm-sso user code\n", normalized)
+}
+
+/// The request's id: what the store keeps of its device code.
+pub fn device_id(device_code: &str) -> String {
+    sha256_hex("", device_code)
+}
+
+/// A JSON answer of the token endpoints, never cached (RFC 6749 section 5.1).
+fn oauth(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut r = (status, Json(body)).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    oauth(status, json!({ "error": error, "error_description": description }))
+}
+
+fn unavailable(e: &crate::store::StoreError) -> Response {
+    tracing::error!("token store: {e}");
+    oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "The proxy's database could not be used.")
+}
+
+/// The token in `Authorization: Bearer`, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// The terminal's program as it says, without control characters, bounded.
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let clean: String = raw.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT_CHARS).collect();
+    Some(clean).filter(|s| !s.is_empty())
+}
+
+/// `POST /auth/device/code`: a new request. With `Authorization: Bearer <token>`,
+/// the sign-in renews that token instead of issuing a new one.
+pub async fn request_code(
+    State(state): State<Arc<SsoState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let client = Client::of(&state, peer, &headers);
+    let renew = match bearer(&headers) {
+        None => None,
+        Some(token) => {
+            let hash = tokens::hash(token);
+            match state.store.find_token(hash.clone()).await {
+                Ok(Some(record)) if record.is_active => Some(hash),
+                Ok(_) => {
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "The token to renew was revoked or does not exist: sign in without it for a new one.",
+                    );
+                }
+                Err(e) => return unavailable(&e),
+            }
+        }
+    };
+    let d = &state.config.sso.device;
+    let (device_code, user_code) = (random(32), new_user_code());
+    let now = state.clock.now();
+    let ttl = i64::from(d.code_expiry_minutes) * 60;
+    let pending = Pending {
+        code_hash: Some(user_code_hash(&user_code)),
+        renew_token_hash: renew,
+        client_ip: Some(client.key.clone()),
+        device_status: Some(DeviceStatus::Pending),
+        user_agent: user_agent(&headers),
+        ..Pending::new(device_id(&device_code), PendingKind::Device, now, now + ttl)
+    };
+    match state.store.insert_pending(pending, now, PendingCaps::default()).await {
+        Ok(Admission::Stored) => {}
+        Ok(Admission::ClientCapReached) => {
+            state.metrics.event("pending_cap_client");
+            return oauth_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                "Too many sign-ins in progress from your address: finish one, or wait until they expire.",
+            );
+        }
+        Ok(Admission::TotalCapReached) => {
+            state.metrics.event("pending_cap_total");
+            return oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "The proxy has too many sign-ins in progress. Try again in a few minutes.",
+            );
+        }
+        Err(e) => return unavailable(&e),
+    }
+    tracing::info!(client = %client.key, "terminal sign-in requested");
+    let uri = format!("{}/auth/device", state.config.base_url());
+    let shown = display_user_code(&user_code);
+    oauth(
+        StatusCode::OK,
+        json!({
+            "device_code": device_code,
+            "user_code": shown,
+            "verification_uri": uri,
+            "verification_uri_complete": format!("{uri}?user_code={shown}"),
+            "expires_in": ttl,
+            "interval": d.poll_interval_seconds,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct TokenRequest {
+    #[serde(default)]
+    grant_type: String,
+    #[serde(default)]
+    device_code: String,
+}
+
+/// `POST /auth/device/token`: the terminal's poll, answered with RFC 8628's errors
+/// until the request is approved; then the token, exactly once.
+pub async fn poll(State(state): State<Arc<SsoState>>, form: Result<Form<TokenRequest>, FormRejection>) -> Response {
+    let Ok(Form(request)) = form else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Send grant_type and device_code as application/x-www-form-urlencoded.",
+        );
+    };
+    if request.grant_type != GRANT_TYPE {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!("This endpoint takes grant_type={GRANT_TYPE}."),
+        );
+    }
+    if request.device_code.is_empty() {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "device_code is missing.");
+    }
+    let (now, interval) = (state.clock.now(), state.config.sso.device.poll_interval_seconds);
+    let polled = state.store.poll_device(device_id(&request.device_code), now, interval).await;
+    let bad = |error: &str, description: &str| oauth_error(StatusCode::BAD_REQUEST, error, description);
+    match polled {
+        Err(e) => unavailable(&e),
+        Ok(DevicePoll::Unknown) => bad("invalid_grant", "Unknown device_code, or its token was already delivered."),
+        Ok(DevicePoll::Expired) => bad("expired_token", "The sign-in expired before it was finished: start again."),
+        Ok(DevicePoll::SlowDown) => bad("slow_down", "Polling too fast: wait 5 seconds longer between polls."),
+        Ok(DevicePoll::Pending) => bad("authorization_pending", "The sign-in is not finished yet."),
+        Ok(DevicePoll::Denied) => bad("access_denied", "The sign-in was refused."),
+        Ok(DevicePoll::Approved(row)) => deliver(&state, *row, now).await,
+    }
+}
+
+/// The approved request was taken: a renewal is done already; a new token is issued now.
+async fn deliver(state: &SsoState, row: Pending, now: i64) -> Response {
+    let lifetime = i64::from(state.config.sso.authorization.session_lifetime_hours) * 3600;
+    if row.renew_token_hash.is_some() {
+        return oauth(StatusCode::OK, json!({ "token_type": "Bearer", "expires_in": lifetime, "renewed": true }));
+    }
+    let (Some(user_id), Some(email), Some(provider)) = (row.user_id, row.user_email, row.provider) else {
+        // An approved row always names who signed in; one edited by hand may not.
+        tracing::error!("an approved terminal sign-in without an identity: refused");
+        return oauth_error(StatusCode::BAD_REQUEST, "access_denied", "The sign-in has no identity.");
+    };
+    let identity = Identity { user_id, email, provider };
+    match grant::issue(state, &identity, now, now + lifetime).await {
+        Ok(token) => {
+            oauth(StatusCode::OK, json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime }))
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CodeQuery {
+    #[serde(default)]
+    user_code: String,
+}
+
+fn entry_form(state: &SsoState, status: StatusCode, typed: &str, message: Option<&str>) -> Response {
+    let user_code: String = typed.chars().filter(|c| !c.is_control()).take(16).collect();
+    state.pages.render(status, "device.html", context! { user_code, message })
+}
+
+/// `GET /auth/device` (the verification URI; `?user_code=` fills the form in).
+pub async fn entry_page(State(state): State<Arc<SsoState>>, Query(q): Query<CodeQuery>) -> Response {
+    entry_form(&state, StatusCode::OK, &q.user_code, None)
+}
+
+/// `POST /auth/device`: a typed code. The right one shows who asked and how to sign
+/// in; a wrong one counts toward the client's backoff.
+pub async fn verify(
+    State(state): State<Arc<SsoState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<CodeQuery>, FormRejection>,
+) -> Response {
+    let client = Client::of(&state, peer, &headers);
+    if let Err(r) = guard::blocked(&state, &client).await {
+        return r;
+    }
+    let typed = form.map(|Form(f)| f.user_code).unwrap_or_default();
+    let now = state.clock.now();
+    let found = match normalize_user_code(&typed) {
+        None => None,
+        Some(code) => match state.store.find_device(user_code_hash(&code), now).await {
+            Ok(found) => found.map(|p| (code, p)),
+            Err(e) => return state.store_error(&e),
+        },
+    };
+    let Some((code, request)) = found else {
+        guard::fail(&state, &client).await;
+        let message = "Unknown or expired code. Check the code in your terminal, or run the sign-in there again.";
+        return entry_form(&state, StatusCode::UNPROCESSABLE_ENTITY, &typed, Some(message));
+    };
+    let providers: Vec<String> = state.providers.keys().cloned().collect();
+    state.pages.render(
+        StatusCode::OK,
+        "device_confirm.html",
+        context! {
+            user_code => display_user_code(&code),
+            device => request.id,
+            client_ip => request.client_ip.unwrap_or_else(|| "unknown".into()),
+            user_agent => request.user_agent.unwrap_or_else(|| "not given".into()),
+            requested_at => to_sqlite(request.created_at),
+            renewal => request.renew_token_hash.is_some(),
+            providers,
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct RefuseForm {
+    #[serde(default)]
+    device: String,
+}
+
+/// `POST /auth/device/refuse`: "this was not me". The terminal hears `access_denied`.
+pub async fn refuse(State(state): State<Arc<SsoState>>, form: Result<Form<RefuseForm>, FormRejection>) -> Response {
+    let id = form.map(|Form(f)| f.device).unwrap_or_default();
+    match state.store.decide_device(id, DeviceDecision::Deny, state.clock.now()).await {
+        Ok(true) => {
+            tracing::warn!("a terminal sign-in was refused by the person it was shown to");
+            done(&state, "Sign-in refused", "The terminal that asked was refused and gets no token.")
+        }
+        Ok(false) => gone_page(&state),
+        Err(e) => state.store_error(&e),
+    }
+}
+
+/// The end of the browser's sign-in for a terminal: renew its token (owner only) or
+/// approve it; the terminal's next poll collects the answer.
+pub async fn approve(state: &SsoState, identity: Identity, id: String, now: i64, expires_at: i64) -> Response {
+    let request = match state.store.get_pending(id.clone(), PendingKind::Device).await {
+        Ok(Some(p)) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > now => p,
+        Ok(_) => return gone_page(state),
+        Err(e) => return state.store_error(&e),
+    };
+    if let Some(hash) = request.renew_token_hash {
+        let renewed = state.store.renew_token(hash.clone(), identity.user_id.clone(), now, expires_at).await;
+        match renewed {
+            Ok(true) => tracing::info!(user = %outside(&identity.email), "session renewed (terminal sign-in)"),
+            Ok(false) => {
+                deny(state, id).await;
+                return grant::not_renewed(state, &identity, hash).await;
+            }
+            Err(e) => return state.store_error(&e),
+        }
+    }
+    let decision = DeviceDecision::Approve {
+        user_id: identity.user_id.clone(),
+        user_email: identity.email.clone(),
+        provider: identity.provider.clone(),
+    };
+    match state.store.decide_device(id, decision, now).await {
+        Ok(true) => {
+            let asked_from = request.client_ip.unwrap_or_default();
+            tracing::info!(user = %outside(&identity.email), client = %asked_from, "terminal sign-in approved");
+            let message = format!(
+                "Signed in as {}. Return to your terminal: it receives its token within a few seconds.",
+                identity.email
+            );
+            done(state, "Terminal signed in", &message)
+        }
+        Ok(false) => gone_page(state),
+        Err(e) => state.store_error(&e),
+    }
+}
+
+/// After the authorization API said no: the terminal hears `access_denied` too.
+pub async fn refuse_after_denial(state: &SsoState, outcome: &Outcome) {
+    if let Outcome::Device(id) = outcome {
+        deny(state, id.clone()).await;
+    }
+}
+
+async fn deny(state: &SsoState, id: String) {
+    if let Err(e) = state.store.decide_device(id, DeviceDecision::Deny, state.clock.now()).await {
+        tracing::error!("cannot record a refused terminal sign-in: {e}");
+    }
+}
+
+fn done(state: &SsoState, title: &str, message: &str) -> Response {
+    state.pages.render(StatusCode::OK, "device_done.html", context! { title, message })
+}
+
+/// A terminal's request that is over: expired, collected, or answered already.
+pub fn gone_page(state: &SsoState) -> Response {
+    state.pages.error(
+        StatusCode::GONE,
+        "Terminal sign-in expired",
+        "This terminal sign-in expired or was already answered. Run `llm-sso-proxy login` in the terminal again.",
+        None,
+        false,
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct RevokeForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /auth/revoke` (RFC 7009): the holder of a token gives it up (`llm-sso-proxy logout`).
+/// Always 200, as the RFC asks; `revoked` says whether an active token was found.
+pub async fn revoke(State(state): State<Arc<SsoState>>, form: Result<Form<RevokeForm>, FormRejection>) -> Response {
+    let token = form.map(|Form(f)| f.token).unwrap_or_default();
+    if token.is_empty() {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is missing.");
+    }
+    match state.store.revoke_token_hash(tokens::hash(&token)).await {
+        Ok(revoked) => {
+            if revoked {
+                tracing::info!("an agent token was revoked by its holder");
+            }
+            oauth(StatusCode::OK, json!({ "revoked": revoked }))
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_codes_use_the_alphabet_and_normalize_forgivingly() {
+        for _ in 0..200 {
+            let code = new_user_code();
+            assert_eq!(code.len(), USER_CODE_LENGTH);
+            assert_eq!(normalize_user_code(&display_user_code(&code)).as_deref(), Some(code.as_str()));
+            assert_eq!(normalize_user_code(&code.to_lowercase()).as_deref(), Some(code.as_str()));
+        }
+        assert_eq!(normalize_user_code(" bcdf - ghjk ").as_deref(), Some("BCDFGHJK"));
+        assert_eq!(normalize_user_code("BCDF-GHJA"), None, "vowels are not in the alphabet");
+        assert_eq!(normalize_user_code("BCDF-GHJ"), None);
+        assert_eq!(normalize_user_code("BCDF-GHJKL"), None);
+        assert_eq!(normalize_user_code("ВCDF-GHJK"), None, "a Cyrillic look-alike is no code");
+    }
+
+    #[test]
+    fn every_letter_is_drawn() {
+        let seen: std::collections::BTreeSet<char> =
+            (0..400).flat_map(|_| new_user_code().chars().collect::<Vec<_>>()).collect();
+        assert_eq!(seen.len(), USER_CODE_ALPHABET.len());
+    }
+
+    #[test]
+    fn the_stored_forms_are_hashes() {
+        let id = device_id("abc");
+        assert_eq!(id.len(), 64);
+        assert_ne!(user_code_hash("BCDFGHJK"), device_id("BCDFGHJK"), "separate domains");
+    }
+}
