@@ -10,7 +10,10 @@ mod postgres_server;
 
 use llm_sso_proxy::store::postgres::{self, PgStore};
 use llm_sso_proxy::store::sqlite::{self, SqliteStore};
-use llm_sso_proxy::store::{Admission, AsyncStore, NewToken, Pending, PendingCaps, PendingKind, Schedule};
+use llm_sso_proxy::store::{
+    Admission, AsyncStore, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind,
+    Schedule,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -96,6 +99,11 @@ contract!(
     concurrent_failures_each_count_and_set_the_block,
     pruning_removes_expired_sign_ins_and_idle_backoff_only,
     a_hand_edited_expiry_takes_effect_on_the_next_lookup,
+    a_terminal_request_is_found_by_its_user_code_answered_once_and_collected_once,
+    polling_faster_than_the_interval_slows_down_and_the_interval_grows,
+    of_fifty_racing_polls_of_an_approved_request_exactly_one_collects_it,
+    an_expired_or_refused_terminal_request_says_so,
+    a_holder_revokes_a_token_by_its_hash,
 );
 
 const NOW: i64 = 1_800_000_000; // 2027-01-15 08:00:00 UTC
@@ -403,4 +411,100 @@ async fn postgres_that_hangs_fails_closed_within_the_store_timeout() {
     assert!(started.elapsed() < std::time::Duration::from_secs(hold), "answered after {:?}", started.elapsed());
     locker.join().unwrap().unwrap();
     assert!(store.find_token("held".into()).await.unwrap().is_some(), "and answers again afterwards");
+}
+
+/// A terminal's request as the proxy stores it: id = hash of the device code, code_hash = hash of the user code.
+fn device_request(id: &str, user_code_hash: &str, expires_at: i64) -> Pending {
+    Pending {
+        code_hash: Some(user_code_hash.into()),
+        client_ip: Some("10.0.0.7".into()),
+        device_status: Some(DeviceStatus::Pending),
+        user_agent: Some("llm-sso-proxy/test".into()),
+        ..Pending::new(id.into(), PendingKind::Device, NOW, expires_at)
+    }
+}
+
+fn alice() -> DeviceDecision {
+    DeviceDecision::Approve {
+        user_id: "google:1".into(),
+        user_email: "alice@company.com".into(),
+        provider: "google".into(),
+    }
+}
+
+async fn a_terminal_request_is_found_by_its_user_code_answered_once_and_collected_once(s: Subject) {
+    let store = s.store;
+    store.insert_pending(device_request("d1", "u1", NOW + 600), NOW, PendingCaps::default()).await.unwrap();
+    let found = store.find_device("u1".into(), NOW).await.unwrap().expect("found by its user code");
+    assert_eq!((found.id.as_str(), found.created_at), ("d1", NOW));
+    assert_eq!(found.user_agent.as_deref(), Some("llm-sso-proxy/test"));
+    assert!(store.find_device("u2".into(), NOW).await.unwrap().is_none());
+    assert_eq!(store.poll_device("d1".into(), NOW, 5).await.unwrap(), DevicePoll::Pending);
+    assert!(store.decide_device("d1".into(), alice(), NOW).await.unwrap());
+    assert!(!store.decide_device("d1".into(), DeviceDecision::Deny, NOW).await.unwrap(), "answered once");
+    assert!(store.find_device("u1".into(), NOW).await.unwrap().is_none(), "an answered code is no longer entered");
+    let DevicePoll::Approved(taken) = store.poll_device("d1".into(), NOW + 5, 5).await.unwrap() else {
+        panic!("the approved request is collected")
+    };
+    assert_eq!(taken.user_email.as_deref(), Some("alice@company.com"));
+    assert_eq!(store.poll_device("d1".into(), NOW + 10, 5).await.unwrap(), DevicePoll::Unknown, "collected once");
+    assert_eq!(store.poll_device("nope".into(), NOW, 5).await.unwrap(), DevicePoll::Unknown);
+}
+
+async fn polling_faster_than_the_interval_slows_down_and_the_interval_grows(s: Subject) {
+    let store = s.store;
+    store.insert_pending(device_request("d", "u", NOW + 600), NOW, PendingCaps::default()).await.unwrap();
+    let poll = |at: i64| store.poll_device("d".into(), at, 5);
+    assert_eq!(poll(NOW).await.unwrap(), DevicePoll::Pending, "the first poll is on time");
+    assert_eq!(poll(NOW + 4).await.unwrap(), DevicePoll::SlowDown, "4 s after, with an interval of 5");
+    // After one slow_down the interval is 10 s, counted from the last poll.
+    assert_eq!(poll(NOW + 13).await.unwrap(), DevicePoll::SlowDown, "9 s after: the interval grew to 10");
+    assert_eq!(poll(NOW + 28).await.unwrap(), DevicePoll::Pending, "15 s after, with an interval of 15");
+    assert_eq!(poll(NOW + 43).await.unwrap(), DevicePoll::Pending);
+}
+
+async fn of_fifty_racing_polls_of_an_approved_request_exactly_one_collects_it(s: Subject) {
+    let store = s.store;
+    for round in 0..3 {
+        let id = format!("race{round}");
+        store.insert_pending(device_request(&id, &id, NOW + 600), NOW, PendingCaps::default()).await.unwrap();
+        assert!(store.decide_device(id.clone(), alice(), NOW).await.unwrap());
+        let polls: Vec<_> = (0..50)
+            .map(|_| {
+                let (store, id) = (store.clone(), id.clone());
+                tokio::spawn(async move { store.poll_device(id, NOW + 60, 5).await })
+            })
+            .collect();
+        let mut collected = 0;
+        for poll in polls {
+            collected += usize::from(matches!(poll.await.unwrap().unwrap(), DevicePoll::Approved(_)));
+        }
+        assert_eq!(collected, 1, "round {round}: one token, whatever the race");
+    }
+}
+
+async fn an_expired_or_refused_terminal_request_says_so(s: Subject) {
+    let store = s.store;
+    let caps = PendingCaps::default();
+    store.insert_pending(device_request("late", "u-late", NOW + 60), NOW, caps).await.unwrap();
+    assert!(store.find_device("u-late".into(), NOW + 60).await.unwrap().is_none(), "expiry is exclusive");
+    assert!(!store.decide_device("late".into(), alice(), NOW + 60).await.unwrap(), "no approval after expiry");
+    assert_eq!(store.poll_device("late".into(), NOW + 60, 5).await.unwrap(), DevicePoll::Expired);
+    store.insert_pending(device_request("no", "u-no", NOW + 600), NOW, caps).await.unwrap();
+    assert!(store.decide_device("no".into(), DeviceDecision::Deny, NOW).await.unwrap());
+    assert_eq!(store.poll_device("no".into(), NOW, 5).await.unwrap(), DevicePoll::Denied);
+    assert!(!store.decide_device("no".into(), alice(), NOW).await.unwrap(), "a refusal is final");
+    // The guide's way to move time: a hand edit of expires_at takes effect at once.
+    store.insert_pending(device_request("edited", "u-e", NOW + 600), NOW, caps).await.unwrap();
+    (s.sql)("UPDATE pending_authorizations SET expires_at = '2000-01-01 00:00:00' WHERE id = 'edited'").unwrap();
+    assert_eq!(store.poll_device("edited".into(), NOW, 5).await.unwrap(), DevicePoll::Expired);
+}
+
+async fn a_holder_revokes_a_token_by_its_hash(s: Subject) {
+    let store = s.store;
+    store.insert_token(new_token("h-out", "google:1", "a@company.com")).await.unwrap();
+    assert!(store.revoke_token_hash("h-out".into()).await.unwrap());
+    assert!(!store.revoke_token_hash("h-out".into()).await.unwrap(), "once");
+    assert!(!store.find_token("h-out".into()).await.unwrap().unwrap().is_active);
+    assert!(!store.revoke_token_hash("unknown".into()).await.unwrap());
 }
