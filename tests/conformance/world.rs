@@ -61,6 +61,10 @@ pub struct KitWorld {
     pub authorization: Vec<String>,
     pub browser: llm_sso_kit::browser::Browser,
     pub page: Option<llm_sso_kit::browser::Page>,
+    /// The last answer of `/auth/device/code` a terminal received.
+    pub device: Option<serde_json::Value>,
+    /// `sso.device.poll_interval_seconds` instead of the kit's.
+    pub device_interval: Option<u32>,
 }
 
 impl std::fmt::Debug for KitWorld {
@@ -93,6 +97,8 @@ impl KitWorld {
             authorization: Vec::new(),
             browser: llm_sso_kit::browser::Browser::new(),
             page: None,
+            device: None,
+            device_interval: None,
         }
     }
 
@@ -150,7 +156,14 @@ impl KitWorld {
             ],
             authorization,
         };
-        config(&setup, port)
+        let yaml = config(&setup, port);
+        match self.device_interval {
+            Some(seconds) => yaml.replace(
+                &format!("poll_interval_seconds: {}", llm_sso_kit::proxy::DEVICE_POLL_INTERVAL),
+                &format!("poll_interval_seconds: {seconds}"),
+            ),
+            None => yaml,
+        }
     }
 
     /// Starts the proxy with the scenario's config; panics with its console if it does not listen.

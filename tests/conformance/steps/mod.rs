@@ -7,6 +7,7 @@ mod browser;
 mod config;
 mod console;
 mod database;
+mod device;
 mod formats;
 mod hostile;
 mod idp;
