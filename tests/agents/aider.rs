@@ -49,3 +49,26 @@ async fn aider_streamed() {
 async fn aider_json() {
     journey("aider_json", false).await;
 }
+
+/// The terminal path of docs/agents.md: `eval "$(llm-sso-proxy env)"` after a terminal sign-in, then aider
+/// with no key or URL on its command line (it reads `OPENAI_API_BASE` and `OPENAI_API_KEY`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aider_with_the_exports_of_a_terminal_sign_in() {
+    let s = stack().await;
+    let bin = match agent("aider-venv/bin/aider") {
+        Ok(bin) => bin,
+        Err(reason) => return missing("aider_with_the_exports_of_a_terminal_sign_in", &reason),
+    };
+    let terminal = terminal_sign_in(&s, "aider@company.com").await;
+    let home = TempDir::new("aider-terminal-home");
+    let line = format!(
+        "eval \"$(llm-sso-proxy env)\" && exec '{}' --model openai/mock-gpt --no-git --yes-always \
+         --no-check-update --no-analytics --no-show-model-warnings --no-pretty --no-stream \
+         --message 'Repeat this word: {PROBE}'",
+        bin.display()
+    );
+    let out = run(shell(home.path(), &terminal, &line)).await;
+    assert!(out.contains(PROBE), "a turn completes with the exported token:\n{out}");
+    let (_, token, _) = terminal.run(&["token"]).await;
+    s.assert_upstream_saw_only_the_proxy_key(token.trim());
+}

@@ -1,5 +1,6 @@
 //! Claude Code (`claude -p`), with the token as `ANTHROPIC_API_KEY` (sent as
-//! `x-api-key`) and as `ANTHROPIC_AUTH_TOKEN` (sent as `Authorization: Bearer`).
+//! `x-api-key`), as `ANTHROPIC_AUTH_TOKEN` (sent as `Authorization: Bearer`), and
+//! from `llm-sso-proxy token` as its `apiKeyHelper` after a terminal sign-in.
 
 use crate::*;
 
@@ -50,4 +51,38 @@ async fn claude_code_with_an_api_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_with_a_bearer_token() {
     journey("claude_code_with_a_bearer_token", "ANTHROPIC_AUTH_TOKEN").await;
+}
+
+/// The terminal path of docs/agents.md: `llm-sso-proxy login` with no browser, the sign-in finished on
+/// another device, then Claude Code asks `llm-sso-proxy token` for its key (`apiKeyHelper` in
+/// `~/.claude/settings.json`); no key in its environment at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_with_the_api_key_helper_after_a_terminal_sign_in() {
+    let test = "claude_code_with_the_api_key_helper_after_a_terminal_sign_in";
+    let s = stack().await;
+    let bin = match agent("node_modules/.bin/claude") {
+        Ok(bin) => bin,
+        Err(reason) => return missing(test, &reason),
+    };
+    let terminal = terminal_sign_in(&s, "claude@company.com").await;
+
+    let home = TempDir::new("claude-helper-home");
+    // Exactly the settings docs/agents.md shows; the binary is on PATH as after an install.
+    std::fs::create_dir_all(home.path().join(".claude")).expect("settings directory");
+    let settings = serde_json::json!({
+        "apiKeyHelper": "llm-sso-proxy token",
+        "env": { "ANTHROPIC_BASE_URL": s.proxy.base_url() },
+    });
+    std::fs::write(home.path().join(".claude/settings.json"), settings.to_string()).expect("settings");
+    let line = format!(
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 exec '{}' -p 'Repeat this word: {PROBE}' \
+         --model claude-sonnet-4-5",
+        bin.display()
+    );
+    let c = shell(home.path(), &terminal, &line);
+    let out = run(c).await;
+    assert!(out.contains(PROBE), "the helper's token completes a turn:\n{out}");
+    assert!(!out.contains("/auth/login"), "{out}");
+    let (_, token, _) = terminal.run(&["token"]).await;
+    s.assert_upstream_saw_only_the_proxy_key(token.trim());
 }

@@ -48,3 +48,26 @@ async fn codex_cli_over_the_responses_api() {
     assert!(out.contains("Session expired") && out.contains("renew="), "the renewal link:\n{out}");
     s.assert_upstream_saw_only_the_proxy_key(&token);
 }
+
+/// The terminal path of docs/agents.md: `env_key` filled from `llm-sso-proxy token` after a terminal sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_cli_with_the_token_of_a_terminal_sign_in() {
+    let s = stack().await;
+    let bin = match agent("node_modules/.bin/codex") {
+        Ok(bin) => bin,
+        Err(reason) => return missing("codex_cli_with_the_token_of_a_terminal_sign_in", &reason),
+    };
+    let terminal = terminal_sign_in(&s, "codex@company.com").await;
+    let home = TempDir::new("codex-terminal-home");
+    std::fs::create_dir_all(home.path().join(".codex")).expect("config directory");
+    let config = CONFIG_TOML.replace("http://127.0.0.1:8080", &s.proxy.base_url());
+    std::fs::write(home.path().join(".codex/config.toml"), config).expect("config");
+    let line = format!(
+        "LLM_SSO_TOKEN=\"$(llm-sso-proxy token)\" '{}' exec --skip-git-repo-check 'Repeat this word: {PROBE}'",
+        bin.display()
+    );
+    let out = run(shell(home.path(), &terminal, &line)).await;
+    assert!(out.contains(PROBE), "a turn completes with the token from `llm-sso-proxy token`:\n{out}");
+    let (_, token, _) = terminal.run(&["token"]).await;
+    s.assert_upstream_saw_only_the_proxy_key(token.trim());
+}

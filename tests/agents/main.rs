@@ -100,6 +100,40 @@ impl Stack {
     }
 }
 
+/// `llm-sso-proxy login` in a terminal without a browser, finished on "another device" as `email`:
+/// the terminal then holds a token (docs/agents.md, "From a terminal").
+pub async fn terminal_sign_in(s: &Stack, email: &str) -> llm_sso_kit::terminal::Terminal {
+    use llm_sso_kit::terminal::{Login, Terminal, approve_on_another_device};
+    let terminal = Terminal::new();
+    let login = Login::start(&terminal, &["login", "--proxy", &s.proxy.base_url()]).await;
+    let (code, link) = login.code().await;
+    approve_on_another_device(&s.proxy, &s._idp, &link, &code, email).await;
+    let (status, output) = login.finish().await;
+    assert_eq!(status, 0, "{output}");
+    terminal
+}
+
+/// A shell line run as a person types it, with the terminal's credentials and the binary on `PATH`.
+pub fn shell(
+    home: &std::path::Path,
+    terminal: &llm_sso_kit::terminal::Terminal,
+    line: &str,
+) -> tokio::process::Command {
+    let bin_dir = llm_sso_kit::proxy::binary().parent().map(PathBuf::from).unwrap_or_default();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("a PATH");
+    let mut c = tokio::process::Command::new("sh");
+    c.current_dir(home)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", home)
+        .env("LLM_SSO_CREDENTIALS", terminal.credentials())
+        .args(["-c", line]);
+    c
+}
+
 /// An installed agent's executable under `.agents/`, or why it is not there.
 pub fn agent(relative: &str) -> Result<PathBuf, String> {
     let path = workspace_root().join(".agents").join(relative);

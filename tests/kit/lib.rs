@@ -7,6 +7,7 @@ pub mod contract;
 pub mod dialect;
 pub mod postgres;
 pub mod proxy;
+pub mod terminal;
 
 use std::path::{Path, PathBuf};
 
