@@ -1,9 +1,11 @@
 //! `cargo run --bin up` brings the whole offline stack up on its fixed ports, a
-//! newcomer can sign in and use a token with no account anywhere, and Ctrl-C
+//! newcomer can sign in (in the browser, and from a terminal with
+//! `llm-sso-proxy login`) and use a token with no account anywhere, and Ctrl-C
 //! stops everything cleanly.
 
 use llm_sso_kit::browser::{Browser, code_in};
 use llm_sso_kit::proxy::TempDir;
+use llm_sso_kit::terminal::{Login, Terminal};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -59,6 +61,47 @@ async fn up_serves_the_offline_stack_end_to_end_and_stops_on_ctrl_c() {
         .await
         .unwrap();
     assert_eq!(reply["choices"][0]["message"]["content"], "hello");
+
+    // The terminal path: `llm-sso-proxy login` with no browser, finished on "another device".
+    let terminal = Terminal::new();
+    let login = Login::start(&terminal, &["login", "--proxy", "http://127.0.0.1:8080"]).await;
+    let (user_code, link) = login.code().await;
+    let mut phone = Browser::new();
+    phone.open(&link).await;
+    let details = phone.post("http://127.0.0.1:8080/auth/device", &[("user_code", &user_code)]).await;
+    let device = details.input("device");
+    let idp_page = phone.open(&format!("http://127.0.0.1:8080/auth/login/google?device={device}")).await;
+    let confirm = phone
+        .post(
+            "http://127.0.0.1:9000/google/login",
+            &[("request_id", &idp_page.input("request_id")), ("email", "bob@example.com")],
+        )
+        .await;
+    let mut code = None;
+    for _ in 0..100 {
+        code = code_in(&text(), "bob@example.com");
+        if code.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let code = code.expect("a confirmation code for the terminal's sign-in");
+    let done = phone
+        .post("http://127.0.0.1:8080/auth/confirm", &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
+        .await;
+    assert!(done.text().contains("Terminal signed in"), "{}", done.text());
+    let (status, output) = login.finish().await;
+    assert_eq!(status, 0, "{output}");
+    let (status, terminal_token, _) = terminal.run(&["token"]).await;
+    assert_eq!(status, 0);
+    let answer = reqwest::Client::new()
+        .post("http://127.0.0.1:8080/v1/chat/completions")
+        .bearer_auth(terminal_token.trim())
+        .json(&serde_json::json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
 
     let pid = child.id().expect("running").to_string();
     std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();

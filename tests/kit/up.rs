@@ -65,6 +65,8 @@ async fn main() -> ExitCode {
     println!("   curl {base}/v1/chat/completions -H \"Authorization: Bearer <token>\" \\");
     println!("     -H \"Content-Type: application/json\" \\");
     println!("     -d '{{\"model\": \"mock-gpt\", \"messages\": [{{\"role\": \"user\", \"content\": \"hello\"}}]}}'");
+    println!("Or from a terminal, no copy and paste: llm-sso-proxy login --proxy {base}");
+    println!("   (open the link it prints, sign in as above), then eval \"$(llm-sso-proxy env)\".");
     println!("Ctrl-C stops everything.\n");
     let code = tokio::select! {
         status = proxy.wait() => {
