@@ -11,9 +11,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A terminal: the client commands with a private credentials file and no way to open a browser.
+/// A terminal: the client commands with a private config directory, no way to open a browser, and no
+/// credential store unless one is given ([`SecretService`]): never the developer's own.
 pub struct Terminal {
     dir: TempDir,
+    /// `DBUS_SESSION_BUS_ADDRESS` of the session (a bus that does not exist, by default).
+    bus: String,
 }
 
 impl Default for Terminal {
@@ -24,7 +27,14 @@ impl Default for Terminal {
 
 impl Terminal {
     pub fn new() -> Terminal {
-        Terminal { dir: TempDir::new("terminal") }
+        let dir = TempDir::new("terminal");
+        let bus = format!("unix:path={}", dir.path().join("no-session-bus").display());
+        Terminal { dir, bus }
+    }
+
+    /// A terminal of a desktop session whose credential store is `store`.
+    pub fn with_credential_store(store: &SecretService) -> Terminal {
+        Terminal { bus: store.address.clone(), ..Terminal::new() }
     }
 
     pub fn credentials(&self) -> PathBuf {
@@ -41,6 +51,7 @@ impl Terminal {
             .env_remove("LLM_SSO_CREDENTIALS")
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("HOME", self.dir.path())
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -133,4 +144,101 @@ pub async fn approve_on_another_device(
     assert_eq!(done.status, 200, "{}", done.html);
     assert!(done.token().is_none(), "the token goes to the terminal, not to this page");
     done
+}
+
+/// A desktop session's credential store, private to one test: a D-Bus session bus and
+/// gnome-keyring's Secret Service on it, unlocked. Both die with it.
+pub struct SecretService {
+    _dir: TempDir,
+    bus: tokio::process::Child,
+    keyring: tokio::process::Child,
+    pub address: String,
+}
+
+impl SecretService {
+    /// Starts both; an error names what is missing (`.ci/run` installs `dbus` and `gnome-keyring`).
+    pub async fn start() -> Result<SecretService, String> {
+        let dir = TempDir::new("secret-service");
+        let socket = dir.path().join("bus");
+        let address = format!("unix:path={}", socket.display());
+        let bus = tokio::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile", &format!("--address={address}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("dbus-daemon: {e}"))?;
+        for _ in 0..100 {
+            if socket.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut keyring = tokio::process::Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets", "--foreground"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", dir.path())
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("gnome-keyring-daemon: {e}"))?;
+        // --unlock reads the new login keyring's password from stdin, up to its end.
+        if let Some(mut stdin) = keyring.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            stdin.write_all(b"kit-keyring-password").await.map_err(|e| format!("gnome-keyring-daemon: {e}"))?;
+        }
+        // Ready once it owns the Secret Service name on the bus.
+        for _ in 0..100 {
+            let owned = tokio::process::Command::new("dbus-send")
+                .args([
+                    &format!("--bus={address}"),
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .output()
+                .await
+                .map_err(|e| format!("dbus-send: {e}"))?;
+            if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
+                return Ok(SecretService { _dir: dir, bus, keyring, address });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err("gnome-keyring-daemon did not register the Secret Service".into())
+    }
+
+    /// The items of the login collection, by object path (asked over D-Bus).
+    pub async fn items(&self) -> Vec<String> {
+        let out = tokio::process::Command::new("dbus-send")
+            .args([
+                &format!("--bus={}", self.address),
+                "--print-reply",
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets/collection/login",
+                "org.freedesktop.DBus.Properties.Get",
+                "string:org.freedesktop.Secret.Collection",
+                "string:Items",
+            ])
+            .output()
+            .await
+            .expect("dbus-send runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("object path \""))
+            .map(|p| p.trim_end_matches('"').to_string())
+            .collect()
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        let _ = self.keyring.start_kill();
+        let _ = self.bus.start_kill();
+    }
 }

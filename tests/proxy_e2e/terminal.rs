@@ -7,7 +7,7 @@
 use crate::common::*;
 use llm_sso_kit::browser::Browser;
 use llm_sso_kit::proxy::ProxyProcess;
-use llm_sso_kit::terminal::{Login, Terminal, approve_on_another_device};
+use llm_sso_kit::terminal::{Login, SecretService, Terminal, approve_on_another_device};
 use std::path::Path;
 
 fn mode(path: &Path) -> u32 {
@@ -109,4 +109,43 @@ async fn a_refused_or_expired_terminal_sign_in_ends_with_a_clear_message() {
     let (code, _, err) = terminal.run(&["login", "--proxy", "http://127.0.0.1:9"]).await;
     assert_eq!(code, 1);
     assert!(err.contains("could not be reached"), "{err}");
+}
+
+/// With a desktop session's credential store (a private D-Bus and gnome-keyring's Secret Service), the token
+/// is kept there: the file holds only its expiry; `token` reads it back; `logout` removes it.
+#[tokio::test]
+async fn with_a_credential_store_the_token_is_kept_there_and_not_in_the_file() {
+    let test = "with_a_credential_store_the_token_is_kept_there_and_not_in_the_file";
+    let store = match SecretService::start().await {
+        Ok(store) => store,
+        Err(reason) => {
+            assert!(std::env::var_os("CI").is_none(), "{test}: {reason} (.ci/run installs dbus and gnome-keyring)");
+            eprintln!("\n!!! SKIPPED {test}: {reason}\n!!! apt-get install dbus-daemon dbus-bin gnome-keyring\n");
+            return;
+        }
+    };
+    assert_eq!(store.items().await, Vec::<String>::new(), "an empty store");
+    let s = stack(true).await;
+    let terminal = Terminal::with_credential_store(&store);
+    let login = Login::start(&terminal, &["login", "--proxy", &s.proxy.base_url()]).await;
+    let (user_code, link) = login.code().await;
+    approve_on_another_device(&s.proxy, &s.idp, &link, &user_code, "alice@company.com").await;
+    let (status, output) = login.finish().await;
+    assert_eq!(status, 0, "{output}");
+    assert!(output.contains("kept in your credential store"), "{output}");
+
+    let file = std::fs::read_to_string(terminal.credentials()).expect("the file with the expiry");
+    assert!(!file.contains("llmsso_") && file.contains("\"in_keyring\": true"), "{file}");
+    assert_eq!(store.items().await.len(), 1, "one item filed");
+    let (code, token, err) = terminal.run(&["token"]).await;
+    assert_eq!(code, 0, "{err}");
+    let token = token.trim().to_string();
+    assert_eq!(openai_text(s.openai(Some(&token), &chat(false)).await).await, "ping through the proxy");
+
+    let (code, _, err) = terminal.run(&["logout"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(store.items().await, Vec::<String>::new(), "the item is removed");
+    let hash = llm_sso_kit::contract::token_hash(&token);
+    let active = format!("SELECT is_active FROM agent_tokens WHERE token_hash = '{hash}'");
+    assert_eq!(s.proxy.query_i64(&active).unwrap(), 0, "revoked at the proxy");
 }

@@ -1,10 +1,12 @@
-//! Where a terminal keeps its agent token: one JSON file, created `0600` in a
-//! `0700` directory under the user's config directory
+//! What a terminal remembers about its sign-ins: one JSON file, created `0600`
+//! in a `0700` directory under the user's config directory
 //! (`$XDG_CONFIG_HOME/llm-sso-proxy/credentials.json`, else
 //! `~/.config/llm-sso-proxy/credentials.json`; `LLM_SSO_CREDENTIALS` or
-//! `--credentials` name another file). One entry per proxy URL, and the proxy
-//! of the last login as the default. Writes go to a private temporary file
-//! renamed over the old one, so a crash never leaves half a file.
+//! `--credentials` name another file). One entry per proxy URL (its expiry, and
+//! the token itself unless the user's credential store holds it: see
+//! [`super::vault`]), and the proxy of the last login as the default. Writes go
+//! to a private temporary file renamed over the old one, so a crash never
+//! leaves half a file.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,7 +16,12 @@ use std::path::{Path, PathBuf};
 /// What is kept for one proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
-    pub token: String,
+    /// The token, when it is kept in this file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The token is in the user's credential store instead.
+    #[serde(default)]
+    pub in_keyring: bool,
     /// Unix seconds; the proxy decides, this only spares a request that would be refused.
     pub expires_at: i64,
     pub obtained_at: i64,
@@ -140,7 +147,8 @@ mod tests {
     fn saved_privately_and_read_back() {
         let path = temp("round-trip");
         let mut c = Credentials { default: Some("http://p".into()), ..Credentials::default() };
-        c.proxies.insert("http://p".into(), Entry { token: "t".into(), expires_at: 2, obtained_at: 1 });
+        let entry = Entry { token: Some("t".into()), in_keyring: false, expires_at: 2, obtained_at: 1 };
+        c.proxies.insert("http://p".into(), entry);
         c.save(&path).unwrap();
         assert_eq!(Credentials::load(&path).unwrap(), c);
         #[cfg(unix)]

@@ -1,12 +1,14 @@
 //! Sign-in from a terminal, for the person running the agents (no configuration
 //! file needed): `login` runs RFC 8628 device authorization against a proxy and
-//! keeps the token ([`credentials`]); `token` prints it for scripts and Claude
+//! keeps the token (in the user's credential store, [`vault`], or else in a
+//! private file, [`credentials`]); `token` prints it for scripts and Claude
 //! Code's `apiKeyHelper`; `env` prints the shell exports the agents and SDKs read;
 //! `logout` revokes it at the proxy and forgets it. Messages go to stderr, so
 //! stdout carries only the token or the exports.
 
 pub mod credentials;
 pub mod device_flow;
+pub mod vault;
 
 use credentials::{Credentials, Entry};
 use device_flow::{Flow, FlowError};
@@ -24,8 +26,10 @@ pub struct Common {
     /// (or LLM_SSO_PROXY_URL).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
-    /// Where the token is kept. Default: $XDG_CONFIG_HOME/llm-sso-proxy/credentials.json (or
-    /// ~/.config/...), created 0600; LLM_SSO_CREDENTIALS overrides it.
+    /// Keep everything, the token included, in this file (0600) rather than in the credential store.
+    /// Default: the credential store (Keychain, Credential Manager, Secret Service) when there is one, and
+    /// $XDG_CONFIG_HOME/llm-sso-proxy/credentials.json (or ~/.config/...) for the rest; LLM_SSO_CREDENTIALS
+    /// does the same as this option.
     #[arg(long, value_name = "PATH")]
     pub credentials: Option<PathBuf>,
     /// A PEM certificate to trust for the proxy's HTTPS (an internal CA), besides the public roots.
@@ -92,18 +96,29 @@ struct Session {
     path: PathBuf,
     credentials: Credentials,
     proxy: Option<String>,
+    /// Try the user's credential store for the token (not when a file was named).
+    keyring: bool,
+}
+
+/// A kept token, read back from wherever it is.
+struct Held {
+    token: String,
+    expires_at: i64,
 }
 
 fn session(common: &Common, env: &dyn Fn(&str) -> Option<String>) -> Result<Session, String> {
-    let path = match &common.credentials {
-        Some(p) => p.clone(),
+    let named_file =
+        common.credentials.clone().or_else(|| env("LLM_SSO_CREDENTIALS").filter(|p| !p.is_empty()).map(PathBuf::from));
+    let keyring = named_file.is_none();
+    let path = match named_file {
+        Some(p) => p,
         None => credentials::default_path(env)
             .ok_or("no place for the credentials file: set HOME, XDG_CONFIG_HOME or LLM_SSO_CREDENTIALS")?,
     };
     let credentials = Credentials::load(&path)?;
     let named = common.proxy.clone().or_else(|| env("LLM_SSO_PROXY_URL").filter(|u| !u.trim().is_empty()));
     let proxy = credentials.proxy_for(named.as_deref());
-    Ok(Session { path, credentials, proxy })
+    Ok(Session { path, credentials, proxy, keyring })
 }
 
 fn now() -> i64 {
@@ -128,61 +143,74 @@ async fn dispatch(command: &Command, env: &dyn Fn(&str) -> Option<String>) -> Re
     match command {
         Command::Login { common, no_browser } => {
             let mut s = session(common, env)?;
-            let entry = login(common, &mut s, !no_browser, env).await?;
+            let (held, place) = login(common, &mut s, !no_browser, env).await?;
             eprintln!(
-                "Signed in. The token is kept in {} until {} UTC.",
-                s.path.display(),
-                crate::clock::to_sqlite(entry.expires_at)
+                "Signed in. The token is kept in {place} until {} UTC.",
+                crate::clock::to_sqlite(held.expires_at)
             );
             eprintln!("Next: eval \"$(llm-sso-proxy env)\", or see docs/agents.md for each agent.");
             Ok(())
         }
         Command::Token { common, renew } => {
             let mut s = session(common, env)?;
-            let entry = match current(&s) {
-                Ok(entry) if !*renew || entry.expires_at - now() > RENEW_MARGIN_SECONDS => entry,
-                Ok(_) => login(common, &mut s, false, env).await?,
-                Err(_) if *renew => login(common, &mut s, false, env).await?,
+            let held = match current(&s).await {
+                Ok(held) if !*renew || held.expires_at - now() > RENEW_MARGIN_SECONDS => held,
+                Ok(_) => login(common, &mut s, false, env).await?.0,
+                Err(_) if *renew => login(common, &mut s, false, env).await?.0,
                 Err(message) => return Err(message),
             };
-            println!("{}", entry.token);
+            println!("{}", held.token);
             Ok(())
         }
         Command::Env { common } => {
             let s = session(common, env)?;
-            let entry = current(&s)?;
+            let held = current(&s).await?;
             let proxy = s.proxy.unwrap_or_default();
-            print!("{}", exports(&proxy, &entry.token));
+            print!("{}", exports(&proxy, &held.token));
             Ok(())
         }
         Command::Logout { common } => logout(common, session(common, env)?).await,
     }
 }
 
+/// The kept token of the session's proxy, expired or not.
+async fn kept(s: &Session, proxy: &str) -> Result<Option<Held>, String> {
+    let Some(entry) = s.credentials.proxies.get(proxy) else { return Ok(None) };
+    let token = match (&entry.token, entry.in_keyring) {
+        (Some(token), _) => token.clone(),
+        (None, true) => vault::load(proxy).await.map_err(|e| {
+            format!("the credential store did not give the token for {proxy} back ({e}): run `llm-sso-proxy login`")
+        })?,
+        (None, false) => return Ok(None),
+    };
+    Ok(Some(Held { token, expires_at: entry.expires_at }))
+}
+
 /// The kept, unexpired token of the session's proxy, or what to run to get one.
-fn current(s: &Session) -> Result<Entry, String> {
+async fn current(s: &Session) -> Result<Held, String> {
     let Some(proxy) = &s.proxy else {
         return Err("no token: sign in first with `llm-sso-proxy login --proxy URL`".into());
     };
-    let Some(entry) = s.credentials.proxies.get(proxy) else {
+    let Some(held) = kept(s, proxy).await? else {
         return Err(format!("no token for {proxy}: sign in first with `llm-sso-proxy login --proxy {proxy}`"));
     };
-    if entry.expires_at <= now() {
+    if held.expires_at <= now() {
         return Err(format!(
             "the token for {proxy} expired at {} UTC: run `llm-sso-proxy login` (or `token --renew`) to renew it",
-            crate::clock::to_sqlite(entry.expires_at)
+            crate::clock::to_sqlite(held.expires_at)
         ));
     }
-    Ok(entry.clone())
+    Ok(held)
 }
 
 /// The device sign-in; renews the kept token when there is one (the agents configured with it keep working).
+/// Returns the token and where it is kept.
 async fn login(
     common: &Common,
     s: &mut Session,
     browser: bool,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Entry, String> {
+) -> Result<(Held, String), String> {
     let Some(proxy) = s.proxy.clone() else {
         return Err("which proxy? Give --proxy URL (the proxy's public URL) or set LLM_SSO_PROXY_URL".into());
     };
@@ -191,7 +219,8 @@ async fn login(
     }
     let http = http(common)?;
     let flow = Flow { http: &http, proxy: &proxy };
-    let kept = s.credentials.proxies.get(&proxy).map(|e| e.token.clone());
+    // A kept token that cannot be read back is simply not renewed.
+    let kept = kept(s, &proxy).await.ok().flatten().map(|h| h.token);
     let code = match flow.request(kept.as_deref()).await {
         Err(FlowError::NotRenewable(why)) => {
             eprintln!("The kept token cannot be renewed ({why}); signing in for a new one.");
@@ -220,17 +249,40 @@ async fn login(
         (None, _) => return Err("the proxy answered without a token".into()),
     };
     let now = now();
-    let entry = Entry { token, expires_at: now.saturating_add(granted.expires_in), obtained_at: now };
-    s.credentials.proxies.insert(proxy.clone(), entry.clone());
+    let expires_at = now.saturating_add(granted.expires_in);
+    let mut entry = Entry { token: None, in_keyring: false, expires_at, obtained_at: now };
+    let place = match s.keyring {
+        false => None,
+        true => match vault::store(&proxy, &token).await {
+            Ok(()) => Some("your credential store".to_string()),
+            Err(why) => {
+                eprintln!("(no credential store to keep the token in: {why}; using a private file instead)");
+                None
+            }
+        },
+    };
+    match place {
+        Some(_) => entry.in_keyring = true,
+        None => {
+            entry.token = Some(token.clone());
+            if s.keyring {
+                // An older copy in the credential store would shadow nothing, but should not linger.
+                let _ = vault::forget(&proxy).await;
+            }
+        }
+    }
+    s.credentials.proxies.insert(proxy.clone(), entry);
     s.credentials.default = Some(proxy);
     s.credentials.save(&s.path)?;
-    Ok(entry)
+    let place = place.unwrap_or_else(|| format!("{} (readable only by you)", s.path.display()));
+    Ok((Held { token, expires_at }, place))
 }
 
 async fn logout(common: &Common, mut s: Session) -> Result<(), String> {
     let Some(proxy) = s.proxy.clone() else {
         return Err("not signed in (no proxy given and no earlier login)".into());
     };
+    let held = kept(&s, &proxy).await;
     let Some(entry) = s.credentials.proxies.remove(&proxy) else {
         return Err(format!("not signed in to {proxy}"));
     };
@@ -239,9 +291,16 @@ async fn logout(common: &Common, mut s: Session) -> Result<(), String> {
     }
     // Forget first: the local copy goes whatever the proxy answers.
     s.credentials.save(&s.path)?;
+    if entry.in_keyring {
+        vault::forget(&proxy).await.map_err(|e| format!("cannot remove the token from the credential store: {e}"))?;
+    }
+    let token = match held {
+        Ok(Some(held)) => held.token,
+        _ => return Err(format!("forgotten here, but the token could not be read to revoke it at {proxy}")),
+    };
     let http = http(common)?;
     let url = format!("{proxy}/auth/revoke");
-    let answer = http.post(&url).form(&[("token", entry.token.as_str())]).send().await;
+    let answer = http.post(&url).form(&[("token", token.as_str())]).send().await;
     match answer {
         Ok(r) if r.status().is_success() => {
             eprintln!("Signed out of {proxy}: the token is revoked and forgotten.");
