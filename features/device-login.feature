@@ -145,6 +145,20 @@ Feature: Sign-in from a terminal (RFC 8628 device authorization)
     When I run the diagnosis `SELECT failed_attempts FROM rate_limits WHERE identifier = '127.0.0.1'`
     Then the diagnosis shows "2"
 
+  Scenario: A sign-in link for a terminal's request, sent to someone else, signs nobody in
+    # SPEC: RFC 8628 section 5.4 (remote phishing): only the browser that entered the code, and saw who asked, signs in
+    Given the proxy is running
+    When a terminal asks for a sign-in code
+    And I open the verification link and confirm the code
+    And another browser opens the sign-in link for the terminal with "google"
+    Then the page status is 403
+    And the page says "Enter the code first"
+    When I run the diagnosis `SELECT COUNT(*) FROM pending_authorizations WHERE kind = 'oidc'`
+    Then the diagnosis shows 1 row
+    And the diagnosis shows "0"
+    When the terminal polls
+    Then the terminal is told "authorization_pending"
+
   Scenario: What the terminal says about itself is shown escaped
     Given the proxy is running
     When a terminal with the user agent "<script>alert(1)</script>" asks for a sign-in code

@@ -440,7 +440,13 @@ async fn a_terminal_request_is_found_by_its_user_code_answered_once_and_collecte
     assert_eq!(found.user_agent.as_deref(), Some("llm-sso-proxy/test"));
     assert!(store.find_device("u2".into(), NOW).await.unwrap().is_none());
     assert_eq!(store.poll_device("d1".into(), NOW, 5).await.unwrap(), DevicePoll::Pending);
+    assert!(store.bind_device("d1".into(), "browser-1".into(), NOW).await.unwrap());
+    assert!(store.bind_device("d1".into(), "browser-2".into(), NOW).await.unwrap(), "the last browser to enter it");
+    let bound = store.get_pending("d1".into(), PendingKind::Device).await.unwrap().unwrap();
+    assert_eq!(bound.browser_hash.as_deref(), Some("browser-2"));
+    assert!(!store.bind_device("d1".into(), "late".into(), NOW + 600).await.unwrap(), "not after expiry");
     assert!(store.decide_device("d1".into(), alice(), NOW).await.unwrap());
+    assert!(!store.bind_device("d1".into(), "browser-3".into(), NOW).await.unwrap(), "not once answered");
     assert!(!store.decide_device("d1".into(), DeviceDecision::Deny, NOW).await.unwrap(), "answered once");
     assert!(store.find_device("u1".into(), NOW).await.unwrap().is_none(), "an answered code is no longer entered");
     let DevicePoll::Approved(taken) = store.poll_device("d1".into(), NOW + 5, 5).await.unwrap() else {

@@ -4,7 +4,9 @@
 //! types the code, sees who asked (address, program, time) and signs in with
 //! SSO; the same authorization as the browser flow follows, and its end
 //! approves the request instead of showing a token ([`approve`]). The next poll
-//! takes the approved request (single use) and receives the agent token.
+//! takes the approved request (single use) and receives the agent token. Only
+//! the browser that entered the code (and so saw who asked) can sign in for the
+//! request: it is bound to that browser's cookie, like an OIDC flow.
 //!
 //! What is stored: the request as a `pending_authorizations` row of kind
 //! `device`: the SHA-256 of the device code (its id), the SHA-256 of the user
@@ -17,7 +19,7 @@
 use super::grant::{self, Outcome};
 use super::guard::{self, Client};
 use super::providers::Identity;
-use super::{SsoState, random};
+use super::{SsoState, cookies, random};
 use crate::clock::to_sqlite;
 use crate::logging::outside;
 use crate::store::{Admission, DeviceDecision, DevicePoll, DeviceStatus, Pending, PendingCaps, PendingKind};
@@ -301,8 +303,17 @@ pub async fn verify(
         let message = "Unknown or expired code. Check the code in your terminal, or run the sign-in there again.";
         return entry_form(&state, StatusCode::UNPROCESSABLE_ENTITY, &typed, Some(message));
     };
+    // Only this browser, which saw who asked, can sign in for the request: a sign-in link for it sent to
+    // someone else (remote phishing, RFC 8628 section 5.4) signs nobody in.
+    let https = state.config.base_url().starts_with("https://");
+    let (browser, new_browser) = cookies::browser(&headers, https);
+    match state.store.bind_device(request.id.clone(), cookies::browser_hash(&browser), now).await {
+        Ok(true) => {}
+        Ok(false) => return gone_page(&state),
+        Err(e) => return state.store_error(&e),
+    }
     let providers: Vec<String> = state.providers.keys().cloned().collect();
-    state.pages.render(
+    let mut page = state.pages.render(
         StatusCode::OK,
         "device_confirm.html",
         context! {
@@ -314,7 +325,11 @@ pub async fn verify(
             renewal => request.renew_token_hash.is_some(),
             providers,
         },
-    )
+    );
+    if new_browser {
+        cookies::set_browser(&mut page, &browser, https);
+    }
+    page
 }
 
 #[derive(Deserialize, Default)]
@@ -390,6 +405,18 @@ async fn deny(state: &SsoState, id: String) {
 
 fn done(state: &SsoState, title: &str, message: &str) -> Response {
     state.pages.render(StatusCode::OK, "device_done.html", context! { title, message })
+}
+
+/// A sign-in for a terminal's request started in a browser that did not enter its code.
+pub fn unbound_page(state: &SsoState) -> Response {
+    state.pages.error(
+        StatusCode::FORBIDDEN,
+        "Enter the code first",
+        "To sign in a terminal, open the link the terminal shows and enter its code in this browser. A sign-in \
+         link for a terminal that someone sent you is refused: it could sign them in as you.",
+        None,
+        false,
+    )
 }
 
 /// A terminal's request that is over: expired, collected, or answered already.

@@ -40,15 +40,20 @@ fn valid_renew(renew: Option<String>) -> Option<String> {
     valid_hash(renew)
 }
 
-/// What the sign-in being started is for; a terminal's request must still be waiting for an answer.
-async fn outcome(state: &SsoState, q: RenewQuery) -> Result<Outcome, Response> {
+/// What the sign-in being started is for. A terminal's request must still be waiting for an answer, and
+/// this browser must be the one that entered its code.
+async fn outcome(state: &SsoState, q: RenewQuery, presented_browser: String) -> Result<Outcome, Response> {
     if let Some(device) = q.device {
         let Some(id) = valid_hash(Some(device)) else {
             return Err(super::device::gone_page(state));
         };
         return match state.store.get_pending(id.clone(), PendingKind::Device).await {
             Ok(Some(p)) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > state.clock.now() => {
-                Ok(Outcome::Device(id))
+                if p.browser_hash.as_deref() == Some(presented_browser.as_str()) {
+                    Ok(Outcome::Device(id))
+                } else {
+                    Err(super::device::unbound_page(state))
+                }
             }
             Ok(_) => Err(super::device::gone_page(state)),
             Err(e) => Err(state.store_error(&e)),
@@ -86,11 +91,11 @@ pub async fn start(
     if let Err(r) = guard::blocked(&state, &client).await {
         return r;
     }
-    let outcome = match outcome(&state, q).await {
+    let https = state.config.base_url().starts_with("https://");
+    let outcome = match outcome(&state, q, cookies::presented_browser_hash(&headers, https)).await {
         Ok(outcome) => outcome,
         Err(r) => return r,
     };
-    let https = state.config.base_url().starts_with("https://");
     let (browser, new_browser) = cookies::browser(&headers, https);
     let (id, nonce, verifier) = (random(32), random(32), random(32));
     let now = state.clock.now();

@@ -277,6 +277,9 @@ pub trait Store: Send + Sync + 'static {
     /// A terminal's poll: counts it against the interval (`interval` seconds, plus 5
     /// per earlier slow_down) and, when the request is approved, takes it (single use).
     fn poll_device(&self, id: &str, now: UnixSeconds, interval: u32) -> Result<DevicePoll, StoreError>;
+    /// Binds an unexpired pending request to the browser that entered its user code (the SHA-256 of its
+    /// binding cookie): only that browser can sign in for it. False if the request is over.
+    fn bind_device(&self, id: &str, browser_hash: &str, now: UnixSeconds) -> Result<bool, StoreError>;
     /// Answers an unexpired pending request; false if it was answered already or expired.
     fn decide_device(&self, id: &str, decision: &DeviceDecision, now: UnixSeconds) -> Result<bool, StoreError>;
     /// Soft-deletes the active token with this hash (its holder logging out); false if none.
@@ -458,6 +461,10 @@ impl AsyncStore {
         /// A terminal's poll: slow_down before the interval; an approved request is taken once.
         poll_device(id: String, now: UnixSeconds, interval: u32) -> DevicePoll,
         |s| s.poll_device(&id, now, interval), |p| p.poll_device(&id, now, interval));
+    operation!(
+        /// Binds a pending terminal request to the browser that entered its user code.
+        bind_device(id: String, browser_hash: String, now: UnixSeconds) -> bool,
+        |s| s.bind_device(&id, &browser_hash, now), |p| p.bind_device(&id, &browser_hash, now));
     operation!(
         /// Answers a pending terminal request once; false if answered already or expired.
         decide_device(id: String, decision: DeviceDecision, now: UnixSeconds) -> bool,

@@ -512,6 +512,17 @@ impl Store for SqliteStore {
         })
     }
 
+    fn bind_device(&self, id: &str, browser_hash: &str, now: UnixSeconds) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let changed = c.execute(
+                "UPDATE pending_authorizations SET browser_hash = ?2 \
+                 WHERE id = ?1 AND kind = 'device' AND device_status = 'pending' AND expires_at > ?3",
+                params![id, browser_hash, to_sqlite(now)],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
     fn decide_device(&self, id: &str, decision: &DeviceDecision, now: UnixSeconds) -> Result<bool, StoreError> {
         let (status, user_id, email, provider) = match decision {
             DeviceDecision::Approve { user_id, user_email, provider } => {

@@ -199,6 +199,14 @@ async fn sign_in_for_terminal(world: &mut KitWorld, provider: String) {
     world.page = Some(world.browser.open(&url).await);
 }
 
+#[when(expr = "another browser opens the sign-in link for the terminal with {string}")]
+async fn link_elsewhere(world: &mut KitWorld, provider: String) {
+    let id = request_on_page(world);
+    let url = format!("{}/auth/login/{provider}?device={id}", world.base_url());
+    let mut elsewhere = llm_sso_kit::browser::Browser::new();
+    world.page = Some(elsewhere.open(&url).await);
+}
+
 #[when("I refuse the terminal's sign-in")]
 async fn refuse(world: &mut KitWorld) {
     let page = world.page.as_ref().expect("the verification page");
