@@ -1,9 +1,10 @@
 # llm-sso-proxy in a small runtime image: `docker build -t llm-sso-proxy .` (see docs/deployment.md).
-# Build stage: the release profile (LTO, one codegen unit, stripped) of the proxy alone.
+# Build stage: the release profile (LTO, one codegen unit, stripped) of the proxy alone, without the desktop
+# credential store of `llm-sso-proxy login` (no desktop session in a container; `login` keeps its file there).
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p llm-sso-proxy \
+RUN cargo build --release --locked -p llm-sso-proxy --no-default-features \
  && cp target/release/llm-sso-proxy /usr/local/bin/llm-sso-proxy
 
 # Runtime stage: the binary, CA certificates (for the IdPs and upstreams), a non-root user.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Binary size and resident memory of the release build of llm-sso-proxy, for the README's table.
-# Usage: scripts/measure-release.sh   (builds with the workspace's release profile first)
+# Usage: scripts/measure-release.sh [cargo build flags, e.g. --no-default-features]
+#        (builds with the workspace's release profile first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p llm-sso-proxy >&2
+cargo build --release --locked -p llm-sso-proxy "$@" >&2
 bin=target/release/llm-sso-proxy
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
