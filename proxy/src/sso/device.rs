@@ -15,6 +15,14 @@
 //! expires (`sso.device.code_expiry_minutes`), under the same per-client and
 //! global caps as every sign-in in progress. A wrong user code counts as a
 //! failure for the browser's backoff, like a wrong confirmation code.
+//!
+//! What an anonymous client controls here, and its bound: the body (4 KiB, the
+//! `/auth` layer; `/auth/device/code` reads none), connections and requests in
+//! progress (the server's layers), stored rows (20 sign-ins in progress per
+//! address, 10 000 in all), user-code guesses (the per-address backoff; 34 bits
+//! against at most 10 000 live codes), polls (one indexed statement each, and
+//! `slow_down`), and the program name shown to the user (200 characters, no
+//! control characters, escaped by the template).
 
 use super::grant::{self, Outcome};
 use super::guard::{self, Client};
