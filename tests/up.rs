@@ -37,15 +37,7 @@ async fn up_serves_the_offline_stack_end_to_end_and_stops_on_ctrl_c() {
     let confirm = browser
         .post("http://127.0.0.1:9000/google/login", &[("request_id", &request_id), ("email", "alice@company.com")])
         .await;
-    let mut code = None;
-    for _ in 0..100 {
-        code = code_in(&text(), "alice@company.com");
-        if code.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let code = code.expect("a confirmation code in the console");
+    let code = console_code(&console, "alice@company.com").await;
     let done = browser
         .post("http://127.0.0.1:8080/auth/confirm", &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
         .await;
@@ -77,15 +69,7 @@ async fn up_serves_the_offline_stack_end_to_end_and_stops_on_ctrl_c() {
             &[("request_id", &idp_page.input("request_id")), ("email", "bob@example.com")],
         )
         .await;
-    let mut code = None;
-    for _ in 0..100 {
-        code = code_in(&text(), "bob@example.com");
-        if code.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let code = code.expect("a confirmation code for the terminal's sign-in");
+    let code = console_code(&console, "bob@example.com").await;
     let done = phone
         .post("http://127.0.0.1:8080/auth/confirm", &[("code", &code), ("csrf_token", &confirm.input("csrf_token"))])
         .await;
@@ -112,4 +96,15 @@ async fn up_serves_the_offline_stack_end_to_end_and_stops_on_ctrl_c() {
     for port in [8080u16, 9000, 9100, 9200] {
         assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "port {port} still open");
     }
+}
+
+/// The confirmation code `up` printed for `email`, as a person reads it from the console.
+async fn console_code(console: &std::sync::Mutex<String>, email: &str) -> String {
+    for _ in 0..100 {
+        if let Some(code) = code_in(&console.lock().unwrap(), email) {
+            return code;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no confirmation code for {email} in the console:\n{}", console.lock().unwrap());
 }
