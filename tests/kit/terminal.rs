@@ -98,7 +98,16 @@ impl Login {
         panic!("login printed no code:\n{}", self.output());
     }
 
-    pub async fn finish(mut self) -> (i32, String) {
+    /// As [`Login::finish`], for a command whose last output line is `last` (`token --renew` prints the token).
+    pub async fn finish_with(self, last: &str) -> (i32, String) {
+        self.finish_until(last).await
+    }
+
+    pub async fn finish(self) -> (i32, String) {
+        self.finish_until("Signed in.").await
+    }
+
+    async fn finish_until(mut self, closing: &str) -> (i32, String) {
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("login did not end:\n{}", self.output()))
@@ -106,7 +115,7 @@ impl Login {
         // The last lines may still be on their way through the pipe: wait for the closing line.
         for _ in 0..100 {
             let out = self.output();
-            if out.contains("Signed in.") || out.contains("llm-sso-proxy: ") {
+            if out.contains(closing) || out.contains("llm-sso-proxy: ") {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

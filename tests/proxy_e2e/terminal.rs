@@ -79,6 +79,42 @@ async fn login_from_a_terminal_without_a_browser_then_token_env_renewal_and_logo
     assert_eq!((code, out.as_str()), (1, ""), "forgotten here: {err}");
 }
 
+/// `token --renew` (what an `apiKeyHelper` may run): nothing to do while the token is fresh; once it has
+/// expired, a device sign-in first (its code on stderr), then the renewed, same token on stdout.
+#[tokio::test]
+async fn token_renew_signs_in_only_when_the_kept_token_has_expired() {
+    let s = stack(true).await;
+    let terminal = Terminal::new();
+    let login = Login::start(&terminal, &["login", "--proxy", &s.proxy.base_url()]).await;
+    let (user_code, link) = login.code().await;
+    approve_on_another_device(&s.proxy, &s.idp, &link, &user_code, "alice@company.com").await;
+    assert_eq!(login.finish().await.0, 0);
+    let (code, token, _) = terminal.run(&["token", "--renew"]).await;
+    assert_eq!(code, 0, "a fresh token is printed without a sign-in");
+    let token = token.trim().to_string();
+
+    // The session ends at the proxy and the terminal's record says so.
+    s.proxy.sql("UPDATE agent_tokens SET auth_expires_at = datetime('now', '-1 minute')").expect("expire it");
+    let file = terminal.credentials();
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut record = record;
+    for entry in record["proxies"].as_object_mut().expect("proxies").values_mut() {
+        entry["expires_at"] = serde_json::json!(1);
+    }
+    std::fs::write(&file, record.to_string()).unwrap();
+    let (code, out, err) = terminal.run(&["token"]).await;
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("expired") && err.contains("--renew"), "{err}");
+
+    let renew = Login::start(&terminal, &["token", "--renew"]).await;
+    let (user_code, link) = renew.code().await;
+    approve_on_another_device(&s.proxy, &s.idp, &link, &user_code, "alice@company.com").await;
+    let (status, output) = renew.finish_with(&token).await;
+    assert_eq!(status, 0, "{output}");
+    assert!(output.lines().any(|l| l.trim() == token), "the same token, printed after the sign-in:\n{output}");
+    assert_eq!(openai_text(s.openai(Some(&token), &chat(false)).await).await, "ping through the proxy");
+}
+
 #[tokio::test]
 async fn a_refused_or_expired_terminal_sign_in_ends_with_a_clear_message() {
     let s = stack(true).await;
