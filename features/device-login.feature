@@ -24,7 +24,7 @@ Feature: Sign-in from a terminal (RFC 8628 device authorization)
     When the terminal polls after the interval
     Then the terminal is told "invalid_grant"
     When I run the diagnosis `SELECT COUNT(*) FROM agent_tokens WHERE user_email = 'alice@company.com'`
-    Then the diagnosis shows "1"
+    Then the diagnosis counts 1
 
   Scenario: Happy path in enterprise mode: the authorization API decides
     Given enterprise authorization with a 5 second timeout
@@ -61,7 +61,7 @@ Feature: Sign-in from a terminal (RFC 8628 device authorization)
     When the terminal polls
     Then the terminal is told "access_denied"
     When I run the diagnosis `SELECT COUNT(*) FROM agent_tokens`
-    Then the diagnosis shows "0"
+    Then the diagnosis counts 0
 
   Scenario: Polling faster than the interval is told slow_down
     Given the terminal sign-in polling interval is 5 seconds
@@ -97,7 +97,7 @@ Feature: Sign-in from a terminal (RFC 8628 device authorization)
     And the terminal polls after the interval
     Then the terminal receives an agent token
     When I run the diagnosis `SELECT COUNT(*) FROM pending_authorizations WHERE kind = 'device'`
-    Then the diagnosis shows "0"
+    Then the diagnosis counts 0
     When I open the verification link and confirm the code
     Then the page says "Unknown or expired code"
 
@@ -118,7 +118,7 @@ Feature: Sign-in from a terminal (RFC 8628 device authorization)
     When the agent sends a chat request with its token
     Then the agent sees the model's answer
     When I run the diagnosis `SELECT COUNT(*) FROM agent_tokens`
-    Then the diagnosis shows "1"
+    Then the diagnosis counts 1
 
   Scenario: Renewal by another account is refused, on the page and to the terminal
     Given the proxy is running
@@ -143,7 +143,7 @@ Feature: Sign-in from a terminal (RFC 8628 device authorization)
     Then the page status is 429
     And the page says "Please wait before trying again"
     When I run the diagnosis `SELECT failed_attempts FROM rate_limits WHERE identifier = '127.0.0.1'`
-    Then the diagnosis shows "2"
+    Then the diagnosis counts 2
 
   Scenario: A sign-in link for a terminal's request, sent to someone else, signs nobody in
     # SPEC: RFC 8628 section 5.4 (remote phishing): only the browser that entered the code, and saw who asked, signs in
@@ -154,8 +154,7 @@ Feature: Sign-in from a terminal (RFC 8628 device authorization)
     Then the page status is 403
     And the page says "Enter the code first"
     When I run the diagnosis `SELECT COUNT(*) FROM pending_authorizations WHERE kind = 'oidc'`
-    Then the diagnosis shows 1 row
-    And the diagnosis shows "0"
+    Then the diagnosis counts 0
     When the terminal polls
     Then the terminal is told "authorization_pending"
 

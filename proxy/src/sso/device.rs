@@ -26,11 +26,12 @@
 
 use super::grant::{self, Outcome};
 use super::guard::{self, Client};
+use super::login::Refused;
 use super::providers::Identity;
 use super::{SsoState, cookies, random};
 use crate::clock::to_sqlite;
 use crate::logging::outside;
-use crate::store::{Admission, DeviceDecision, DevicePoll, DeviceStatus, Pending, PendingCaps, PendingKind};
+use crate::store::{DeviceDecision, DevicePoll, DeviceStatus, Pending, PendingKind};
 use crate::tokens;
 use axum::Form;
 use axum::Json;
@@ -171,25 +172,23 @@ pub async fn request_code(
         user_agent: user_agent(&headers),
         ..Pending::new(device_id(&device_code), PendingKind::Device, now, now + ttl)
     };
-    match state.store.insert_pending(pending, now, PendingCaps::default()).await {
-        Ok(Admission::Stored) => {}
-        Ok(Admission::ClientCapReached) => {
-            state.metrics.event("pending_cap_client");
+    match super::login::admit(&state, pending, now).await {
+        Ok(()) => {}
+        Err(Refused::ClientCap) => {
             return oauth_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "slow_down",
                 "Too many sign-ins in progress from your address: finish one, or wait until they expire.",
             );
         }
-        Ok(Admission::TotalCapReached) => {
-            state.metrics.event("pending_cap_total");
+        Err(Refused::TotalCap) => {
             return oauth_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 "The proxy has too many sign-ins in progress. Try again in a few minutes.",
             );
         }
-        Err(e) => return unavailable(&e),
+        Err(Refused::Store(e)) => return unavailable(&e),
     }
     tracing::info!(client = %client.key, "terminal sign-in requested");
     let uri = format!("{}/auth/device", state.config.base_url());

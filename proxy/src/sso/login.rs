@@ -122,22 +122,25 @@ pub async fn start(
     response
 }
 
-/// Stores a sign-in step under the caps; the page to show when it cannot be.
-pub async fn store_pending(state: &SsoState, pending: Pending, now: i64) -> Result<(), Response> {
+/// Why a sign-in step was not stored. The metric and the log line are written already; the caller
+/// only chooses the answer's shape (a page, or JSON for a terminal).
+pub enum Refused {
+    /// This client has too many sign-ins in progress.
+    ClientCap,
+    /// The whole store has: many clients start sign-ins without finishing them.
+    TotalCap,
+    Store(crate::store::StoreError),
+}
+
+/// Stores a sign-in step (a browser's or a terminal's) under the caps: one decision, one place.
+pub async fn admit(state: &SsoState, pending: Pending, now: i64) -> Result<(), Refused> {
     let key = pending.client_ip.clone().unwrap_or_default();
     match state.store.insert_pending(pending, now, PendingCaps::default()).await {
         Ok(Admission::Stored) => Ok(()),
         Ok(Admission::ClientCapReached) => {
             state.metrics.event("pending_cap_client");
             tracing::debug!(client = %key, "too many sign-ins in progress from one client");
-            Err(state.pages.error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many sign-ins in progress",
-                "Too many sign-ins were started from your address and not finished. Finish one, or wait ten \
-                 minutes and start again.",
-                None,
-                false,
-            ))
+            Err(Refused::ClientCap)
         }
         Ok(Admission::TotalCapReached) => {
             state.metrics.event("pending_cap_total");
@@ -146,16 +149,32 @@ pub async fn store_pending(state: &SsoState, pending: Pending, now: i64) -> Resu
                  expire (many clients are starting sign-ins without finishing them)",
                 PendingCaps::default().total
             );
-            Err(state.pages.error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Too many sign-ins in progress",
-                "The proxy has too many sign-ins in progress. Try again in a few minutes.",
-                None,
-                false,
-            ))
+            Err(Refused::TotalCap)
         }
-        Err(e) => Err(state.store_error(&e)),
+        Err(e) => Err(Refused::Store(e)),
     }
+}
+
+/// Stores a sign-in step under the caps; the page to show when it cannot be.
+pub async fn store_pending(state: &SsoState, pending: Pending, now: i64) -> Result<(), Response> {
+    admit(state, pending, now).await.map_err(|refused| match refused {
+        Refused::ClientCap => state.pages.error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins in progress",
+            "Too many sign-ins were started from your address and not finished. Finish one, or wait ten \
+             minutes and start again.",
+            None,
+            false,
+        ),
+        Refused::TotalCap => state.pages.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many sign-ins in progress",
+            "The proxy has too many sign-ins in progress. Try again in a few minutes.",
+            None,
+            false,
+        ),
+        Refused::Store(e) => state.store_error(&e),
+    })
 }
 
 pub fn sso_error_page(state: &SsoState, e: &SsoError) -> Response {

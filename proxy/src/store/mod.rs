@@ -70,6 +70,17 @@ impl PendingKind {
     }
 }
 
+/// A stored row's `kind` and `device_status`, read strictly for both backends: an unknown value
+/// is an error naming the column, never a guess at what the row is for.
+fn read_kind(text: &str) -> Result<PendingKind, String> {
+    PendingKind::parse(text).ok_or_else(|| format!("unknown pending_authorizations.kind {text:?}"))
+}
+
+fn read_device_status(text: Option<&str>) -> Result<Option<DeviceStatus>, String> {
+    text.map(|t| DeviceStatus::parse(t).ok_or_else(|| format!("unknown pending_authorizations.device_status {t:?}")))
+        .transpose()
+}
+
 /// Where a terminal's sign-in request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceStatus {

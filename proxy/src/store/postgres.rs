@@ -113,17 +113,9 @@ fn token_row(row: &Row) -> Result<TokenRecord, tokio_postgres::Error> {
 fn pending_row(row: &Row) -> Result<Pending, StoreError> {
     let get = |e: tokio_postgres::Error| other(&e);
     // Never guess what a row is for: an unknown kind or status is an error.
-    let kind: String = row.try_get(1).map_err(get)?;
-    let kind = PendingKind::parse(&kind)
-        .ok_or_else(|| StoreError::Other(format!("unknown pending_authorizations.kind {kind:?}")))?;
+    let kind = super::read_kind(&row.try_get::<_, String>(1).map_err(get)?).map_err(StoreError::Other)?;
     let status: Option<String> = row.try_get(14).map_err(get)?;
-    let device_status = match status {
-        None => None,
-        Some(s) => Some(
-            DeviceStatus::parse(&s)
-                .ok_or_else(|| StoreError::Other(format!("unknown pending_authorizations.device_status {s:?}")))?,
-        ),
-    };
+    let device_status = super::read_device_status(status.as_deref()).map_err(StoreError::Other)?;
     let attempts: i32 = row.try_get(8).map_err(get)?;
     Ok(Pending {
         id: row.try_get(0).map_err(get)?,

@@ -245,17 +245,12 @@ const PENDING_COLUMNS: &str = "id, kind, provider, user_id, user_email, nonce, p
 
 fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
     // Never guess what a row is for: an unknown kind or status is an error.
-    let unknown = |column: usize, what: &str, value: &str| {
-        let e = format!("unknown pending_authorizations.{what} {value:?}");
+    let strict = |column: usize, e: String| {
         rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into())
     };
-    let kind: String = row.get(1)?;
-    let kind = PendingKind::parse(&kind).ok_or_else(|| unknown(1, "kind", &kind))?;
+    let kind = super::read_kind(&row.get::<_, String>(1)?).map_err(|e| strict(1, e))?;
     let status: Option<String> = row.get(14)?;
-    let device_status = match status {
-        None => None,
-        Some(s) => Some(DeviceStatus::parse(&s).ok_or_else(|| unknown(14, "device_status", &s))?),
-    };
+    let device_status = super::read_device_status(status.as_deref()).map_err(|e| strict(14, e))?;
     let expires: String = row.get(12)?;
     let created: String = row.get(17)?;
     Ok(Pending {
@@ -746,7 +741,10 @@ mod tests {
         store.sql_for_tests("UPDATE pending_authorizations SET kind = 'mystery'");
         let conn = store.connect().unwrap();
         let read = conn.query_row(&format!("SELECT {PENDING_COLUMNS} FROM pending_authorizations"), [], pending_row);
-        assert!(read.is_err());
+        assert!(read.is_err_and(|e| e.to_string().contains("kind \"mystery\"")));
+        store.sql_for_tests("UPDATE pending_authorizations SET kind = 'device', device_status = 'maybe'");
+        let read = conn.query_row(&format!("SELECT {PENDING_COLUMNS} FROM pending_authorizations"), [], pending_row);
+        assert!(read.is_err_and(|e| e.to_string().contains("device_status \"maybe\"")), "no guessing a status either");
     }
 
     #[test]

@@ -30,6 +30,12 @@ async fn rows(world: &mut KitWorld, n: usize) {
     assert_eq!(world.rows.len(), n, "{:?}", world.rows);
 }
 
+/// A `SELECT COUNT(*)` answered exactly `n` (not a row that merely contains the digit).
+#[then(expr = "the diagnosis counts {int}")]
+async fn counts(world: &mut KitWorld, n: i64) {
+    assert_eq!(world.rows, vec![vec![format!("Integer({n})")]], "one row with the count {n}");
+}
+
 #[then(expr = "the diagnosis shows {string}")]
 async fn shows(world: &mut KitWorld, text: String) {
     let all = format!("{:?}", world.rows);
