@@ -251,3 +251,122 @@ impl Drop for SecretService {
         let _ = self.bus.start_kill();
     }
 }
+
+/// A stand-in for a proxy (or for what sits between the terminal and one): a loopback server that answers
+/// every request with one canned reply per path and records what it received, whole.
+pub struct Recorder {
+    pub port: u16,
+    received: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    /// Answers a request whose first line contains a key of `replies` with its value (a whole HTTP
+    /// response without `Content-Length`, added here); any other request with 404.
+    pub async fn start(replies: Vec<(&str, String)>) -> Recorder {
+        Recorder::start_on_port(0, replies).await
+    }
+
+    /// As [`Recorder::start`], on a given loopback port (for answers that must name their own URL).
+    pub async fn start_on_port(port: u16, replies: Vec<(&str, String)>) -> Recorder {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let replies: Vec<(String, String)> = replies.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let log = received.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let (log, replies) = (log.clone(), replies.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    // Headers, then as much body as Content-Length says (within a short wait).
+                    loop {
+                        let read = tokio::time::timeout(Duration::from_secs(2), socket.read(&mut buf)).await;
+                        let Ok(Ok(n)) = read else { break };
+                        if n == 0 {
+                            break;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&request).to_string();
+                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                            let length = head
+                                .lines()
+                                .find_map(|l| {
+                                    let (k, v) = l.split_once(':')?;
+                                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                                })
+                                .unwrap_or(0);
+                            if body.len() >= length {
+                                break;
+                            }
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    let first = text.lines().next().unwrap_or_default().to_string();
+                    log.lock().unwrap_or_else(|p| p.into_inner()).push(text);
+                    let reply = replies
+                        .iter()
+                        .find(|(k, _)| first.contains(k.as_str()))
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_else(|| "HTTP/1.1 404 Not Found\r\n\r\n".to_string());
+                    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((reply.as_str(), ""));
+                    let whole = format!("{head}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                    let _ = socket.write_all(whole.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        Recorder { port, received, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request received so far, as text.
+    pub fn received(&self) -> Vec<String> {
+        self.received.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A JSON reply for [`Recorder::start`].
+pub fn json_reply(status: &str, body: &serde_json::Value) -> String {
+    format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\r\n{body}")
+}
+
+impl Terminal {
+    /// Keeps `token` for `proxy` in the credentials file, as a login would have (valid for an hour).
+    pub fn keep_token(&self, proxy: &str, token: &str) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let file = serde_json::json!({
+            "default": proxy,
+            "proxies": { proxy: { "token": token, "in_keyring": false, "expires_at": now + 3600, "obtained_at": now } },
+        });
+        let path = self.credentials();
+        let dir = path.parent().expect("a directory");
+        std::fs::create_dir_all(dir).expect("the config directory");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("private");
+        std::fs::set_permissions(
+            path.parent().and_then(|p| p.parent()).expect("config"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .expect("private");
+        std::fs::write(&path, file.to_string()).expect("write the credentials");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("private");
+    }
+
+    /// The terminal's own directory (for files a test plants there).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}

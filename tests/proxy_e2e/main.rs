@@ -14,3 +14,4 @@ mod replicas;
 mod sandbox;
 mod sdks;
 mod terminal;
+mod terminal_trust;

@@ -53,12 +53,19 @@ impl Credentials {
     /// Reads the file; a missing file is no credentials. A file others can read is
     /// made private again, with a warning.
     pub fn load(path: &Path) -> Result<Credentials, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        let dir = parent(path);
+        if dir.exists() {
+            check_private_dir(dir)?;
+        }
+        let mut file = match open_no_follow(path) {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Credentials::default()),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(e) => return Err(open_error(path, &e)),
         };
-        restrict(path);
+        restrict(&file, path)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(&mut file, MAX_FILE_BYTES), &mut text)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| {
             format!("{} is not a credentials file ({e}); remove it and run `llm-sso-proxy login` again", path.display())
         })
@@ -67,8 +74,12 @@ impl Credentials {
     /// Writes the whole file privately and atomically.
     pub fn save(&self, path: &Path) -> Result<(), String> {
         let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = parent(path);
         create_private_dir(dir).map_err(|e| fail("create the directory of", e))?;
+        check_private_dir(dir)?;
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(symlink_error(path));
+        }
         let text = serde_json::to_string_pretty(self).map_err(|e| format!("cannot encode credentials: {e}"))?;
         let temp = dir.join(format!(".credentials-{}.tmp", std::process::id()));
         let _ = std::fs::remove_file(&temp);
@@ -83,16 +94,44 @@ impl Credentials {
         }
         Ok(())
     }
-
-    /// The proxy a command is about: the one named, else the last login's.
-    pub fn proxy_for(&self, named: Option<&str>) -> Option<String> {
-        named.map(normalize_url).or_else(|| self.default.clone())
-    }
 }
 
-/// `https://proxy.example.com/` and `https://proxy.example.com` are the same proxy.
-pub fn normalize_url(url: &str) -> String {
-    url.trim().trim_end_matches('/').to_string()
+/// A credentials file is a few hundred bytes per proxy; a larger one is not read past this.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+fn parent(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+fn symlink_error(path: &Path) -> String {
+    format!(
+        "{} is a symbolic link: refusing to read or write credentials through it (someone could point it at \
+         another file). Remove the link and run `llm-sso-proxy login` again",
+        path.display()
+    )
+}
+
+fn open_error(path: &Path, e: &std::io::Error) -> String {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+        return symlink_error(path);
+    }
+    format!("cannot read {}: {e}", path.display())
+}
+
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::NOFOLLOW.bits();
+    std::fs::OpenOptions::new().read(true).custom_flags(flags as i32).open(path)
+}
+
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::other("a symbolic link"));
+    }
+    std::fs::File::open(path)
 }
 
 #[cfg(unix)]
@@ -102,6 +141,38 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// The directory must be the user's and writable only by them: whoever else can write to it can replace
+/// the file (and the token an agent reads with it).
+#[cfg(unix)]
+fn check_private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot use the directory {}: {e}", dir.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "{} belongs to another user (uid {}): refusing to keep credentials there; choose a directory of \
+             your own with --credentials",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "{} can be written by other users (mode {mode:04o}): they could replace the credentials file. \
+             Run `chmod 700 {}` (or choose another place with --credentials)",
+            dir.display(),
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_dir(_dir: &Path) -> Result<(), String> {
+    Ok(())
 }
 
 #[cfg(not(unix))]
@@ -120,18 +191,27 @@ fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new().write(true).create_new(true).open(path)
 }
 
+/// A file others can read is made private again, on the open file itself (never through a path that
+/// could have been swapped since).
 #[cfg(unix)]
-fn restrict(path: &Path) {
+fn restrict(file: &std::fs::File, path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(path) else { return };
+    let meta = file.metadata().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
     if meta.permissions().mode() & 0o077 != 0 {
         eprintln!("warning: {} was readable by others; making it private (0600)", path.display());
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
     }
+    Ok(())
 }
 
 #[cfg(not(unix))]
-fn restrict(_path: &Path) {}
+fn restrict(_file: &std::fs::File, _path: &Path) -> Result<(), String> {
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
@@ -173,6 +253,33 @@ mod tests {
         let e = Credentials::load(&path).unwrap_err();
         assert!(e.contains("login"), "{e}");
         let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_can_write_and_a_symlink_in_the_files_place_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = temp("hostile");
+        let dir = path.parent().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = Credentials::load(&path).unwrap_err();
+        assert!(e.contains("written by other users") && e.contains("chmod 700"), "{e}");
+        assert!(Credentials::default().save(&path).is_err(), "nothing written there");
+        assert!(!path.exists());
+
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let target = dir.join("target");
+        std::fs::write(&target, "{}").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let e = Credentials::load(&path).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        let e = Credentials::default().save(&path).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "the link's target is left alone");
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
 
     #[test]

@@ -8,10 +8,13 @@
 
 pub mod credentials;
 pub mod device_flow;
+pub mod origin;
+pub mod screen;
 pub mod vault;
 
 use credentials::{Credentials, Entry};
 use device_flow::{Flow, FlowError};
+use origin::ProxyOrigin;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,6 +38,11 @@ pub struct Common {
     /// A PEM certificate to trust for the proxy's HTTPS (an internal CA), besides the public roots.
     #[arg(long, value_name = "PATH")]
     pub ca_cert: Option<PathBuf>,
+    /// INSECURE: allow a plain http:// proxy URL on another machine. The agent token then crosses the network
+    /// in clear, where anyone on the path can read and reuse it; a warning is printed on every use. Without
+    /// it, http:// is accepted only for this machine (localhost, 127.0.0.0/8, ::1).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
 }
 
 /// The terminal commands.
@@ -95,7 +103,7 @@ pub fn run(command: &Command) -> ExitCode {
 struct Session {
     path: PathBuf,
     credentials: Credentials,
-    proxy: Option<String>,
+    proxy: Option<ProxyOrigin>,
     /// Try the user's credential store for the token (not when a file was named).
     keyring: bool,
 }
@@ -117,7 +125,10 @@ fn session(common: &Common, env: &dyn Fn(&str) -> Option<String>) -> Result<Sess
     };
     let credentials = Credentials::load(&path)?;
     let named = common.proxy.clone().or_else(|| env("LLM_SSO_PROXY_URL").filter(|u| !u.trim().is_empty()));
-    let proxy = credentials.proxy_for(named.as_deref());
+    let proxy = match named.as_deref().or(credentials.default.as_deref()) {
+        Some(text) => Some(ProxyOrigin::parse(text)?),
+        None => None,
+    };
     Ok(Session { path, credentials, proxy, keyring })
 }
 
@@ -125,11 +136,17 @@ fn now() -> i64 {
     crate::clock::Clock.now()
 }
 
-fn http(common: &Common) -> Result<reqwest::Client, String> {
+/// The client for one proxy: no redirect is ever followed (every request carries a token, a device code or
+/// both), and this machine is reached directly, never through an `HTTP_PROXY` that would see it in clear.
+fn http(common: &Common, proxy: &ProxyOrigin) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("llm-sso-proxy/", env!("CARGO_PKG_VERSION"), " (terminal sign-in)"))
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(std::time::Duration::from_secs(10))
         .timeout(std::time::Duration::from_secs(30));
+    if proxy.is_loopback() {
+        builder = builder.no_proxy();
+    }
     if let Some(path) = &common.ca_cert {
         let pem = std::fs::read(path).map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
         let cert = reqwest::Certificate::from_pem(&pem)
@@ -165,16 +182,18 @@ async fn dispatch(command: &Command, env: &dyn Fn(&str) -> Option<String>) -> Re
         Command::Env { common } => {
             let s = session(common, env)?;
             let held = current(&s).await?;
-            let proxy = s.proxy.unwrap_or_default();
-            print!("{}", exports(&proxy, &held.token));
+            let Some(proxy) = &s.proxy else { return Err("no proxy: sign in first".into()) };
+            proxy.warn_insecure();
+            print!("{}", exports(proxy.base(), &held.token));
             Ok(())
         }
         Command::Logout { common } => logout(common, session(common, env)?).await,
     }
 }
 
-/// The kept token of the session's proxy, expired or not.
-async fn kept(s: &Session, proxy: &str) -> Result<Option<Held>, String> {
+/// The kept token of the session's proxy, expired or not: only ever the one issued by that very URL.
+async fn kept(s: &Session, proxy: &ProxyOrigin) -> Result<Option<Held>, String> {
+    let proxy = proxy.base();
     let Some(entry) = s.credentials.proxies.get(proxy) else { return Ok(None) };
     let token = match (&entry.token, entry.in_keyring) {
         (Some(token), _) => token.clone(),
@@ -192,14 +211,17 @@ async fn current(s: &Session) -> Result<Held, String> {
         return Err("no token: sign in first with `llm-sso-proxy login --proxy URL`".into());
     };
     let Some(held) = kept(s, proxy).await? else {
+        let proxy = proxy.base();
         return Err(format!("no token for {proxy}: sign in first with `llm-sso-proxy login --proxy {proxy}`"));
     };
     if held.expires_at <= now() {
         return Err(format!(
-            "the token for {proxy} expired at {} UTC: run `llm-sso-proxy login` (or `token --renew`) to renew it",
+            "the token for {} expired at {} UTC: run `llm-sso-proxy login` (or `token --renew`) to renew it",
+            proxy.base(),
             crate::clock::to_sqlite(held.expires_at)
         ));
     }
+    proxy.warn_insecure();
     Ok(held)
 }
 
@@ -214,10 +236,8 @@ async fn login(
     let Some(proxy) = s.proxy.clone() else {
         return Err("which proxy? Give --proxy URL (the proxy's public URL) or set LLM_SSO_PROXY_URL".into());
     };
-    if !(proxy.starts_with("http://") || proxy.starts_with("https://")) {
-        return Err(format!("--proxy {proxy}: give the URL with http:// or https://"));
-    }
-    let http = http(common)?;
+    proxy.check_transport(common.allow_insecure_http)?;
+    let http = http(common, &proxy)?;
     let flow = Flow { http: &http, proxy: &proxy };
     // A kept token that cannot be read back is simply not renewed.
     let kept = kept(s, &proxy).await.ok().flatten().map(|h| h.token);
@@ -229,6 +249,7 @@ async fn login(
         other => other,
     }
     .map_err(|e| e.to_string())?;
+    // Every text here was sanitized by the flow (`screen::line`); the browser gets only a link of this origin.
     let link = code.verification_uri_complete.clone().unwrap_or_else(|| code.verification_uri.clone());
     eprintln!("To sign in, open {} on any device and enter the code:", code.verification_uri);
     eprintln!();
@@ -239,12 +260,17 @@ async fn login(
         "Check that the page shows this code. Waiting for the sign-in (up to {} minutes)...",
         code.expires_in / 60
     );
-    if browser && device_flow::open_browser(&link, env) {
-        eprintln!("(opened in your browser)");
+    if browser {
+        match proxy.browser_link(&link) {
+            Some(url) if device_flow::open_browser(&url, env) => eprintln!("(opened in your browser)"),
+            Some(_) => {}
+            None => eprintln!("(not opened in a browser: the link is not on {})", proxy.base()),
+        }
     }
     let granted = flow.wait(&code).await.map_err(|e| e.to_string())?;
     let token = match (granted.access_token, kept) {
-        (Some(token), _) => token,
+        (Some(token), _) if plausible_token(&token) => token,
+        (Some(_), _) => return Err("the proxy answered with something that is not a token".into()),
         (None, Some(kept)) if granted.renewed => kept,
         (None, _) => return Err("the proxy answered without a token".into()),
     };
@@ -253,7 +279,7 @@ async fn login(
     let mut entry = Entry { token: None, in_keyring: false, expires_at, obtained_at: now };
     let place = match s.keyring {
         false => None,
-        true => match vault::store(&proxy, &token).await {
+        true => match vault::store(proxy.base(), &token).await {
             Ok(()) => Some("your credential store".to_string()),
             Err(why) => {
                 eprintln!("(no credential store to keep the token in: {why}; using a private file instead)");
@@ -267,22 +293,25 @@ async fn login(
             entry.token = Some(token.clone());
             if s.keyring {
                 // An older copy in the credential store would shadow nothing, but should not linger.
-                let _ = vault::forget(&proxy).await;
+                let _ = vault::forget(proxy.base()).await;
             }
         }
     }
-    s.credentials.proxies.insert(proxy.clone(), entry);
-    s.credentials.default = Some(proxy);
+    s.credentials.proxies.insert(proxy.base().to_string(), entry);
+    s.credentials.default = Some(proxy.base().to_string());
     s.credentials.save(&s.path)?;
     let place = place.unwrap_or_else(|| format!("{} (readable only by you)", s.path.display()));
     Ok((Held { token, expires_at }, place))
 }
 
 async fn logout(common: &Common, mut s: Session) -> Result<(), String> {
-    let Some(proxy) = s.proxy.clone() else {
+    let Some(origin) = s.proxy.clone() else {
         return Err("not signed in (no proxy given and no earlier login)".into());
     };
-    let held = kept(&s, &proxy).await;
+    // Checked before anything is forgotten: a refused revocation leaves the token where it was.
+    origin.check_transport(common.allow_insecure_http)?;
+    let held = kept(&s, &origin).await;
+    let proxy = origin.base().to_string();
     let Some(entry) = s.credentials.proxies.remove(&proxy) else {
         return Err(format!("not signed in to {proxy}"));
     };
@@ -298,10 +327,15 @@ async fn logout(common: &Common, mut s: Session) -> Result<(), String> {
         Ok(Some(held)) => held.token,
         _ => return Err(format!("forgotten here, but the token could not be read to revoke it at {proxy}")),
     };
-    let http = http(common)?;
-    let url = format!("{proxy}/auth/revoke");
+    let http = http(common, &origin)?;
+    let url = origin.endpoint("/auth/revoke");
     let answer = http.post(&url).form(&[("token", token.as_str())]).send().await;
     match answer {
+        Ok(r) if r.status().is_redirection() => Err(format!(
+            "the token is forgotten here, but {proxy} did not revoke it: {}. It stays valid until it expires \
+             unless an operator revokes it (`llm-sso-proxy tokens revoke`)",
+            device_flow::redirected(&r).map(|e| e.to_string()).unwrap_or_default()
+        )),
         Ok(r) if r.status().is_success() => {
             eprintln!("Signed out of {proxy}: the token is revoked and forgotten.");
             Ok(())
@@ -317,6 +351,12 @@ async fn logout(common: &Common, mut s: Session) -> Result<(), String> {
             crate::logging::chain(&e)
         )),
     }
+}
+
+/// A token as the proxy issues them: printable ASCII without spaces or quotes, at most 512 bytes (it is
+/// printed by `token` and `env` and read by shells and agents).
+fn plausible_token(token: &str) -> bool {
+    (1..=512).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic() && b != b'\'' && b != b'"')
 }
 
 /// POSIX shell exports for the OpenAI and Anthropic clients (values single-quoted).
