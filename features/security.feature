@@ -24,6 +24,17 @@ Feature: Security rules
     And I run the diagnosis `SELECT (SELECT COUNT(*) FROM agent_tokens) + (SELECT COUNT(*) FROM pending_authorizations) + (SELECT COUNT(*) FROM rate_limits)`
     Then the diagnosis shows "Integer(0)"
 
+  # SPEC: fail closed; what the database said stays in the log, never in an answer to an anonymous client.
+  Scenario: While the token store cannot be used, agents get a 503 in their API's shape without the database's words
+    Given the proxy is running
+    When I apply the fix `ALTER TABLE agent_tokens RENAME TO agent_tokens_away`
+    And the agent sends a chat request with a made-up token
+    Then the response status is 503
+    And the response says "token store is unavailable"
+    And the response does not say "agent_tokens"
+    And the response does not say "no such table"
+    And the response does not say "os error"
+
   # SPEC: the OIDC state is bound to the browser that started the sign-in (login CSRF).
   Scenario: A callback URL opened in another browser signs nobody in
     Given the proxy is running

@@ -140,8 +140,9 @@ pub async fn layer(State(state): State<Arc<AgentState>>, request: Request, next:
         Verdict::Unavailable(e) => {
             tracing::error!(route = route.label(), "token store unavailable: {e}");
             state.metrics.request(route.label(), "store_unavailable");
-            let message = format!("The proxy's token store is unavailable ({e}); try again shortly.");
-            return errors::response(route.api(), 503, &message);
+            // The driver's text stays in the log: it names hosts, ports and files the client has no business with.
+            let message = "The proxy's token store is unavailable; try again shortly.";
+            return errors::response(route.api(), 503, message);
         }
         Verdict::Authenticated(record) => {
             tracing::debug!(user = %record.user_email, token_id = record.id, "authenticated");

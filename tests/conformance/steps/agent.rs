@@ -121,6 +121,18 @@ async fn response_says(world: &mut KitWorld, words: String) {
     assert!(r.body.contains(&words), "{}", r.body);
 }
 
+#[then(expr = "the response does not say {string}")]
+async fn response_does_not_say(world: &mut KitWorld, words: String) {
+    let r = world.reply.as_ref().expect("a reply");
+    assert!(!r.body.to_lowercase().contains(&words.to_lowercase()), "{}", r.body);
+}
+
+#[when("the agent sends a chat request with a made-up token")]
+async fn made_up(world: &mut KitWorld) {
+    let token = llm_sso_kit::contract::generate_token();
+    send(world, "POST", "/v1/chat/completions", Some(token), Some(chat_body())).await;
+}
+
 #[when(expr = "the agent sends {int} chat requests with made-up tokens")]
 async fn flood(world: &mut KitWorld, n: usize) {
     for i in 0..n {
