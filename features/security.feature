@@ -74,6 +74,35 @@ Feature: Security rules
     Then the response status is 429
     And the response says "Too many sign-ins in progress"
 
+  # SPEC: a terminal's request belongs to the first browser that enters its code (RFC 8628 section 5.4).
+  Scenario: A code entered in a second browser cannot take the terminal's sign-in over
+    Given the proxy is running
+    When a terminal asks for a sign-in code
+    And I open the verification link and confirm the code
+    And another browser enters the terminal's code
+    Then the page status is 409
+    And the page says "already in use"
+    When I open the verification link and confirm the code
+    Then the page shows the address and the program of the terminal that asked
+    Given the identity provider signs in "alice@company.com" next
+    When I sign in with "google" for the terminal
+    And I enter the confirmation code printed for "alice@company.com"
+    Then the page says "Terminal signed in"
+    When the terminal polls after the interval
+    Then the terminal receives an agent token
+
+  # SPEC: the device forms carry CSRF tokens bound to the browser.
+  Scenario: The device forms refuse a post without the page's token
+    Given the proxy is running
+    When a terminal asks for a sign-in code
+    And the terminal's code is posted to the verification page without the form's token
+    Then the page status is 403
+    When I open the verification link and confirm the code
+    And a refusal is posted without the form's token
+    Then the page status is 403
+    When the terminal polls
+    Then the terminal is told "authorization_pending"
+
   # SPEC: revocation is a soft delete (is_active = 0); a revoked token is refused on its next request.
   Scenario: A token revoked with the guide's SQL is refused on its next request
     Given the proxy is running

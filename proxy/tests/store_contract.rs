@@ -441,9 +441,10 @@ async fn a_terminal_request_is_found_by_its_user_code_answered_once_and_collecte
     assert!(store.find_device("u2".into(), NOW).await.unwrap().is_none());
     assert_eq!(store.poll_device("d1".into(), NOW, 5).await.unwrap(), DevicePoll::Pending);
     assert!(store.bind_device("d1".into(), "browser-1".into(), NOW).await.unwrap());
-    assert!(store.bind_device("d1".into(), "browser-2".into(), NOW).await.unwrap(), "the last browser to enter it");
+    assert!(store.bind_device("d1".into(), "browser-1".into(), NOW).await.unwrap(), "the same browser again");
+    assert!(!store.bind_device("d1".into(), "browser-2".into(), NOW).await.unwrap(), "the first browser keeps it");
     let bound = store.get_pending("d1".into(), PendingKind::Device).await.unwrap().unwrap();
-    assert_eq!(bound.browser_hash.as_deref(), Some("browser-2"));
+    assert_eq!(bound.browser_hash.as_deref(), Some("browser-1"));
     assert!(!store.bind_device("d1".into(), "late".into(), NOW + 600).await.unwrap(), "not after expiry");
     assert!(store.decide_device("d1".into(), alice(), NOW).await.unwrap());
     assert!(!store.bind_device("d1".into(), "browser-3".into(), NOW).await.unwrap(), "not once answered");

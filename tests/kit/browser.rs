@@ -35,6 +35,27 @@ impl Page {
         self.html.split(&marker).nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string()
     }
 
+    /// The hidden fields of the form that posts to `action` (name, value), as a browser would send them:
+    /// whatever the page carries (a CSRF token, an id), without the kit knowing their names.
+    pub fn hidden_fields(&self, action: &str) -> Vec<(String, String)> {
+        let marker = format!("action=\"{action}\"");
+        let Some(form) = self.html.split(&marker).nth(1).and_then(|rest| rest.split("</form>").next()) else {
+            return Vec::new();
+        };
+        let attribute = |tag: &str, name: &str| {
+            let key = format!("{name}=\"");
+            tag.split(&key)
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(|v| Page { status: self.status, headers: Default::default(), html: v.to_string() }.text())
+        };
+        form.split("<input")
+            .skip(1)
+            .filter(|tag| tag.contains("type=\"hidden\""))
+            .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value").unwrap_or_default())))
+            .collect()
+    }
+
     /// The agent token on a success page, if there is one.
     pub fn token(&self) -> Option<String> {
         let token = self.html.split("id=\"token\" readonly value=\"").nth(1).and_then(|r| r.split('"').next())?;
@@ -89,6 +110,14 @@ impl Browser {
     pub async fn open(&mut self, url: &str) -> Page {
         let response = self.client.get(url).send().await.expect("page answers");
         self.follow(response).await
+    }
+
+    /// Submits the form of `page` that posts to `action` (a path on `base`): its hidden fields, plus `fields`.
+    pub async fn submit(&mut self, page: &Page, base: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let hidden = page.hidden_fields(action);
+        let mut form: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        form.extend_from_slice(fields);
+        self.post(&format!("{base}{action}"), &form).await
     }
 
     pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {

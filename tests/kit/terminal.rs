@@ -138,7 +138,7 @@ pub async fn approve_on_another_device(
     let form = browser.open(link).await;
     assert_eq!(form.status, 200, "{}", form.html);
     assert_eq!(form.input("user_code"), code, "the link fills the code in");
-    let details = browser.post(&url("/auth/device"), &[("user_code", code)]).await;
+    let details = browser.submit(&form, &proxy.base_url(), "/auth/device", &[("user_code", code)]).await;
     assert_eq!(details.status, 200, "{}", details.html);
     let text = details.text();
     assert!(text.contains(code) && text.contains("127.0.0.1"), "{text}");

@@ -124,9 +124,9 @@ async fn a_refused_or_expired_terminal_sign_in_ends_with_a_clear_message() {
     let login = Login::start(&terminal, &["login", "--proxy", &proxy_url]).await;
     let (user_code, _) = login.code().await;
     let mut browser = Browser::new();
-    let details = browser.post(&s.url("/auth/device"), &[("user_code", &user_code)]).await;
-    let device = details.input("device");
-    let refused = browser.post(&s.url("/auth/device/refuse"), &[("device", &device)]).await;
+    let form = browser.open(&s.url("/auth/device")).await;
+    let details = browser.submit(&form, &s.proxy.base_url(), "/auth/device", &[("user_code", &user_code)]).await;
+    let refused = browser.submit(&details, &s.proxy.base_url(), "/auth/device/refuse", &[]).await;
     assert!(refused.text().contains("Sign-in refused"), "{}", refused.text());
     let (status, output) = login.finish().await;
     assert_eq!(status, 1, "{output}");

@@ -54,6 +54,31 @@ pub fn browser_hash(secret: &str) -> String {
     crate::tokens::hex_lower(&Sha256::digest(secret.as_bytes()))
 }
 
+/// The browser's binding secret if it sent one (no new one is made up).
+pub fn presented_browser(headers: &HeaderMap, https: bool) -> Option<String> {
+    read(headers, BROWSER, https)
+}
+
+/// The CSRF token of `form` for the browser whose binding secret is `secret`: derived from the secret, so
+/// only a page this proxy served to that browser carries it (another site can neither read the HttpOnly
+/// cookie nor the page), and nothing needs storing.
+pub fn form_token(secret: &str, form: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"llm-sso form token\n");
+    hasher.update(form.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(secret.as_bytes());
+    crate::tokens::hex_lower(&hasher.finalize())
+}
+
+/// Whether `presented` is the browser's token for `form` (compared in constant time).
+pub fn form_token_matches(headers: &HeaderMap, https: bool, form: &str, presented: &str) -> bool {
+    let Some(secret) = presented_browser(headers, https) else { return false };
+    let expected = form_token(&secret, form);
+    expected.len() == presented.len()
+        && expected.bytes().zip(presented.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
 /// The stored hash to match at the callback; a browser without the cookie matches nothing.
 pub fn presented_browser_hash(headers: &HeaderMap, https: bool) -> String {
     read(headers, BROWSER, https).map_or_else(|| "-".to_string(), |v| browser_hash(&v))

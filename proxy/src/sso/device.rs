@@ -272,16 +272,66 @@ async fn deliver(state: &SsoState, row: Pending, now: i64) -> Response {
 pub struct CodeQuery {
     #[serde(default)]
     user_code: String,
+    #[serde(default)]
+    csrf_token: String,
 }
 
-fn entry_form(state: &SsoState, status: StatusCode, typed: &str, message: Option<&str>) -> Response {
+/// The names the two device forms' CSRF tokens are derived under ([`cookies::form_token`]).
+const CODE_FORM: &str = "device code";
+const REFUSE_FORM: &str = "device refuse";
+
+/// The code form, with this browser's CSRF token (and its binding cookie when it has none yet).
+fn entry_form(
+    state: &SsoState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    typed: &str,
+    message: Option<&str>,
+) -> Response {
+    let https = state.config.base_url().starts_with("https://");
+    let (browser, new_browser) = cookies::browser(headers, https);
     let user_code: String = typed.chars().filter(|c| !c.is_control()).take(16).collect();
-    state.pages.render(status, "device.html", context! { user_code, message })
+    let csrf_token = cookies::form_token(&browser, CODE_FORM);
+    let mut page = state.pages.render(status, "device.html", context! { user_code, message, csrf_token });
+    if new_browser {
+        cookies::set_browser(&mut page, &browser, https);
+    }
+    page
 }
 
 /// `GET /auth/device` (the verification URI; `?user_code=` fills the form in).
-pub async fn entry_page(State(state): State<Arc<SsoState>>, Query(q): Query<CodeQuery>) -> Response {
-    entry_form(&state, StatusCode::OK, &q.user_code, None)
+pub async fn entry_page(
+    State(state): State<Arc<SsoState>>,
+    headers: HeaderMap,
+    Query(q): Query<CodeQuery>,
+) -> Response {
+    entry_form(&state, &headers, StatusCode::OK, &q.user_code, None)
+}
+
+/// A device form posted without this browser's token: another site's form, or a page from before the
+/// cookie was cleared. Nothing was looked up.
+fn forged(state: &SsoState) -> Response {
+    state.pages.error(
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "This form was not sent by a page this proxy showed in this browser (it may come from another site, \
+         or the browser's cookies were cleared). Open the link your terminal shows and type the code again.",
+        None,
+        false,
+    )
+}
+
+/// The code was entered in another browser first: that browser holds the request.
+fn in_use(state: &SsoState) -> Response {
+    state.pages.error(
+        StatusCode::CONFLICT,
+        "Code already in use",
+        "This code was already entered in another browser, which now holds the sign-in. If that was not you, \
+         someone else knows your code: refuse it there if you can, and run `llm-sso-proxy login` in your \
+         terminal again for a new code.",
+        None,
+        false,
+    )
 }
 
 /// `POST /auth/device`: a typed code. The right one shows who asked and how to sign
@@ -296,7 +346,11 @@ pub async fn verify(
     if let Err(r) = guard::blocked(&state, &client).await {
         return r;
     }
-    let typed = form.map(|Form(f)| f.user_code).unwrap_or_default();
+    let https = state.config.base_url().starts_with("https://");
+    let CodeQuery { user_code: typed, csrf_token } = form.map(|Form(f)| f).unwrap_or_default();
+    if !cookies::form_token_matches(&headers, https, CODE_FORM, &csrf_token) {
+        return forged(&state);
+    }
     let now = state.clock.now();
     let found = match normalize_user_code(&typed) {
         None => None,
@@ -308,19 +362,37 @@ pub async fn verify(
     let Some((code, request)) = found else {
         guard::fail(&state, &client).await;
         let message = "Unknown or expired code. Check the code in your terminal, or run the sign-in there again.";
-        return entry_form(&state, StatusCode::UNPROCESSABLE_ENTITY, &typed, Some(message));
+        return entry_form(&state, &headers, StatusCode::UNPROCESSABLE_ENTITY, &typed, Some(message));
     };
-    // Only this browser, which saw who asked, can sign in for the request: a sign-in link for it sent to
-    // someone else (remote phishing, RFC 8628 section 5.4) signs nobody in.
-    let https = state.config.base_url().starts_with("https://");
-    let (browser, new_browser) = cookies::browser(&headers, https);
-    match state.store.bind_device(request.id.clone(), cookies::browser_hash(&browser), now).await {
+    // The first browser to enter the code holds the request: only it, which saw who asked, can sign in for
+    // it or refuse it. A sign-in link sent to someone else (remote phishing, RFC 8628 section 5.4) signs
+    // nobody in, and whoever learns the code later cannot take the request over.
+    let Some(browser) = cookies::presented_browser(&headers, https) else { return forged(&state) };
+    let browser_hash = cookies::browser_hash(&browser);
+    match state.store.bind_device(request.id.clone(), browser_hash.clone(), now).await {
         Ok(true) => {}
-        Ok(false) => return gone_page(&state),
+        Ok(false) => {
+            let held = state.store.get_pending(request.id.clone(), PendingKind::Device).await;
+            return match held {
+                Ok(Some(p))
+                    if p.device_status == Some(DeviceStatus::Pending)
+                        && p.expires_at > now
+                        && p.browser_hash.as_deref().is_some_and(|h| h != browser_hash) =>
+                {
+                    tracing::warn!(
+                        client = %client.key,
+                        "a terminal's code was entered in a second browser: refused, the first browser holds it"
+                    );
+                    in_use(&state)
+                }
+                Ok(_) => gone_page(&state),
+                Err(e) => state.store_error(&e),
+            };
+        }
         Err(e) => return state.store_error(&e),
     }
     let providers: Vec<String> = state.providers.keys().cloned().collect();
-    let mut page = state.pages.render(
+    state.pages.render(
         StatusCode::OK,
         "device_confirm.html",
         context! {
@@ -331,24 +403,43 @@ pub async fn verify(
             requested_at => to_sqlite(request.created_at),
             renewal => request.renew_token_hash.is_some(),
             providers,
+            csrf_token => cookies::form_token(&browser, REFUSE_FORM),
         },
-    );
-    if new_browser {
-        cookies::set_browser(&mut page, &browser, https);
-    }
-    page
+    )
 }
 
 #[derive(Deserialize, Default)]
 pub struct RefuseForm {
     #[serde(default)]
     device: String,
+    #[serde(default)]
+    csrf_token: String,
 }
 
-/// `POST /auth/device/refuse`: "this was not me". The terminal hears `access_denied`.
-pub async fn refuse(State(state): State<Arc<SsoState>>, form: Result<Form<RefuseForm>, FormRejection>) -> Response {
-    let id = form.map(|Form(f)| f.device).unwrap_or_default();
-    match state.store.decide_device(id, DeviceDecision::Deny, state.clock.now()).await {
+/// `POST /auth/device/refuse`: "this was not me", from the browser that holds the request. The terminal
+/// hears `access_denied`.
+pub async fn refuse(
+    State(state): State<Arc<SsoState>>,
+    headers: HeaderMap,
+    form: Result<Form<RefuseForm>, FormRejection>,
+) -> Response {
+    let https = state.config.base_url().starts_with("https://");
+    let RefuseForm { device: id, csrf_token } = form.map(|Form(f)| f).unwrap_or_default();
+    if !cookies::form_token_matches(&headers, https, REFUSE_FORM, &csrf_token) {
+        return forged(&state);
+    }
+    // The binding never changes once made, so checking it before the decision is not a race.
+    let presented = cookies::presented_browser_hash(&headers, https);
+    let now = state.clock.now();
+    match state.store.get_pending(id.clone(), PendingKind::Device).await {
+        Ok(Some(p)) if p.browser_hash.as_deref() == Some(presented.as_str()) => {}
+        Ok(Some(p)) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > now => {
+            return in_use(&state);
+        }
+        Ok(_) => return gone_page(&state),
+        Err(e) => return state.store_error(&e),
+    }
+    match state.store.decide_device(id, DeviceDecision::Deny, now).await {
         Ok(true) => {
             tracing::warn!("a terminal sign-in was refused by the person it was shown to");
             done(&state, "Sign-in refused", "The terminal that asked was refused and gets no token.")

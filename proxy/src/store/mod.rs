@@ -288,8 +288,9 @@ pub trait Store: Send + Sync + 'static {
     /// A terminal's poll: counts it against the interval (`interval` seconds, plus 5
     /// per earlier slow_down) and, when the request is approved, takes it (single use).
     fn poll_device(&self, id: &str, now: UnixSeconds, interval: u32) -> Result<DevicePoll, StoreError>;
-    /// Binds an unexpired pending request to the browser that entered its user code (the SHA-256 of its
-    /// binding cookie): only that browser can sign in for it. False if the request is over.
+    /// Binds an unexpired pending request to the first browser that enters its user code (the SHA-256 of its
+    /// binding cookie), once: only that browser can sign in for it or refuse it. False if the request is over
+    /// or another browser holds it.
     fn bind_device(&self, id: &str, browser_hash: &str, now: UnixSeconds) -> Result<bool, StoreError>;
     /// Answers an unexpired pending request; false if it was answered already or expired.
     fn decide_device(&self, id: &str, decision: &DeviceDecision, now: UnixSeconds) -> Result<bool, StoreError>;
@@ -473,7 +474,7 @@ impl AsyncStore {
         poll_device(id: String, now: UnixSeconds, interval: u32) -> DevicePoll,
         |s| s.poll_device(&id, now, interval), |p| p.poll_device(&id, now, interval));
     operation!(
-        /// Binds a pending terminal request to the browser that entered its user code.
+        /// Binds a pending terminal request to the first browser that enters its user code (never another).
         bind_device(id: String, browser_hash: String, now: UnixSeconds) -> bool,
         |s| s.bind_device(&id, &browser_hash, now), |p| p.bind_device(&id, &browser_hash, now));
     operation!(

@@ -460,7 +460,8 @@ impl PgStore {
 
     pub async fn bind_device(&self, id: &str, browser_hash: &str, now: UnixSeconds) -> Result<bool, StoreError> {
         let sql = "UPDATE pending_authorizations SET browser_hash = $2 \
-                   WHERE id = $1 AND kind = 'device' AND device_status = 'pending' AND expires_at > $3";
+                   WHERE id = $1 AND kind = 'device' AND device_status = 'pending' AND expires_at > $3 \
+                 AND (browser_hash IS NULL OR browser_hash = $2)";
         Ok(self.execute(sql, &[&id, &browser_hash, &time(now)]).await? == 1)
     }
 

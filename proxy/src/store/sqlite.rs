@@ -511,7 +511,8 @@ impl Store for SqliteStore {
         self.with(|c| {
             let changed = c.execute(
                 "UPDATE pending_authorizations SET browser_hash = ?2 \
-                 WHERE id = ?1 AND kind = 'device' AND device_status = 'pending' AND expires_at > ?3",
+                 WHERE id = ?1 AND kind = 'device' AND device_status = 'pending' AND expires_at > ?3 \
+                 AND (browser_hash IS NULL OR browser_hash = ?2)",
                 params![id, browser_hash, to_sqlite(now)],
             )?;
             Ok(changed == 1)

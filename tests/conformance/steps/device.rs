@@ -160,16 +160,17 @@ async fn open_link(world: &mut KitWorld) {
     assert_eq!(form.status.as_u16(), 200, "{}", form.text());
     let shown = form.input("user_code");
     assert_eq!(format!("\"{shown}\""), code, "the link fills the code in");
-    let url = format!("{}/auth/device", world.base_url());
-    world.page = Some(world.browser.post(&url, &[("user_code", &shown)]).await);
+    let base = world.base_url();
+    world.page = Some(world.browser.submit(&form, &base, "/auth/device", &[("user_code", &shown)]).await);
 }
 
 #[when("I enter a wrong user code on the verification page")]
 async fn wrong_user_code(world: &mut KitWorld) {
     let real = device(world)["user_code"].as_str().unwrap_or_default().to_string();
     let wrong = if real == "BBBB-BBBB" { "CCCC-CCCC" } else { "BBBB-BBBB" };
-    let url = format!("{}/auth/device", world.base_url());
-    world.page = Some(world.browser.post(&url, &[("user_code", wrong)]).await);
+    let base = world.base_url();
+    let form = world.browser.open(&format!("{base}/auth/device")).await;
+    world.page = Some(world.browser.submit(&form, &base, "/auth/device", &[("user_code", wrong)]).await);
 }
 
 #[then("the page shows the address and the program of the terminal that asked")]
@@ -209,11 +210,10 @@ async fn link_elsewhere(world: &mut KitWorld, provider: String) {
 
 #[when("I refuse the terminal's sign-in")]
 async fn refuse(world: &mut KitWorld) {
-    let page = world.page.as_ref().expect("the verification page");
-    let id = page.input("device");
-    assert!(!id.is_empty(), "the page offers to refuse:\n{}", page.text());
-    let url = format!("{}/auth/device/refuse", world.base_url());
-    world.page = Some(world.browser.post(&url, &[("device", &id)]).await);
+    let page = world.page.take().expect("the verification page");
+    assert!(!page.hidden_fields("/auth/device/refuse").is_empty(), "the page offers to refuse:\n{}", page.text());
+    let base = world.base_url();
+    world.page = Some(world.browser.submit(&page, &base, "/auth/device/refuse", &[]).await);
 }
 
 #[then("the diagnosis never shows the device code or the user code")]
@@ -225,4 +225,34 @@ async fn hashed(world: &mut KitWorld) {
     for secret in [device_code.to_uppercase(), user_code.to_uppercase(), user_code.replace('-', "")] {
         assert!(!all.contains(&secret), "stored in the clear: {secret}");
     }
+}
+
+#[when("another browser enters the terminal's code")]
+async fn other_browser_enters(world: &mut KitWorld) {
+    let code = device(world)["user_code"].as_str().unwrap_or_default().to_string();
+    let base = world.base_url();
+    let mut other = llm_sso_kit::browser::Browser::new();
+    let form = other.open(&format!("{base}/auth/device")).await;
+    world.page = Some(other.submit(&form, &base, "/auth/device", &[("user_code", &code)]).await);
+}
+
+/// A form another site makes the user's browser send: the browser's cookie may go with it, the page's
+/// hidden token cannot.
+#[when("the terminal's code is posted to the verification page without the form's token")]
+async fn forged_code(world: &mut KitWorld) {
+    let code = device(world)["user_code"].as_str().unwrap_or_default().to_string();
+    let base = world.base_url();
+    world.browser.open(&format!("{base}/auth/device")).await;
+    world.page = Some(world.browser.post(&format!("{base}/auth/device"), &[("user_code", &code)]).await);
+}
+
+#[when("a refusal is posted without the form's token")]
+async fn forged_refusal(world: &mut KitWorld) {
+    let page = world.page.as_ref().expect("the verification page");
+    let fields = page.hidden_fields("/auth/device/refuse");
+    assert!(!fields.is_empty(), "the page offers to refuse:\n{}", page.text());
+    let without: Vec<(&str, &str)> =
+        fields.iter().filter(|(k, _)| !k.contains("csrf")).map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let url = format!("{}/auth/device/refuse", world.base_url());
+    world.page = Some(world.browser.post(&url, &without).await);
 }
