@@ -59,8 +59,8 @@ async fn up_serves_the_offline_stack_end_to_end_and_stops_on_ctrl_c() {
     let login = Login::start(&terminal, &["login", "--proxy", "http://127.0.0.1:8080"]).await;
     let (user_code, link) = login.code().await;
     let mut phone = Browser::new();
-    phone.open(&link).await;
-    let details = phone.post("http://127.0.0.1:8080/auth/device", &[("user_code", &user_code)]).await;
+    let form = phone.open(&link).await;
+    let details = phone.submit(&form, "http://127.0.0.1:8080", "/auth/device", &[("user_code", &user_code)]).await;
     let device = details.input("device");
     let idp_page = phone.open(&format!("http://127.0.0.1:8080/auth/login/google?device={device}")).await;
     let confirm = phone
