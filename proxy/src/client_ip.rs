@@ -54,6 +54,16 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The network a client's address belongs to, for the caps that one host with many addresses must not
+/// escape: the IPv4 /24 or the IPv6 /48 (`203.0.113.0/24`, `2001:db8:1::/48`).
+pub fn network_key(ip: IpAddr) -> String {
+    let net = match canonical(ip) {
+        IpAddr::V4(v4) => ipnet::Ipv4Net::new(v4, 24).map(|n| IpNet::V4(n.trunc())),
+        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 48).map(|n| IpNet::V6(n.trunc())),
+    };
+    net.map_or_else(|_| ip.to_string(), |n| n.to_string())
+}
+
 /// The key backoff and the sign-in caps count by: the IPv4 address, or the IPv6 /64.
 pub fn rate_key(ip: IpAddr) -> String {
     match canonical(ip) {
@@ -113,6 +123,15 @@ mod tests {
         assert_eq!(client_ip(proxy, &headers(&["::ffff:198.51.100.9"]), &trusted), ip("198.51.100.9"));
         // A mapped trusted peer is the trusted IPv4 proxy.
         assert_eq!(client_ip(ip("::ffff:10.0.0.5"), &headers(&["198.51.100.9"]), &trusted), ip("198.51.100.9"));
+    }
+
+    #[test]
+    fn networks_are_ipv4_24_and_ipv6_48() {
+        let key = |s: &str| network_key(s.parse().unwrap());
+        assert_eq!(key("203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(key("::ffff:203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(key("2001:db8:1:2:3::4"), "2001:db8:1::/48");
+        assert_eq!(key("2001:db8:1:ffff::1"), key("2001:db8:1::9"));
     }
 
     #[test]

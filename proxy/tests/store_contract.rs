@@ -12,7 +12,7 @@ use llm_sso_proxy::store::postgres::{self, PgStore};
 use llm_sso_proxy::store::sqlite::{self, SqliteStore};
 use llm_sso_proxy::store::{
     Admission, AsyncStore, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind,
-    Schedule,
+    RequestLimit, Schedule,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,9 +104,13 @@ contract!(
     of_fifty_racing_polls_of_an_approved_request_exactly_one_collects_it,
     an_expired_or_refused_terminal_request_says_so,
     a_holder_revokes_a_token_by_its_hash,
+    one_network_is_capped_and_identified_steps_pass_a_full_table,
+    a_token_bucket_holds_under_concurrency_refills_and_takes_back,
 );
 
 const NOW: i64 = 1_800_000_000; // 2027-01-15 08:00:00 UTC
+/// The network every test row comes from unless a test says otherwise.
+const NET: &str = "10.0.0.0/24";
 
 fn new_token(hash: &str, user: &str, email: &str) -> NewToken {
     NewToken {
@@ -169,7 +173,8 @@ async fn revoking_a_user_revokes_every_active_token_of_theirs(s: Subject) {
 async fn pending_rows_are_single_use_and_bounded_in_time(s: Subject) {
     let store = s.store;
     let caps = PendingCaps::default();
-    let stored = store.insert_pending(pending("s1", PendingKind::Oidc, "10.0.0.1", NOW + 600), NOW, caps).await;
+    let stored =
+        store.insert_pending(pending("s1", PendingKind::Oidc, "10.0.0.1", NOW + 600), NET.into(), NOW, caps).await;
     assert_eq!(stored.unwrap(), Admission::Stored);
     let take =
         |id: &str, kind, browser: Option<&str>, at| store.take_pending(id.into(), kind, browser.map(Into::into), at);
@@ -178,7 +183,10 @@ async fn pending_rows_are_single_use_and_bounded_in_time(s: Subject) {
     let taken = take("s1", PendingKind::Oidc, Some("b"), NOW).await.unwrap().unwrap();
     assert_eq!((taken.nonce.as_deref(), taken.expires_at), (Some("n"), NOW + 600));
     assert!(take("s1", PendingKind::Oidc, None, NOW).await.unwrap().is_none(), "single use");
-    store.insert_pending(pending("c1", PendingKind::Confirmation, "10.0.0.1", NOW + 600), NOW, caps).await.unwrap();
+    store
+        .insert_pending(pending("c1", PendingKind::Confirmation, "10.0.0.1", NOW + 600), NET.into(), NOW, caps)
+        .await
+        .unwrap();
     assert_eq!(store.claim_attempt("c1".into(), 2, NOW).await.unwrap().unwrap().attempts, 1);
     assert_eq!(store.claim_attempt("c1".into(), 2, NOW).await.unwrap().unwrap().attempts, 2);
     assert!(store.claim_attempt("c1".into(), 2, NOW).await.unwrap().is_none(), "never past the maximum");
@@ -190,7 +198,10 @@ async fn pending_rows_are_single_use_and_bounded_in_time(s: Subject) {
 async fn fifty_parallel_claims_never_pass_the_maximum(s: Subject) {
     let store = s.store;
     let caps = PendingCaps::default();
-    store.insert_pending(pending("c", PendingKind::Confirmation, "10.0.0.1", NOW + 600), NOW, caps).await.unwrap();
+    store
+        .insert_pending(pending("c", PendingKind::Confirmation, "10.0.0.1", NOW + 600), NET.into(), NOW, caps)
+        .await
+        .unwrap();
     let claims = (0..50).map(|_| {
         let store = store.clone();
         tokio::spawn(async move { store.claim_attempt("c".into(), 3, NOW).await })
@@ -212,7 +223,7 @@ async fn of_fifty_racing_takes_exactly_one_wins(s: Subject) {
     for round in 0..3 {
         let id = format!("race{round}");
         let p = pending(&id, PendingKind::Oidc, "10.0.0.1", NOW + 600);
-        store.insert_pending(p, NOW, PendingCaps::default()).await.unwrap();
+        store.insert_pending(p, NET.into(), NOW, PendingCaps::default()).await.unwrap();
         let takes = (0..50).map(|_| {
             let (store, id) = (store.clone(), id.clone());
             tokio::spawn(async move { store.take_pending(id, PendingKind::Oidc, None, NOW).await })
@@ -230,13 +241,13 @@ async fn sign_in_caps_hold_under_a_race(s: Subject) {
     let store = s.store;
     // Several rounds, each a new client: a race lost only sometimes must still be caught.
     for round in 0..5 {
-        let caps = PendingCaps { per_client: 5, total: 1000 };
+        let caps = PendingCaps { per_client: 5, per_network: 1000, total: 1000 };
         let ip = format!("10.0.{round}.1");
         let inserts = (0..30).map(|i| {
             let (store, ip) = (store.clone(), ip.clone());
             tokio::spawn(async move {
                 let p = pending(&format!("p{round}-{i}"), PendingKind::Oidc, &ip, NOW + 600);
-                store.insert_pending(p, NOW, caps).await
+                store.insert_pending(p, NET.into(), NOW, caps).await
             })
         });
         let inserts: Vec<_> = inserts.collect();
@@ -245,17 +256,17 @@ async fn sign_in_caps_hold_under_a_race(s: Subject) {
             match insert.await.unwrap().unwrap() {
                 Admission::Stored => stored += 1,
                 Admission::ClientCapReached => {}
-                Admission::TotalCapReached => panic!("the client cap comes first here"),
+                Admission::TotalCapReached | Admission::NetworkCapReached => panic!("the client cap comes first here"),
             }
         }
         assert_eq!(stored, 5, "round {round}: exactly the per-client cap");
     }
     // Other clients fill the store to the total cap, then it holds.
-    let caps = PendingCaps { per_client: 5, total: 28 };
+    let caps = PendingCaps { per_client: 5, per_network: 1000, total: 28 };
     let mut outcomes = Vec::new();
     for i in 0..5 {
         let p = pending(&format!("q{i}"), PendingKind::Oidc, &format!("10.1.0.{i}"), NOW + 600);
-        outcomes.push(store.insert_pending(p, NOW, caps).await.unwrap());
+        outcomes.push(store.insert_pending(p, NET.into(), NOW, caps).await.unwrap());
     }
     let total_refused = outcomes.iter().filter(|a| **a == Admission::TotalCapReached).count();
     assert_eq!(total_refused, 2, "{outcomes:?}");
@@ -264,7 +275,10 @@ async fn sign_in_caps_hold_under_a_race(s: Subject) {
 async fn expiry_is_exclusive_at_the_boundary(s: Subject) {
     let store = s.store;
     let caps = PendingCaps::default();
-    store.insert_pending(pending("e", PendingKind::Confirmation, "10.0.0.1", NOW + 60), NOW, caps).await.unwrap();
+    store
+        .insert_pending(pending("e", PendingKind::Confirmation, "10.0.0.1", NOW + 60), NET.into(), NOW, caps)
+        .await
+        .unwrap();
     assert!(store.claim_attempt("e".into(), 3, NOW + 60).await.unwrap().is_none(), "expired at expires_at");
     assert!(store.claim_attempt("e".into(), 3, NOW + 59).await.unwrap().is_some(), "alive one second before");
     assert!(store.take_pending("e".into(), PendingKind::Confirmation, None, NOW + 60).await.unwrap().is_none());
@@ -299,8 +313,11 @@ async fn concurrent_failures_each_count_and_set_the_block(s: Subject) {
 async fn pruning_removes_expired_sign_ins_and_idle_backoff_only(s: Subject) {
     let store = s.store;
     let caps = PendingCaps::default();
-    store.insert_pending(pending("old", PendingKind::Oidc, "10.0.0.1", NOW + 10), NOW, caps).await.unwrap();
-    store.insert_pending(pending("new", PendingKind::Oidc, "10.0.0.1", NOW + 1000), NOW, caps).await.unwrap();
+    store.insert_pending(pending("old", PendingKind::Oidc, "10.0.0.1", NOW + 10), NET.into(), NOW, caps).await.unwrap();
+    store
+        .insert_pending(pending("new", PendingKind::Oidc, "10.0.0.1", NOW + 1000), NET.into(), NOW, caps)
+        .await
+        .unwrap();
     let short: Schedule = Arc::new(|_| 5);
     let long: Schedule = Arc::new(|_| 200_000);
     store.record_failure("idle".into(), NOW - 100_000, short).await.unwrap();
@@ -434,7 +451,7 @@ fn alice() -> DeviceDecision {
 
 async fn a_terminal_request_is_found_by_its_user_code_answered_once_and_collected_once(s: Subject) {
     let store = s.store;
-    store.insert_pending(device_request("d1", "u1", NOW + 600), NOW, PendingCaps::default()).await.unwrap();
+    store.insert_pending(device_request("d1", "u1", NOW + 600), NET.into(), NOW, PendingCaps::default()).await.unwrap();
     let found = store.find_device("u1".into(), NOW).await.unwrap().expect("found by its user code");
     assert_eq!((found.id.as_str(), found.created_at), ("d1", NOW));
     assert_eq!(found.user_agent.as_deref(), Some("llm-sso-proxy/test"));
@@ -460,7 +477,7 @@ async fn a_terminal_request_is_found_by_its_user_code_answered_once_and_collecte
 
 async fn polling_faster_than_the_interval_slows_down_and_the_interval_grows(s: Subject) {
     let store = s.store;
-    store.insert_pending(device_request("d", "u", NOW + 600), NOW, PendingCaps::default()).await.unwrap();
+    store.insert_pending(device_request("d", "u", NOW + 600), NET.into(), NOW, PendingCaps::default()).await.unwrap();
     let poll = |at: i64| store.poll_device("d".into(), at, 5);
     assert_eq!(poll(NOW).await.unwrap(), DevicePoll::Pending, "the first poll is on time");
     assert_eq!(poll(NOW + 4).await.unwrap(), DevicePoll::SlowDown, "4 s after, with an interval of 5");
@@ -474,7 +491,10 @@ async fn of_fifty_racing_polls_of_an_approved_request_exactly_one_collects_it(s:
     let store = s.store;
     for round in 0..3 {
         let id = format!("race{round}");
-        store.insert_pending(device_request(&id, &id, NOW + 600), NOW, PendingCaps::default()).await.unwrap();
+        store
+            .insert_pending(device_request(&id, &id, NOW + 600), NET.into(), NOW, PendingCaps::default())
+            .await
+            .unwrap();
         assert!(store.decide_device(id.clone(), alice(), NOW).await.unwrap());
         let polls: Vec<_> = (0..50)
             .map(|_| {
@@ -493,16 +513,16 @@ async fn of_fifty_racing_polls_of_an_approved_request_exactly_one_collects_it(s:
 async fn an_expired_or_refused_terminal_request_says_so(s: Subject) {
     let store = s.store;
     let caps = PendingCaps::default();
-    store.insert_pending(device_request("late", "u-late", NOW + 60), NOW, caps).await.unwrap();
+    store.insert_pending(device_request("late", "u-late", NOW + 60), NET.into(), NOW, caps).await.unwrap();
     assert!(store.find_device("u-late".into(), NOW + 60).await.unwrap().is_none(), "expiry is exclusive");
     assert!(!store.decide_device("late".into(), alice(), NOW + 60).await.unwrap(), "no approval after expiry");
     assert_eq!(store.poll_device("late".into(), NOW + 60, 5).await.unwrap(), DevicePoll::Expired);
-    store.insert_pending(device_request("no", "u-no", NOW + 600), NOW, caps).await.unwrap();
+    store.insert_pending(device_request("no", "u-no", NOW + 600), NET.into(), NOW, caps).await.unwrap();
     assert!(store.decide_device("no".into(), DeviceDecision::Deny, NOW).await.unwrap());
     assert_eq!(store.poll_device("no".into(), NOW, 5).await.unwrap(), DevicePoll::Denied);
     assert!(!store.decide_device("no".into(), alice(), NOW).await.unwrap(), "a refusal is final");
     // The guide's way to move time: a hand edit of expires_at takes effect at once.
-    store.insert_pending(device_request("edited", "u-e", NOW + 600), NOW, caps).await.unwrap();
+    store.insert_pending(device_request("edited", "u-e", NOW + 600), NET.into(), NOW, caps).await.unwrap();
     (s.sql)("UPDATE pending_authorizations SET expires_at = '2000-01-01 00:00:00' WHERE id = 'edited'").unwrap();
     assert_eq!(store.poll_device("edited".into(), NOW, 5).await.unwrap(), DevicePoll::Expired);
 }
@@ -514,4 +534,61 @@ async fn a_holder_revokes_a_token_by_its_hash(s: Subject) {
     assert!(!store.revoke_token_hash("h-out".into()).await.unwrap(), "once");
     assert!(!store.find_token("h-out".into()).await.unwrap().unwrap().is_active);
     assert!(!store.revoke_token_hash("unknown".into()).await.unwrap());
+}
+
+async fn one_network_is_capped_and_identified_steps_pass_a_full_table(s: Subject) {
+    let store = s.store;
+    let caps = PendingCaps { per_client: 5, per_network: 8, total: 12 };
+    let mut outcomes = Vec::new();
+    for i in 0..10 {
+        let p = pending(&format!("n{i}"), PendingKind::Oidc, &format!("10.0.0.{i}"), NOW + 600);
+        outcomes.push(store.insert_pending(p, NET.into(), NOW, caps).await.unwrap());
+    }
+    let stored = outcomes.iter().filter(|a| **a == Admission::Stored).count();
+    assert_eq!(stored, 8, "one network, many addresses: at most per_network");
+    assert_eq!(outcomes[9], Admission::NetworkCapReached);
+    for i in 0..4 {
+        let p = pending(&format!("o{i}"), PendingKind::Oidc, &format!("10.1.{i}.1"), NOW + 600);
+        let net = format!("10.1.{i}.0/24");
+        assert_eq!(store.insert_pending(p, net, NOW, caps).await.unwrap(), Admission::Stored, "other networks");
+    }
+    let p = pending("full", PendingKind::Oidc, "10.2.0.1", NOW + 600);
+    assert_eq!(store.insert_pending(p, "10.2.0.0/24".into(), NOW, caps).await.unwrap(), Admission::TotalCapReached);
+    // Someone back from the IdP is not refused because strangers filled the table or their network.
+    let identified = PendingCaps { total: 100, per_network: 100, ..caps };
+    let p = pending("back", PendingKind::Confirmation, "10.0.0.200", NOW + 600);
+    assert_eq!(store.insert_pending(p, NET.into(), NOW, identified).await.unwrap(), Admission::Stored);
+}
+
+async fn a_token_bucket_holds_under_concurrency_refills_and_takes_back(s: Subject) {
+    let store = s.store;
+    let limit = RequestLimit { capacity: 10.0, window_seconds: 100.0 };
+    let racers: Vec<_> = (0..30)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take_request("b".into(), limit, NOW).await.unwrap() })
+        })
+        .collect();
+    let mut taken = 0;
+    for r in racers {
+        taken += usize::from(r.await.unwrap());
+    }
+    assert_eq!(taken, 10, "30 at once: exactly the capacity");
+    assert!(!store.take_request("b".into(), limit, NOW + 5).await.unwrap(), "0.5 refilled: not yet one");
+    assert!(store.take_request("b".into(), limit, NOW + 10).await.unwrap(), "one refilled after a tenth");
+    assert!(
+        !store.take_request("b".into(), limit, NOW - 1000).await.unwrap(),
+        "a clock that went back refills nothing"
+    );
+    store.give_back_request("b".into(), limit).await.unwrap();
+    assert!(store.take_request("b".into(), limit, NOW + 10).await.unwrap(), "given back");
+    assert!(store.take_request("other".into(), limit, NOW).await.unwrap(), "buckets are separate");
+    for _ in 0..20 {
+        store.give_back_request("other".into(), limit).await.unwrap();
+    }
+    let mut full = 0;
+    while store.take_request("other".into(), limit, NOW).await.unwrap() {
+        full += 1;
+    }
+    assert_eq!(full, 10, "never past the capacity");
 }

@@ -42,7 +42,9 @@ pub async fn begin(state: &SsoState, identity: Identity, outcome: Outcome, clien
         ..Pending::new(id.clone(), PendingKind::Confirmation, now, expires_at)
     };
     outcome.carry(&mut pending);
-    if let Err(r) = super::login::store_pending(state, pending, now).await {
+    // Back from the IdP with a verified identity: strangers filling the table do not refuse this step.
+    let caps = crate::store::PendingCaps::identified();
+    if let Err(r) = super::login::store_pending(state, pending, &client, caps, now).await {
         return r;
     }
     // The one place the code appears: the server console, at WARNING. The email is

@@ -31,7 +31,7 @@ use super::providers::Identity;
 use super::{SsoState, cookies, random};
 use crate::clock::to_sqlite;
 use crate::logging::outside;
-use crate::store::{DeviceDecision, DevicePoll, DeviceStatus, Pending, PendingKind};
+use crate::store::{DeviceDecision, DevicePoll, DeviceStatus, Pending, PendingCaps, PendingKind, RequestLimit};
 use crate::tokens;
 use axum::Form;
 use axum::Json;
@@ -55,6 +55,15 @@ const USER_CODE_LENGTH: usize = 8;
 
 /// How much of a terminal's `User-Agent` is kept and shown.
 const MAX_USER_AGENT_CHARS: usize = 200;
+
+/// Anonymous code requests per network (IPv4 /24, IPv6 /48): 20 at once, 20 more every 10 minutes.
+pub const CODE_REQUESTS_PER_NETWORK: RequestLimit = RequestLimit { capacity: 20.0, window_seconds: 600.0 };
+/// Code entries per network: 20 an hour. A right code gives its entry back, so this counts wrong ones.
+pub const CODE_ENTRIES_PER_NETWORK: RequestLimit = RequestLimit { capacity: 20.0, window_seconds: 3600.0 };
+/// Code entries from everyone together: 1 000 an hour. With at most 20 000 requests in progress
+/// ([`crate::store::MAX_PENDING_IDENTIFIED`]) and 20^8 codes, all the wrong guesses anyone can make in an
+/// hour hit a live code with a chance below 1 000 × 20 000 / 20^8 ≈ 1 in 1 280 (RFC 8628 section 5.1).
+pub const CODE_ENTRIES_IN_TOTAL: RequestLimit = RequestLimit { capacity: 1000.0, window_seconds: 3600.0 };
 
 /// A new user code, uniformly drawn (rejection sampling keeps every letter equally likely).
 pub fn new_user_code() -> String {
@@ -160,9 +169,27 @@ pub async fn request_code(
             }
         }
     };
+    let now = state.clock.now();
+    // A terminal that holds a token is someone: neither its network's budget nor the global cap refuses it.
+    let caps = if renew.is_some() { PendingCaps::identified() } else { PendingCaps::anonymous() };
+    if renew.is_none() {
+        let bucket = format!("device-code {}", client.network);
+        match state.store.take_request(bucket, CODE_REQUESTS_PER_NETWORK, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                state.metrics.event("device_code_network_limit");
+                tracing::warn!(network = %client.network, "terminal sign-in codes requested too fast from one network");
+                return oauth_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "slow_down",
+                    "Too many sign-in codes were requested from your network: wait a few minutes and try again.",
+                );
+            }
+            Err(e) => return unavailable(&e),
+        }
+    }
     let d = &state.config.sso.device;
     let (device_code, user_code) = (random(32), new_user_code());
-    let now = state.clock.now();
     let ttl = i64::from(d.code_expiry_minutes) * 60;
     let pending = Pending {
         code_hash: Some(user_code_hash(&user_code)),
@@ -172,13 +199,13 @@ pub async fn request_code(
         user_agent: user_agent(&headers),
         ..Pending::new(device_id(&device_code), PendingKind::Device, now, now + ttl)
     };
-    match super::login::admit(&state, pending, now).await {
+    match super::login::admit(&state, pending, &client, caps, now).await {
         Ok(()) => {}
-        Err(Refused::ClientCap) => {
+        Err(Refused::ClientCap | Refused::NetworkCap) => {
             return oauth_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "slow_down",
-                "Too many sign-ins in progress from your address: finish one, or wait until they expire.",
+                "Too many sign-ins in progress from your address or network: finish one, or wait until they expire.",
             );
         }
         Err(Refused::TotalCap) => {
@@ -308,6 +335,28 @@ pub async fn entry_page(
     entry_form(&state, &headers, StatusCode::OK, &q.user_code, None)
 }
 
+/// The network's or everyone's budget of code entries is spent: no lookup is made.
+fn too_many_guesses(state: &SsoState, client: &Client, everyone: bool) -> Response {
+    let message = if everyone {
+        state.metrics.event("user_code_total_limit");
+        tracing::error!(
+            "{} wrong terminal codes were entered on this proxy within the hour: code entry is paused until the \
+             budget refills (someone is guessing codes from many networks)",
+            CODE_ENTRIES_IN_TOTAL.capacity
+        );
+        "Too many wrong codes were entered on this proxy recently, so code entry is paused for a few minutes. \
+         Try again shortly."
+    } else {
+        state.metrics.event("user_code_network_limit");
+        tracing::warn!(network = %client.network, "too many terminal codes entered from one network");
+        "Too many codes were entered from your network within the hour. Wait a few minutes and try again."
+    };
+    let mut r =
+        state.pages.error(StatusCode::TOO_MANY_REQUESTS, "Please wait before trying again", message, None, false);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("180"));
+    r
+}
+
 /// A device form posted without this browser's token: another site's form, or a page from before the
 /// cookie was cleared. Nothing was looked up.
 fn forged(state: &SsoState) -> Response {
@@ -352,6 +401,24 @@ pub async fn verify(
         return forged(&state);
     }
     let now = state.clock.now();
+    // Every entry takes from its network's and everyone's budget before the lookup (so concurrent guesses
+    // cannot overshoot); a right code gives both back.
+    let budgets = [
+        (format!("user-code {}", client.network), CODE_ENTRIES_PER_NETWORK),
+        ("user-code *".to_string(), CODE_ENTRIES_IN_TOTAL),
+    ];
+    for (n, (bucket, limit)) in budgets.iter().enumerate() {
+        match state.store.take_request(bucket.clone(), *limit, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                for (taken, limit) in &budgets[..n] {
+                    let _ = state.store.give_back_request(taken.clone(), *limit).await;
+                }
+                return too_many_guesses(&state, &client, n == 1);
+            }
+            Err(e) => return state.store_error(&e),
+        }
+    }
     let found = match normalize_user_code(&typed) {
         None => None,
         Some(code) => match state.store.find_device(user_code_hash(&code), now).await {
@@ -364,6 +431,11 @@ pub async fn verify(
         let message = "Unknown or expired code. Check the code in your terminal, or run the sign-in there again.";
         return entry_form(&state, &headers, StatusCode::UNPROCESSABLE_ENTITY, &typed, Some(message));
     };
+    for (bucket, limit) in &budgets {
+        if let Err(e) = state.store.give_back_request(bucket.clone(), *limit).await {
+            tracing::error!("cannot give a code entry back: {e}");
+        }
+    }
     // The first browser to enter the code holds the request: only it, which saw who asked, can sign in for
     // it or refuse it. A sign-in link sent to someone else (remote phishing, RFC 8628 section 5.4) signs
     // nobody in, and whoever learns the code later cannot take the request over.

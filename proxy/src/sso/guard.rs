@@ -15,12 +15,14 @@ pub struct Client {
     pub ip: IpAddr,
     /// The IPv4 address or IPv6 /64 ([`client_ip::rate_key`]).
     pub key: String,
+    /// The IPv4 /24 or IPv6 /48 ([`client_ip::network_key`]).
+    pub network: String,
 }
 
 impl Client {
     pub fn of(state: &SsoState, peer: SocketAddr, headers: &HeaderMap) -> Client {
         let ip = client_ip::client_ip(peer.ip(), headers, &state.config.server.trusted_proxies);
-        Client { key: client_ip::rate_key(ip), ip }
+        Client { key: client_ip::rate_key(ip), network: client_ip::network_key(ip), ip }
     }
 }
 

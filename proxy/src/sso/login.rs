@@ -112,7 +112,7 @@ pub async fn start(
         Ok(url) => url,
         Err(e) => return sso_error_page(&state, &e),
     };
-    if let Err(r) = store_pending(&state, pending, now).await {
+    if let Err(r) = store_pending(&state, pending, &client, PendingCaps::anonymous(), now).await {
         return r;
     }
     let mut response = secure(Redirect::to(&url).into_response());
@@ -127,27 +127,40 @@ pub async fn start(
 pub enum Refused {
     /// This client has too many sign-ins in progress.
     ClientCap,
+    /// This client's network (IPv4 /24, IPv6 /48) has.
+    NetworkCap,
     /// The whole store has: many clients start sign-ins without finishing them.
     TotalCap,
     Store(crate::store::StoreError),
 }
 
-/// Stores a sign-in step (a browser's or a terminal's) under the caps: one decision, one place.
-pub async fn admit(state: &SsoState, pending: Pending, now: i64) -> Result<(), Refused> {
-    let key = pending.client_ip.clone().unwrap_or_default();
-    match state.store.insert_pending(pending, now, PendingCaps::default()).await {
+/// Stores a sign-in step (a browser's or a terminal's) under the caps: one decision, one place. `caps` is
+/// [`PendingCaps::anonymous`] unless the client has proven an identity.
+pub async fn admit(
+    state: &SsoState,
+    pending: Pending,
+    client: &Client,
+    caps: PendingCaps,
+    now: i64,
+) -> Result<(), Refused> {
+    match state.store.insert_pending(pending, client.network.clone(), now, caps).await {
         Ok(Admission::Stored) => Ok(()),
         Ok(Admission::ClientCapReached) => {
             state.metrics.event("pending_cap_client");
-            tracing::debug!(client = %key, "too many sign-ins in progress from one client");
+            tracing::debug!(client = %client.key, "too many sign-ins in progress from one client");
             Err(Refused::ClientCap)
+        }
+        Ok(Admission::NetworkCapReached) => {
+            state.metrics.event("pending_cap_network");
+            tracing::warn!(network = %client.network, "too many sign-ins in progress from one network");
+            Err(Refused::NetworkCap)
         }
         Ok(Admission::TotalCapReached) => {
             state.metrics.event("pending_cap_total");
             tracing::error!(
-                "{} sign-ins in progress: the global cap is reached and new sign-ins are refused until some \
-                 expire (many clients are starting sign-ins without finishing them)",
-                PendingCaps::default().total
+                "{} sign-ins in progress: the global cap is reached and new anonymous sign-ins are refused until \
+                 some expire (many networks are starting sign-ins without finishing them)",
+                caps.total
             );
             Err(Refused::TotalCap)
         }
@@ -156,13 +169,19 @@ pub async fn admit(state: &SsoState, pending: Pending, now: i64) -> Result<(), R
 }
 
 /// Stores a sign-in step under the caps; the page to show when it cannot be.
-pub async fn store_pending(state: &SsoState, pending: Pending, now: i64) -> Result<(), Response> {
-    admit(state, pending, now).await.map_err(|refused| match refused {
-        Refused::ClientCap => state.pages.error(
+pub async fn store_pending(
+    state: &SsoState,
+    pending: Pending,
+    client: &Client,
+    caps: PendingCaps,
+    now: i64,
+) -> Result<(), Response> {
+    admit(state, pending, client, caps, now).await.map_err(|refused| match refused {
+        Refused::ClientCap | Refused::NetworkCap => state.pages.error(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-ins in progress",
-            "Too many sign-ins were started from your address and not finished. Finish one, or wait ten \
-             minutes and start again.",
+            "Too many sign-ins were started from your address or network and not finished. Finish one, or wait \
+             ten minutes and start again.",
             None,
             false,
         ),

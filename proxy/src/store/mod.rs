@@ -186,17 +186,51 @@ impl Pending {
     }
 }
 
-/// Bounds on sign-ins in progress: per client (so one client cannot lock
-/// everyone out) and for the whole store (a safety net against many clients).
+/// Bounds on sign-ins in progress: per client and per network (so one client, or one host with many
+/// addresses, cannot lock everyone out) and for the whole store (a safety net against many networks).
+/// Anonymous work stops at [`MAX_PENDING`]; a step of someone who has proven an identity (back from the
+/// IdP, or holding a token) has room up to [`MAX_PENDING_IDENTIFIED`], so strangers filling the table
+/// never refuse them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PendingCaps {
     pub per_client: i64,
+    pub per_network: i64,
     pub total: i64,
 }
 
 impl Default for PendingCaps {
     fn default() -> Self {
-        PendingCaps { per_client: MAX_PENDING_PER_CLIENT, total: MAX_PENDING }
+        PendingCaps::anonymous()
+    }
+}
+
+impl PendingCaps {
+    /// For a step nobody has vouched for yet (a sign-in start, a terminal's first request).
+    pub fn anonymous() -> PendingCaps {
+        PendingCaps { per_client: MAX_PENDING_PER_CLIENT, per_network: MAX_PENDING_PER_NETWORK, total: MAX_PENDING }
+    }
+
+    /// For a step of someone who has proven an identity: neither strangers on their network nor strangers
+    /// filling the table refuse it (their own address keeps its cap).
+    pub fn identified() -> PendingCaps {
+        PendingCaps {
+            per_client: MAX_PENDING_PER_CLIENT,
+            per_network: MAX_PENDING_IDENTIFIED,
+            total: MAX_PENDING_IDENTIFIED,
+        }
+    }
+}
+
+/// A token bucket: at most `capacity` requests at once, refilled by `capacity` every `window_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestLimit {
+    pub capacity: f64,
+    pub window_seconds: f64,
+}
+
+impl RequestLimit {
+    pub fn per_second(&self) -> f64 {
+        if self.window_seconds > 0.0 { self.capacity / self.window_seconds } else { self.capacity }
     }
 }
 
@@ -206,6 +240,8 @@ pub enum Admission {
     Stored,
     /// This client has [`PendingCaps::per_client`] sign-ins in progress already.
     ClientCapReached,
+    /// This client's network (IPv4 /24, IPv6 /48) has [`PendingCaps::per_network`] in progress.
+    NetworkCapReached,
     /// The store holds [`PendingCaps::total`] sign-ins in progress.
     TotalCapReached,
 }
@@ -223,6 +259,10 @@ pub struct RateLimitRecord {
 pub const MAX_PENDING: i64 = 10_000;
 /// Most sign-ins in progress for one client IP (or IPv6 /64).
 pub const MAX_PENDING_PER_CLIENT: i64 = 20;
+/// Most sign-ins in progress for one network (IPv4 /24, IPv6 /48).
+pub const MAX_PENDING_PER_NETWORK: i64 = 100;
+/// The global cap for steps of people who have proven an identity (anonymous ones stop at [`MAX_PENDING`]).
+pub const MAX_PENDING_IDENTIFIED: i64 = 2 * MAX_PENDING;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -266,7 +306,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a sign-in step unless its client or the store is at its cap: the
     /// check and the insert are one statement. Expired rows are removed first.
-    fn insert_pending(&self, pending: &Pending, now: UnixSeconds, caps: PendingCaps) -> Result<Admission, StoreError>;
+    /// `network` is the client's network (IPv4 /24, IPv6 /48), counted for [`PendingCaps::per_network`].
+    fn insert_pending(
+        &self,
+        pending: &Pending,
+        network: &str,
+        now: UnixSeconds,
+        caps: PendingCaps,
+    ) -> Result<Admission, StoreError>;
+    /// Takes one request from the token bucket `bucket` (created full), refilled for the time passed: one
+    /// statement, so concurrent takers never get more than the bucket holds. False when it is empty.
+    fn take_request(&self, bucket: &str, limit: RequestLimit, now: UnixSeconds) -> Result<bool, StoreError>;
+    /// Returns one request to the bucket (never past its capacity): a take that turned out not to count.
+    fn give_back_request(&self, bucket: &str, limit: RequestLimit) -> Result<(), StoreError>;
     /// Removes and returns an unexpired pending row (single use: of concurrent
     /// callers exactly one gets it). With `browser_hash`, only the row bound to
     /// that browser.
@@ -449,9 +501,18 @@ impl AsyncStore {
         /// A cheap query proving the store answers (for `/ready`).
         ping() -> (), |s| s.ping(), |p| p.ping());
     operation!(
-        /// Stores a sign-in step unless its client or the store is at its cap (check and insert are atomic).
-        insert_pending(pending: Pending, now: UnixSeconds, caps: PendingCaps) -> Admission,
-        |s| s.insert_pending(&pending, now, caps), |p| p.insert_pending(&pending, now, caps));
+        /// Stores a sign-in step unless its client, its network or the store is at its cap (check and insert
+        /// are atomic).
+        insert_pending(pending: Pending, network: String, now: UnixSeconds, caps: PendingCaps) -> Admission,
+        |s| s.insert_pending(&pending, &network, now, caps), |p| p.insert_pending(&pending, &network, now, caps));
+    operation!(
+        /// Takes one request from a token bucket; false when it is empty (atomic).
+        take_request(bucket: String, limit: RequestLimit, now: UnixSeconds) -> bool,
+        |s| s.take_request(&bucket, limit, now), |p| p.take_request(&bucket, limit, now));
+    operation!(
+        /// Returns one request to a token bucket.
+        give_back_request(bucket: String, limit: RequestLimit) -> (),
+        |s| s.give_back_request(&bucket, limit), |p| p.give_back_request(&bucket, limit));
     operation!(
         /// Removes and returns an unexpired pending row: of concurrent callers exactly one gets it.
         take_pending(id: String, kind: PendingKind, browser_hash: Option<String>, now: UnixSeconds) -> Option<Pending>,

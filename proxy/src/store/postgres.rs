@@ -13,7 +13,7 @@
 
 use super::{
     Admission, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord,
-    StoreError, TokenRecord,
+    RequestLimit, StoreError, TokenRecord,
 };
 use crate::clock::UnixSeconds;
 use std::sync::Mutex;
@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0002_pending_csrf.sql"),
     include_str!("migrations/postgres/0003_browser_binding.sql"),
     include_str!("migrations/postgres/0004_device_authorization.sql"),
+    include_str!("migrations/postgres/0005_network_limits.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across replicas ("llm-sso" in ASCII).
@@ -306,6 +307,7 @@ impl PgStore {
     pub async fn insert_pending(
         &self,
         p: &Pending,
+        network: &str,
         now: UnixSeconds,
         caps: PendingCaps,
     ) -> Result<Admission, StoreError> {
@@ -318,15 +320,18 @@ impl PgStore {
             .map_err(|e| other(&e))?;
         let counts = tx
             .query_one(
-                "SELECT COUNT(*) FILTER (WHERE client_ip IS NOT DISTINCT FROM $1), COUNT(*) FROM pending_authorizations",
-                &[&p.client_ip],
+                "SELECT COUNT(*) FILTER (WHERE client_ip IS NOT DISTINCT FROM $1), \
+                 COUNT(*) FILTER (WHERE client_network = $2), COUNT(*) FROM pending_authorizations",
+                &[&p.client_ip, &network],
             )
             .await
             .map_err(|e| other(&e))?;
-        let (client, total): (i64, i64) =
-            (counts.try_get(0).map_err(|e| other(&e))?, counts.try_get(1).map_err(|e| other(&e))?);
+        let count = |i: usize| counts.try_get::<_, i64>(i).map_err(|e| other(&e));
+        let (client, in_network, total) = (count(0)?, count(1)?, count(2)?);
         let admission = if total >= caps.total {
             Admission::TotalCapReached
+        } else if in_network >= caps.per_network {
+            Admission::NetworkCapReached
         } else if client >= caps.per_client {
             Admission::ClientCapReached
         } else {
@@ -334,8 +339,8 @@ impl PgStore {
             tx.execute(
                 "INSERT INTO pending_authorizations (id, kind, provider, user_id, user_email, nonce, pkce_verifier, \
                  code_hash, attempts, renew_token_hash, client_ip, csrf_token, expires_at, browser_hash, created_at, \
-                 device_status, user_agent, device_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                 device_status, user_agent, device_id, client_network) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
                 &[
                     &p.id,
                     &p.kind.as_str(),
@@ -355,6 +360,7 @@ impl PgStore {
                     &p.device_status.map(DeviceStatus::as_str),
                     &p.user_agent,
                     &p.device_id,
+                    &network,
                 ],
             )
             .await
@@ -488,7 +494,25 @@ impl PgStore {
         Ok(self.execute(sql, &[&token_hash]).await? == 1)
     }
 
+    pub async fn take_request(&self, bucket: &str, limit: RequestLimit, now: UnixSeconds) -> Result<bool, StoreError> {
+        // Refill for the time passed (never for a clock that went back), then take one: one statement, and
+        // ON CONFLICT locks the bucket's row, so concurrent takers queue.
+        let sql = "INSERT INTO request_buckets (bucket, tokens, updated_at) VALUES ($1, $2::float8 - 1, $4::bigint) \
+                   ON CONFLICT (bucket) DO UPDATE SET \
+                     tokens = LEAST($2::float8, request_buckets.tokens \
+                       + GREATEST(0, $4::bigint - request_buckets.updated_at) * $3::float8) - 1, \
+                     updated_at = GREATEST(request_buckets.updated_at, $4::bigint) \
+                   WHERE LEAST($2::float8, request_buckets.tokens + GREATEST(0, $4::bigint - request_buckets.updated_at) * $3::float8) >= 1";
+        Ok(self.execute(sql, &[&bucket, &limit.capacity, &limit.per_second(), &now]).await? == 1)
+    }
+
+    pub async fn give_back_request(&self, bucket: &str, limit: RequestLimit) -> Result<(), StoreError> {
+        let sql = "UPDATE request_buckets SET tokens = LEAST($2::float8, tokens + 1) WHERE bucket = $1";
+        self.execute(sql, &[&bucket, &limit.capacity]).await.map(|_| ())
+    }
+
     pub async fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Result<(usize, usize), StoreError> {
+        self.execute("DELETE FROM request_buckets WHERE updated_at < $1", &[&rate_limits_before]).await?;
         let pending = self.execute("DELETE FROM pending_authorizations WHERE expires_at <= $1", &[&time(now)]).await?;
         let limits = self
             .execute(

@@ -3,7 +3,7 @@
 
 use super::{
     Admission, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord,
-    Store, StoreError, TokenRecord,
+    RequestLimit, Store, StoreError, TokenRecord,
 };
 use crate::clock::{UnixSeconds, to_sqlite};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_pending_csrf.sql"),
     include_str!("migrations/0003_browser_binding.sql"),
     include_str!("migrations/0004_device_authorization.sql"),
+    include_str!("migrations/0005_network_limits.sql"),
 ];
 
 pub struct SqliteStore {
@@ -337,15 +338,22 @@ impl Store for SqliteStore {
         self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())))
     }
 
-    fn insert_pending(&self, p: &Pending, now: UnixSeconds, caps: PendingCaps) -> Result<Admission, StoreError> {
+    fn insert_pending(
+        &self,
+        p: &Pending,
+        network: &str,
+        now: UnixSeconds,
+        caps: PendingCaps,
+    ) -> Result<Admission, StoreError> {
         self.with(|c| {
             c.execute("DELETE FROM pending_authorizations WHERE expires_at <= ?1", [to_sqlite(now)])?;
             // The caps and the insert are one statement: concurrent inserts cannot overshoot.
             let inserted = c.execute(
                 &format!(
-                    "INSERT INTO pending_authorizations ({PENDING_COLUMNS}) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?18, ?19, ?20, ?15 \
+                    "INSERT INTO pending_authorizations ({PENDING_COLUMNS}, client_network) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?18, ?19, ?20, ?15, ?21 \
                      WHERE (SELECT COUNT(*) FROM pending_authorizations WHERE client_ip IS ?11) < ?16 \
+                       AND (SELECT COUNT(*) FROM pending_authorizations WHERE client_network = ?21) < ?22 \
                        AND (SELECT COUNT(*) FROM pending_authorizations) < ?17"
                 ),
                 params![
@@ -369,6 +377,8 @@ impl Store for SqliteStore {
                     p.device_status.map(DeviceStatus::as_str),
                     p.user_agent,
                     p.device_id,
+                    network,
+                    caps.per_network,
                 ],
             )?;
             if inserted == 1 {
@@ -376,7 +386,41 @@ impl Store for SqliteStore {
             }
             // Refused: say which cap (a read only to word the answer; the decision is made).
             let total: i64 = c.query_row("SELECT COUNT(*) FROM pending_authorizations", [], |r| r.get(0))?;
-            Ok(if total >= caps.total { Admission::TotalCapReached } else { Admission::ClientCapReached })
+            let in_network: i64 =
+                c.query_row("SELECT COUNT(*) FROM pending_authorizations WHERE client_network = ?1", [network], |r| {
+                    r.get(0)
+                })?;
+            Ok(if total >= caps.total {
+                Admission::TotalCapReached
+            } else if in_network >= caps.per_network {
+                Admission::NetworkCapReached
+            } else {
+                Admission::ClientCapReached
+            })
+        })
+    }
+
+    fn take_request(&self, bucket: &str, limit: RequestLimit, now: UnixSeconds) -> Result<bool, StoreError> {
+        self.with(|c| {
+            // Refill for the time passed (never for a clock that went back), then take one: one statement.
+            let taken = c.execute(
+                "INSERT INTO request_buckets (bucket, tokens, updated_at) VALUES (?1, ?2 - 1, ?4) \
+                 ON CONFLICT (bucket) DO UPDATE SET \
+                   tokens = MIN(?2, tokens + MAX(0, ?4 - updated_at) * ?3) - 1, updated_at = MAX(updated_at, ?4) \
+                 WHERE MIN(?2, tokens + MAX(0, ?4 - updated_at) * ?3) >= 1",
+                params![bucket, limit.capacity, limit.per_second(), now],
+            )?;
+            Ok(taken == 1)
+        })
+    }
+
+    fn give_back_request(&self, bucket: &str, limit: RequestLimit) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE request_buckets SET tokens = MIN(?2, tokens + 1) WHERE bucket = ?1",
+                params![bucket, limit.capacity],
+            )
+            .map(|_| ())
         })
     }
 
@@ -433,6 +477,8 @@ impl Store for SqliteStore {
                 "DELETE FROM rate_limits WHERE COALESCE(blocked_until, '') <= ?1 AND COALESCE(last_attempt_at, '') < ?2",
                 params![to_sqlite(now), to_sqlite(rate_limits_before)],
             )?;
+            // An idle bucket is full again: forgetting it changes nothing.
+            c.execute("DELETE FROM request_buckets WHERE updated_at < ?1", [rate_limits_before])?;
             Ok((pending, limits))
         })
     }
@@ -717,7 +763,7 @@ mod tests {
     fn pending_rows_are_single_use_bounded_in_time_and_cleaned_up() {
         let store = SqliteStore::open(&temp_db("pending")).unwrap();
         let caps = PendingCaps::default();
-        store.insert_pending(&pending("s1", PendingKind::Oidc, 2_000), 1_000, caps).unwrap();
+        store.insert_pending(&pending("s1", PendingKind::Oidc, 2_000), "127.0.0.0/24", 1_000, caps).unwrap();
         assert!(store.take_pending("s1", PendingKind::Confirmation, None, 1_000).unwrap().is_none(), "kind");
         assert!(store.take_pending("s1", PendingKind::Oidc, None, 2_000).unwrap().is_none(), "expired");
         assert!(store.take_pending("s1", PendingKind::Oidc, Some("other"), 1_500).unwrap().is_none(), "browser");
@@ -725,20 +771,22 @@ mod tests {
         assert_eq!(taken.nonce.as_deref(), Some("n"));
         assert!(store.take_pending("s1", PendingKind::Oidc, None, 1_500).unwrap().is_none(), "single use");
 
-        store.insert_pending(&pending("c1", PendingKind::Confirmation, 2_000), 1_000, caps).unwrap();
+        store.insert_pending(&pending("c1", PendingKind::Confirmation, 2_000), "127.0.0.0/24", 1_000, caps).unwrap();
         assert_eq!(store.claim_attempt("c1", 2, 1_000).unwrap().unwrap().attempts, 1);
         assert_eq!(store.claim_attempt("c1", 2, 1_000).unwrap().unwrap().attempts, 2);
         assert!(store.claim_attempt("c1", 2, 1_000).unwrap().is_none(), "never past the maximum");
         assert_eq!(store.get_pending("c1", PendingKind::Confirmation).unwrap().unwrap().attempts, 2);
         // An insert later than its expiry removes it.
-        store.insert_pending(&pending("s2", PendingKind::Oidc, 9_000), 3_000, caps).unwrap();
+        store.insert_pending(&pending("s2", PendingKind::Oidc, 9_000), "127.0.0.0/24", 3_000, caps).unwrap();
         assert!(store.get_pending("c1", PendingKind::Confirmation).unwrap().is_none());
     }
 
     #[test]
     fn an_unknown_kind_is_an_error_not_a_guess() {
         let store = SqliteStore::open(&temp_db("kind")).unwrap();
-        store.insert_pending(&pending("k", PendingKind::Oidc, 9_000), 1_000, PendingCaps::default()).unwrap();
+        store
+            .insert_pending(&pending("k", PendingKind::Oidc, 9_000), "127.0.0.0/24", 1_000, PendingCaps::default())
+            .unwrap();
         store.sql_for_tests("UPDATE pending_authorizations SET kind = 'mystery'");
         let conn = store.connect().unwrap();
         let read = conn.query_row(&format!("SELECT {PENDING_COLUMNS} FROM pending_authorizations"), [], pending_row);
@@ -751,13 +799,13 @@ mod tests {
     #[test]
     fn caps_hold_per_client_and_in_total_even_under_concurrency() {
         let store = std::sync::Arc::new(SqliteStore::open(&temp_db("caps")).unwrap());
-        let caps = PendingCaps { per_client: 5, total: 8 };
+        let caps = PendingCaps { per_client: 5, per_network: 100, total: 8 };
         let threads: Vec<_> = (0..16)
             .map(|i| {
                 let store = store.clone();
                 std::thread::spawn(move || {
                     let p = pending(&format!("t{i}"), PendingKind::Oidc, 9_000);
-                    store.insert_pending(&p, 1_000, caps).unwrap()
+                    store.insert_pending(&p, "127.0.0.0/24", 1_000, caps).unwrap()
                 })
             })
             .collect();
@@ -765,20 +813,27 @@ mod tests {
         assert_eq!(stored, 5, "one client, at most per_client");
         let mut other = pending("x1", PendingKind::Oidc, 9_000);
         other.client_ip = Some("10.9.9.9".into());
-        assert_eq!(store.insert_pending(&other, 1_000, caps).unwrap(), Admission::Stored);
+        assert_eq!(store.insert_pending(&other, "127.0.0.0/24", 1_000, caps).unwrap(), Admission::Stored);
         for i in 2..=3 {
             other.id = format!("x{i}");
-            assert_eq!(store.insert_pending(&other, 1_000, caps).unwrap(), Admission::Stored);
+            assert_eq!(store.insert_pending(&other, "127.0.0.0/24", 1_000, caps).unwrap(), Admission::Stored);
         }
         other.id = "x4".into();
-        assert_eq!(store.insert_pending(&other, 1_000, caps).unwrap(), Admission::TotalCapReached);
+        assert_eq!(store.insert_pending(&other, "127.0.0.0/24", 1_000, caps).unwrap(), Admission::TotalCapReached);
         assert_eq!(store.prune(9_000, 0).unwrap().0, 8, "expired rows are pruned");
     }
 
     #[test]
     fn concurrent_claims_never_exceed_the_maximum_and_one_take_wins() {
         let store = std::sync::Arc::new(SqliteStore::open(&temp_db("claims")).unwrap());
-        store.insert_pending(&pending("c", PendingKind::Confirmation, 9_000), 1_000, PendingCaps::default()).unwrap();
+        store
+            .insert_pending(
+                &pending("c", PendingKind::Confirmation, 9_000),
+                "127.0.0.0/24",
+                1_000,
+                PendingCaps::default(),
+            )
+            .unwrap();
         let run = |f: fn(&SqliteStore) -> bool| {
             let threads: Vec<_> = (0..12)
                 .map(|_| {
