@@ -103,6 +103,27 @@ Feature: Security rules
     When the terminal polls
     Then the terminal is told "authorization_pending"
 
+  # SPEC: nothing an anonymous client does from many addresses locks other users out (section 12).
+  Scenario: One host with many addresses of one network cannot use up the terminal sign-ins
+    Given the proxy is running
+    When 30 addresses of one network each ask for 2 sign-in codes
+    Then 20 of those answers are 200
+    And 40 of those answers are 429
+    When a terminal asks for a sign-in code
+    Then the terminal receives a device code, a user code like "BCDF-GHJK", the verification URI and an interval
+    When a browser on another network starts a sign-in with "google"
+    Then the response status is 303
+
+  # SPEC: guesses of user codes are limited per network as well as per address (RFC 8628 section 5.1).
+  Scenario: Wrong user codes from many addresses of one network meet the network's limit
+    Given the proxy is running
+    When a terminal asks for a sign-in code
+    And 30 addresses of one network each enter a wrong user code
+    Then 20 of those answers are 422
+    And 10 of those answers are 429
+    When I open the verification link and confirm the code
+    Then the page shows the address and the program of the terminal that asked
+
   # SPEC: revocation is a soft delete (is_active = 0); a revoked token is refused on its next request.
   Scenario: A token revoked with the guide's SQL is refused on its next request
     Given the proxy is running

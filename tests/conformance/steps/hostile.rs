@@ -3,7 +3,7 @@
 //! where the ordinary `Then` steps read it (`world.page`, `world.reply`).
 
 use crate::world::{KitWorld, Reply};
-use cucumber::when;
+use cucumber::{then, when};
 use mock_idp::NextLogin;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -74,4 +74,74 @@ async fn flood(world: &mut KitWorld, count: usize) {
         });
     }
     world.reply = last;
+}
+
+/// A client whose requests leave from `ip` (any address of 127.0.0.0/8 is this machine): how one host with
+/// many addresses looks to the proxy.
+fn from(ip: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip)
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The `n`-th address (from 1) of the loopback network `127.0.{net}.0/24`.
+fn address(net: u8, n: usize) -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, net, u8::try_from(n).expect("at most 254 addresses")))
+}
+
+/// Each line of `world.rows` is one answer's status.
+fn statuses(world: &mut KitWorld, statuses: Vec<u16>) {
+    world.rows = statuses.into_iter().map(|s| vec![s.to_string()]).collect();
+}
+
+#[when(expr = "{int} addresses of one network each ask for {int} sign-in codes")]
+async fn code_flood(world: &mut KitWorld, addresses: usize, each: usize) {
+    let url = format!("{}/auth/device/code", world.base_url());
+    let mut seen = Vec::new();
+    for n in 1..=addresses {
+        let client = from(address(200, n));
+        for _ in 0..each {
+            let r = client.post(&url).form(&[("client_id", "flood")]).send().await.expect("an answer");
+            seen.push(r.status().as_u16());
+        }
+    }
+    statuses(world, seen);
+}
+
+#[when(expr = "{int} addresses of one network each enter a wrong user code")]
+async fn guess_flood(world: &mut KitWorld, addresses: usize) {
+    let base = world.base_url();
+    let mut seen = Vec::new();
+    for n in 1..=addresses {
+        let client = from(address(201, n));
+        let form = client.get(format!("{base}/auth/device")).send().await.expect("the form");
+        let html = form.text().await.unwrap_or_default();
+        let page = llm_sso_kit::browser::Page { status: reqwest::StatusCode::OK, headers: Default::default(), html };
+        let mut fields = page.hidden_fields("/auth/device");
+        fields.push(("user_code".into(), "BBBB-BBBB".into()));
+        let r = client.post(format!("{base}/auth/device")).form(&fields).send().await.expect("an answer");
+        seen.push(r.status().as_u16());
+    }
+    statuses(world, seen);
+}
+
+#[then(expr = "{int} of those answers are {int}")]
+async fn answers_are(world: &mut KitWorld, count: usize, status: u16) {
+    let all: Vec<&str> = world.rows.iter().filter_map(|r| r.first().map(String::as_str)).collect();
+    let matching = all.iter().filter(|s| **s == status.to_string()).count();
+    assert_eq!(matching, count, "answers: {all:?}");
+}
+
+#[when(expr = "a browser on another network starts a sign-in with {string}")]
+async fn start_elsewhere(world: &mut KitWorld, provider: String) {
+    let r = from(address(202, 1)).get(format!("{}/auth/login/{provider}", world.base_url())).send().await;
+    let r = r.expect("an answer");
+    world.reply = Some(Reply {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        body: r.text().await.unwrap_or_default(),
+    });
 }
