@@ -114,6 +114,16 @@ Feature: Security rules
     When a browser on another network starts a sign-in with "google"
     Then the response status is 303
 
+  # SPEC: a full global cap refuses new anonymous work only, never someone who holds a token (section 12).
+  Scenario: Strangers filling the sign-in table refuse new anonymous sign-ins only, never a token holder's renewal
+    Given the proxy is running
+    And "alice@company.com" has signed in with "google" and holds the token from the success page
+    When I apply the fix `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) INSERT INTO pending_authorizations (id, kind, client_ip, expires_at) SELECT 'stranger-' || i, 'oidc', '10.' || (i % 200) || '.' || (i % 250) || '.1', datetime('now', '+10 minutes') FROM n`
+    And a terminal asks for a sign-in code
+    Then the response status is 503
+    When the terminal asks for a sign-in code to renew its token
+    Then the terminal receives a device code, a user code like "BCDF-GHJK", the verification URI and an interval
+
   # SPEC: guesses of user codes are limited per network as well as per address (RFC 8628 section 5.1).
   Scenario: Wrong user codes from many addresses of one network meet the network's limit
     Given the proxy is running
