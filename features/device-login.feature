@@ -2,7 +2,7 @@
 Feature: Sign-in from a terminal (RFC 8628 device authorization)
   A terminal with no browser asks the proxy for a code, the user enters it on any device, signs in with SSO and
   passes the same authorization as in the browser; the terminal polls and receives its agent token, once.
-  # SPEC: issue 17: device authorization at the proxy (RFC 8628 sections 3.1-3.5)
+  # SPEC: device authorization at the proxy (RFC 8628 sections 3.1-3.5)
 
   Scenario: Happy path in single_user mode: pending until the sign-in, then the token, exactly once
     Given the proxy is running

@@ -1,5 +1,5 @@
 //! The URLs the agent-facing half hands to users: where to sign in, and where
-//! to renew an expired token. The browser half (issue 5) serves them; this is
+//! to renew an expired token. The browser half (`sso/`) serves them; this is
 //! the one place that decides their shape.
 
 /// Builds login and re-authentication URLs from the proxy's public base URL.

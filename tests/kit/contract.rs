@@ -1,4 +1,4 @@
-//! The parts of the product contract (`../shared/SPEC.md`) the kit needs to act
+//! The parts of the product contract the kit needs to act
 //! as an operator would, written here from the contract and not taken from the
 //! proxy crate, so that any implementation is held to the same text:
 //!

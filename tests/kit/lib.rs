@@ -1,6 +1,6 @@
 //! Shared helpers of the conformance kit: the proxy under test as a spawned
 //! process ([`proxy`]), the Python SDK lookup, and the repository-layout
-//! checks. The cucumber runner (issue 6) builds on these.
+//! checks. The cucumber runner builds on these.
 
 pub mod browser;
 pub mod contract;

@@ -1,5 +1,5 @@
-//! The proxy under hostile traffic, one test per attack that once worked
-//! (issue 11's table): oversized and slow bodies, idle connections, racing
+//! The proxy under hostile traffic, one test per attack that once worked:
+//! oversized and slow bodies, idle connections, racing
 //! confirmations, sign-in floods, login CSRF, unverified identities, path
 //! traversal to the upstream, smuggled headers, spoofed client addresses,
 //! forged log lines, leaky files, and time limits. Each drives the real process

@@ -115,10 +115,8 @@ impl ProxyOrigin {
 
 fn is_loopback_host(host: Option<Host<&str>>) -> bool {
     match host {
-        Some(Host::Domain(name)) => {
-            let name = name.trim_end_matches('.');
-            name.eq_ignore_ascii_case("localhost") || name.to_ascii_lowercase().ends_with(".localhost")
-        }
+        // Only the name every resolver maps to this machine; `*.localhost` may be sent to DNS.
+        Some(Host::Domain(name)) => name.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
         None => false,
@@ -155,7 +153,9 @@ mod tests {
             assert!(!origin(secure).is_insecure(), "{secure}");
             assert!(origin(secure).check_transport(false).is_ok(), "{secure}");
         }
-        for insecure in ["http://llm.example.com", "http://10.0.0.1", "http://localhost.example.com"] {
+        for insecure in
+            ["http://llm.example.com", "http://10.0.0.1", "http://localhost.example.com", "http://a.localhost"]
+        {
             let o = origin(insecure);
             let e = o.check_transport(false).unwrap_err();
             assert!(e.contains(INSECURE_FLAG) && e.contains("in clear"), "{e}");

@@ -15,7 +15,7 @@ CREATE TABLE agent_tokens (
 );
 CREATE INDEX agent_tokens_user ON agent_tokens (user_id);
 
--- Sign-ins in progress (OIDC state, PKCE verifier, nonce) and confirmation codes; see issue 5.
+-- Sign-ins in progress (OIDC state, PKCE verifier, nonce) and confirmation codes (the browser half, `proxy/src/sso/`).
 CREATE TABLE pending_authorizations (
     id                TEXT    PRIMARY KEY,            -- the OIDC state, or a confirmation id
     kind              TEXT    NOT NULL,               -- 'oidc' or 'confirmation'
