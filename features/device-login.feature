@@ -63,6 +63,22 @@ Feature: Sign-in from a terminal (RFC 8628 device authorization)
     When I run the diagnosis `SELECT COUNT(*) FROM agent_tokens`
     Then the diagnosis counts 0
 
+  # SPEC: a refusal is final: signing in for the refused request afterwards gives nobody a token.
+  Scenario: A refused terminal sign-in stays refused, even when someone signs in for it afterwards
+    Given the proxy is running
+    When a terminal asks for a sign-in code
+    And I open the verification link and confirm the code
+    And I refuse the terminal's sign-in
+    Given the identity provider signs in "alice@company.com" next
+    When I sign in with "google" for the refused terminal anyway
+    And I enter the confirmation code printed for "alice@company.com", if one was printed
+    Then the page shows no agent token
+    And the page does not say "Terminal signed in"
+    When the terminal polls
+    Then the terminal is told "access_denied"
+    When I run the diagnosis `SELECT COUNT(*) FROM agent_tokens`
+    Then the diagnosis counts 0
+
   Scenario: Polling faster than the interval is told slow_down
     Given the terminal sign-in polling interval is 5 seconds
     And the proxy is running

@@ -44,6 +44,14 @@ Feature: The proxy is a strict OpenID Connect relying party
     When I sign in with "google"
     Then the page says "not verified"
 
+  # SPEC: an address counts only when the provider vouches for it; a missing claim is no vouching.
+  Scenario: An ID token without any email_verified claim is refused
+    Given the identity provider's ID tokens have the fault missing_email_verified
+    When I sign in with "google"
+    Then the page status is 403
+    And the page shows no agent token
+    And the console does not show "Confirmation Code: "
+
   Scenario: Google's issuer spelled without https:// is accepted
     Given the identity provider's ID tokens have the fault issuer_without_scheme
     When I sign in with "google"

@@ -164,3 +164,117 @@ Feature: Security rules
     Then the page status is 400
     And the page says "expired or was already used"
     And the confirmation code for "alice@company.com" appears once, on a WARN line
+
+  # SPEC: the sign-in forms are small; a large body is refused before it is read.
+  Scenario Outline: A sign-in form of 100 KiB is refused with 413
+    Given the proxy is running
+    When a browser posts a form of 100 KiB to "<path>"
+    Then the response status is 413
+
+    Examples:
+      | path          |
+      | /auth/confirm |
+
+  @cap-device
+  Scenario Outline: A terminal sign-in form of 100 KiB is refused with 413
+    Given the proxy is running
+    When a browser posts a form of 100 KiB to "<path>"
+    Then the response status is 413
+
+    Examples:
+      | path               |
+      | /auth/device       |
+      | /auth/device/code  |
+      | /auth/device/token |
+      | /auth/device/refuse |
+      | /auth/revoke       |
+
+  # SPEC: X-Forwarded-For is walked from the right: the first address that is not a trusted proxy is the
+  # client's; an unreadable entry stops the walk at the peer before it.
+  @cap-trusted-proxies
+  Scenario Outline: Behind a trusted reverse proxy the client address is read from the right of X-Forwarded-For
+    Given the proxy trusts the reverse proxy at "127.0.0.1/32"
+    And the proxy is running
+    When a browser starts a sign-in with "google" through the reverse proxy, which sends X-Forwarded-For "<forwarded for>"
+    And I run the diagnosis `SELECT client_ip FROM pending_authorizations`
+    Then the diagnosis's only value is "<client>"
+
+    Examples:
+      | forwarded for               | client       |
+      | 203.0.113.9, 198.51.100.4   | 198.51.100.4 |
+      | 198.51.100.1, garbage       | 127.0.0.1    |
+      | 198.51.100.2:5555           | 198.51.100.2 |
+      | ::ffff:198.51.100.3         | 198.51.100.3 |
+
+  # SPEC: the proxy's own upstream key decides whose bill a request goes to; headers an agent sends to pick an
+  # organisation, a project or another key, and hop-by-hop headers, stay at the proxy.
+  Scenario: Headers that choose the bill or the hop never reach the upstream
+    Given the proxy is running
+    And the user "headers@company.com" holds a valid agent token
+    When the agent sends a chat request with its token and the headers:
+      | OpenAI-Organization | org-attacker             |
+      | OpenAI-Project      | proj-attacker            |
+      | api-key             | azure-key-of-someone     |
+      | Connection          | keep-alive, X-Hop-Secret |
+      | X-Hop-Secret        | hop                      |
+      | X-Kept              | kept                     |
+    Then the agent sees the model's answer
+    And the upstream request carried none of the headers "OpenAI-Organization, OpenAI-Project, api-key, X-Hop-Secret"
+    And the upstream request carried the header X-Kept "kept"
+
+  # SPEC: a non-streamed upstream call has one deadline for the whole exchange, also when bytes keep coming.
+  @cap-upstream-timeouts
+  Scenario: A non-streamed reply that trickles forever is cut at the whole-request deadline
+    Given the deadline of a non-streamed upstream request is 1 second
+    And the proxy is running
+    And the user "slow@company.com" holds a valid agent token
+    When the agent asks the model "mock-trickle" with its token, without streaming, and waits at most 15 seconds
+    Then the response does not say "finish_reason"
+
+  # SPEC: an attempt is claimed in one statement: guesses sent together get no more tries than the limit
+  # (3 attempts: at most 2 answers "wrong code", the third ends the confirmation).
+  Scenario: Wrong codes submitted twenty times at once are judged no more often than the attempts allow
+    Given the proxy is running
+    And the identity provider signs in "guesser@company.com" next
+    When I sign in with "google"
+    And a wrong confirmation code for "guesser@company.com" is submitted 20 times at once
+    Then at most 2 of those answers are 422
+    When I enter the confirmation code printed for "guesser@company.com"
+    Then the page shows no agent token
+
+  # SPEC: Entra sends no email_verified; only a tenant listed in allowed_tenants vouches for its addresses.
+  Scenario: An Entra account is refused when no tenant is allowed
+    Given the Microsoft provider allows no tenants
+    And the identity provider knows "carol@contoso.com" in the Entra tenant "b9c6a2f4-1f3e-4d8a-9c3b-2e7d5f6a8b10"
+    And the identity provider signs in "carol@contoso.com" next
+    And the proxy is running
+    When I sign in with "microsoft"
+    Then the page status is 403
+    And the page shows no agent token
+    And the console does not show "Confirmation Code: "
+
+  # SPEC: POST /auth/revoke (RFC 7009) revokes the token it is given; only the token itself does.
+  @cap-device
+  Scenario: A token posted to /auth/revoke is refused on its next request
+    Given the proxy is running
+    And "alice@company.com" has signed in with "google" and holds the token from the success page
+    When the token is posted to /auth/revoke
+    Then the response status is 200
+    When the agent sends a chat request with its token
+    Then the agent sees a sandbox reply with the login URL
+    And the upstream received 0 requests
+
+  # The token's hash is in every renewal link, so it must not revoke; nor may a part of the token.
+  @cap-device
+  Scenario Outline: Nothing but the token itself revokes it at /auth/revoke
+    Given the proxy is running
+    And "alice@company.com" has signed in with "google" and holds the token from the success page
+    When <what> is posted to /auth/revoke
+    And the agent sends a chat request with its token
+    Then the agent sees the model's answer
+
+    Examples:
+      | what                                 |
+      | the token's hash                     |
+      | the token without its last character |
+      | the token's first half               |

@@ -37,6 +37,8 @@ pub enum TokenFault {
     MissingIat,
     MissingEmail,
     EmailNotVerified,
+    /// No `email_verified` claim at all (in the ID token and in userinfo): nobody vouches for the address.
+    MissingEmailVerified,
     /// `exp` an hour in the past.
     Expired,
     /// `iat` an hour in the future.

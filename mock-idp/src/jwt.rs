@@ -53,9 +53,12 @@ pub fn spoil_claims(claims: &mut Map<String, Value>, faults: &Faults, now: i64, 
     if faults.has(TokenFault::EmailNotVerified) && claims.contains_key("email_verified") {
         claims.insert("email_verified".into(), json!(false));
     }
-    for (fault, claim) in
-        [(TokenFault::MissingSub, "sub"), (TokenFault::MissingIat, "iat"), (TokenFault::MissingEmail, "email")]
-    {
+    for (fault, claim) in [
+        (TokenFault::MissingSub, "sub"),
+        (TokenFault::MissingIat, "iat"),
+        (TokenFault::MissingEmail, "email"),
+        (TokenFault::MissingEmailVerified, "email_verified"),
+    ] {
         if faults.has(fault) {
             claims.remove(claim);
         }

@@ -90,7 +90,7 @@ pub fn admit(app: &App, api: Api, headers: &HeaderMap, raw: &[u8]) -> Result<Adm
     match errors::model_fault(&model) {
         ModelFault::Status(status) => return Err(injected(status)),
         ModelFault::ResetMidStream => reset_mid_stream = true,
-        ModelFault::None => {}
+        ModelFault::Trickle | ModelFault::None => {}
     }
     Ok(Admitted { body, model, reset_mid_stream })
 }

@@ -33,12 +33,18 @@ pub enum ModelFault {
     None,
     Status(u16),
     ResetMidStream,
+    /// A non-streamed reply whose JSON trickles in a byte at a time, never idle for long but never done in time.
+    Trickle,
 }
 
-/// `mock-error-NNN` answers status NNN; `mock-reset-mid-stream` breaks its stream.
+/// `mock-error-NNN` answers status NNN; `mock-reset-mid-stream` breaks its stream; `mock-trickle` sends its
+/// non-streamed JSON one byte every 200 ms.
 pub fn model_fault(model: &str) -> ModelFault {
     if model == "mock-reset-mid-stream" {
         return ModelFault::ResetMidStream;
+    }
+    if model == "mock-trickle" {
+        return ModelFault::Trickle;
     }
     match model.strip_prefix("mock-error-").and_then(|s| s.parse::<u16>().ok()) {
         Some(status) if (400..=599).contains(&status) => ModelFault::Status(status),

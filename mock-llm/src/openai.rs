@@ -37,7 +37,7 @@ pub async fn chat_completions(State(app): State<Arc<App>>, headers: HeaderMap, b
         "total_tokens": reply::tokens(&prompt) + reply::tokens(&text),
     });
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
-        return Json(json!({
+        let reply = json!({
             "id": id,
             "object": "chat.completion",
             "created": created,
@@ -50,8 +50,11 @@ pub async fn chat_completions(State(app): State<Arc<App>>, headers: HeaderMap, b
                 "finish_reason": "stop",
             }],
             "usage": usage,
-        }))
-        .into_response();
+        });
+        if errors::model_fault(&model) == errors::ModelFault::Trickle {
+            return sse::trickle(reply.to_string().as_bytes(), std::time::Duration::from_millis(200));
+        }
+        return Json(reply).into_response();
     }
 
     let include_usage = body.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);

@@ -43,3 +43,16 @@ pub fn stream(events: Vec<Bytes>, delay: Duration, reset_mid_stream: bool) -> Re
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
+
+/// A JSON body sent one byte every `delay` (`mock-trickle`): alive all along, finished only after
+/// `delay` times its length, which outlasts any sensible whole-request deadline.
+pub fn trickle(json: &[u8], delay: Duration) -> Response {
+    let bytes: Vec<Bytes> = json.iter().map(|b| Bytes::copy_from_slice(&[*b])).collect();
+    let paced = futures_util::stream::iter(bytes).then(move |byte| async move {
+        tokio::time::sleep(delay).await;
+        Ok::<Bytes, std::io::Error>(byte)
+    });
+    let mut response = Body::from_stream(paced).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

@@ -65,6 +65,13 @@ pub struct KitWorld {
     pub device: Option<serde_json::Value>,
     /// `sso.device.poll_interval_seconds` instead of the kit's.
     pub device_interval: Option<u32>,
+    /// The terminal's request as the verification page named it (kept across a refusal).
+    pub device_request: Option<String>,
+    /// Lines under `server:` and `upstreams:` of the standard config (each indented by two spaces).
+    pub server_lines: Vec<String>,
+    pub upstream_lines: Vec<String>,
+    /// The Entra tenants the Microsoft provider allows, instead of the kit's.
+    pub entra_tenants: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for KitWorld {
@@ -99,6 +106,10 @@ impl KitWorld {
             page: None,
             device: None,
             device_interval: None,
+            device_request: None,
+            server_lines: Vec::new(),
+            upstream_lines: Vec::new(),
+            entra_tenants: None,
         }
     }
 
@@ -138,6 +149,12 @@ impl KitWorld {
     pub async fn standard_config(&mut self) -> String {
         let port = self.port;
         let authorization = self.authorization.clone();
+        let tenants = self
+            .entra_tenants
+            .clone()
+            .unwrap_or_else(|| llm_sso_kit::proxy::KIT_TENANTS.iter().map(|t| t.to_string()).collect());
+        let extra = |lines: &[String]| lines.iter().map(|l| format!("  {l}\n")).collect::<String>();
+        let (server_lines, upstream_lines) = (extra(&self.server_lines), extra(&self.upstream_lines));
         let m = self.mocks().await;
         let (openai, anthropic) = (m.llm.openai_base_url(), m.llm.base_url());
         let setup = Setup {
@@ -148,15 +165,15 @@ impl KitWorld {
             anthropic_key: "sk-ant-mock-upstream",
             providers: vec![
                 ("google", m.idp.discovery_url("google", None).unwrap_or_default(), Vec::new()),
-                (
-                    "microsoft",
-                    m.idp.discovery_url("microsoft", Some("common")).unwrap_or_default(),
-                    llm_sso_kit::proxy::KIT_TENANTS.iter().map(|t| t.to_string()).collect(),
-                ),
+                ("microsoft", m.idp.discovery_url("microsoft", Some("common")).unwrap_or_default(), tenants),
             ],
             authorization,
         };
-        let yaml = config(&setup, port);
+        let yaml = config(&setup, port).replacen("server:\n", &format!("server:\n{server_lines}"), 1).replacen(
+            "upstreams:\n",
+            &format!("upstreams:\n{upstream_lines}"),
+            1,
+        );
         match self.device_interval {
             Some(seconds) => yaml.replace(
                 &format!("poll_interval_seconds: {}", llm_sso_kit::proxy::DEVICE_POLL_INTERVAL),

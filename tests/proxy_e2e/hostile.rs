@@ -50,12 +50,6 @@ async fn raw_status(port: u16, request: &str) -> u16 {
     head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
-/// The confirmation code the proxy printed for `email`.
-async fn code_for(s: &Stack, email: &str) -> String {
-    let code = s.proxy.confirmation_code(email).await;
-    code.unwrap_or_else(|| panic!("no code for {email}:\n{}", s.proxy.console()))
-}
-
 /// A client that keeps cookies but does not follow redirects.
 fn jar_client() -> reqwest::Client {
     reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
@@ -71,20 +65,6 @@ async fn callback_url(s: &Stack, client: &reqwest::Client, email: &str) -> Strin
     let location = back.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     assert!(location.contains("/auth/callback?"), "the IdP sends the browser back: {location}");
     location
-}
-
-#[tokio::test]
-async fn auth_forms_refuse_large_bodies() {
-    let s = stack(true).await;
-    let big = "code=".to_string() + &"1".repeat(64 * 1024);
-    let r = client()
-        .post(s.url("/auth/confirm"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(big)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(r.status(), 413);
 }
 
 #[tokio::test]
@@ -152,87 +132,6 @@ async fn slow_and_idle_connections_are_closed_and_capped() {
     let n = tokio::time::timeout(Duration::from_secs(5), first.read(&mut buf)).await.expect("closed by the server");
     let answer = String::from_utf8_lossy(&buf[..n.unwrap_or(0)]).to_string();
     assert!(!answer.contains("200 OK"), "{answer}");
-}
-
-/// Walks a sign-in of `email` to the confirmation form with a jar the test can read;
-/// the `Cookie` header of this browser and the form's CSRF token.
-async fn confirmation_cookie(s: &Stack, email: &str) -> (String, String) {
-    use reqwest::cookie::CookieStore;
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let c = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    s.idp.set_next_login(NextLogin { email: Some(email.into()), deny: false, issuer: Some("google".into()) });
-    let mut url = s.url("/auth/login/google");
-    for _ in 0..6 {
-        let r = c.get(&url).send().await.expect("hop");
-        match r.headers().get("location").and_then(|v| v.to_str().ok()) {
-            Some(next) => url = reqwest::Url::parse(&url).and_then(|u| u.join(next)).expect("url").to_string(),
-            None => break,
-        }
-    }
-    let page = c.get(s.url("/auth/confirm")).send().await.expect("form").text().await.unwrap_or_default();
-    let csrf = page.split("name=\"csrf_token\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
-    let proxy_url = reqwest::Url::parse(&s.url("/auth/confirm")).expect("url");
-    let cookie = jar.cookies(&proxy_url).and_then(|v| v.to_str().ok().map(str::to_string)).unwrap_or_default();
-    assert!(cookie.contains("llmsso_confirm="), "a confirmation cookie: {cookie:?}");
-    (cookie, csrf.to_string())
-}
-
-#[tokio::test]
-async fn one_code_sent_fifty_times_at_once_issues_one_token() {
-    let s = stack(true).await;
-    // Several rounds: a race that is lost only sometimes must still be caught.
-    for round in 0..4 {
-        let email = format!("race{round}@company.com");
-        let (cookie, csrf) = confirmation_cookie(&s, &email).await;
-        let code = code_for(&s, &email).await;
-        let request = llm_sso_kit::confirm_request(&cookie, &code, &csrf);
-        let answers = llm_sso_kit::all_at_once(s.proxy.port, &request, 50).await;
-        let statuses: Vec<&str> = answers.iter().map(|a| a.split_whitespace().nth(1).unwrap_or("none")).collect();
-        let tokens = answers.iter().filter(|a| a.contains("id=\"token\" readonly value=\"llmsso_")).count();
-        println!("round {round}: {tokens} token page(s), statuses {statuses:?}");
-        assert!(statuses.iter().all(|s| !s.starts_with('5') && *s != "none"), "never a 5xx: {statuses:?}");
-        assert_eq!(tokens, 1, "round {round}: exactly one success page: {statuses:?}");
-        let issued = format!("SELECT COUNT(*) FROM agent_tokens WHERE user_email = '{email}'");
-        assert_eq!(s.proxy.query_i64(&issued).unwrap(), 1, "round {round}: exactly one token");
-        s.proxy.sql("DELETE FROM rate_limits").unwrap();
-    }
-}
-
-#[tokio::test]
-async fn concurrent_guesses_never_exceed_the_attempt_limit() {
-    let s = stack(true).await;
-    for round in 0..3 {
-        let email = format!("guess{round}@company.com");
-        let (cookie, csrf) = confirmation_cookie(&s, &email).await;
-        let code = code_for(&s, &email).await;
-        let wrong = if code == "000000" { "000001" } else { "000000" };
-        let request = llm_sso_kit::confirm_request(&cookie, wrong, &csrf);
-        let answers = llm_sso_kit::all_at_once(s.proxy.port, &request, 20).await;
-        let statuses: Vec<&str> = answers.iter().map(|a| a.split_whitespace().nth(1).unwrap_or("none")).collect();
-        println!("round {round}: {statuses:?}");
-        assert!(statuses.iter().all(|s| !s.starts_with('5') && *s != "none"), "never a 5xx: {statuses:?}");
-        // With 3 attempts, at most 2 guesses can be answered "Wrong code" (the 3rd ends the confirmation).
-        let judged = answers.iter().filter(|a| a.contains("Wrong code")).count();
-        assert!(judged <= 2, "round {round}: more guesses judged than attempts allow: {statuses:?}");
-        // Backoff may have stopped the burst before every attempt was claimed: spend
-        // the rest one at a time (each after clearing the backoff) until the maximum.
-        for _ in 0..3 {
-            s.proxy.sql("DELETE FROM rate_limits").unwrap();
-            let answer = llm_sso_kit::all_at_once(s.proxy.port, &request, 1).await.remove(0);
-            if answer.split_whitespace().nth(1) == Some("403") {
-                break;
-            }
-        }
-        // The right code is dead now: the attempts are spent.
-        s.proxy.sql("DELETE FROM rate_limits").unwrap();
-        let right = request.replace(&format!("code={wrong}"), &format!("code={code}"));
-        let answer = llm_sso_kit::all_at_once(s.proxy.port, &right, 1).await.remove(0);
-        assert!(!answer.contains("llmsso_"), "round {round}: no token after the attempts were spent");
-    }
 }
 
 #[tokio::test]
@@ -322,51 +221,6 @@ async fn dot_segments_never_reach_the_upstream() {
     }
     let reached: Vec<String> = s.llm.journal().into_iter().map(|r| r.path).collect();
     assert!(reached.is_empty(), "nothing reached the upstream: {reached:?}");
-}
-
-#[tokio::test]
-async fn agent_chosen_scope_and_hop_headers_stay_at_the_proxy() {
-    let s = stack(true).await;
-    let token = s.proxy.mint_token("headers@company.com");
-    let r = client()
-        .post(s.url("/v1/chat/completions"))
-        .bearer_auth(&token)
-        .header("OpenAI-Organization", "org-attacker")
-        .header("OpenAI-Project", "proj-attacker")
-        .header("Connection", "keep-alive, X-Hop-Secret")
-        .header("X-Hop-Secret", "hop")
-        .header("api-key", "azure-key")
-        .header("X-Kept", "kept")
-        .json(&chat(false))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let journal = s.llm.journal();
-    let headers = &journal.last().expect("forwarded").headers;
-    for gone in ["openai-organization", "openai-project", "x-hop-secret", "api-key"] {
-        assert!(!headers.contains_key(gone), "{gone} reached the upstream: {headers:?}");
-    }
-    assert_eq!(headers.get("x-kept").map(String::as_str), Some("kept"));
-}
-
-#[tokio::test]
-async fn forwarded_for_is_walked_from_the_right_and_parsed() {
-    let s = reconfigure(stack(true).await, &["trusted_proxies: [\"127.0.0.1/32\"]"], &[]).await;
-    let c = jar_client();
-    let cases = [
-        ("198.51.100.1, garbage", "127.0.0.1"),
-        ("198.51.100.2:5555", "198.51.100.2"),
-        ("[2001:db8:7:7::1]:443", "2001:db8:7:7::/64"),
-        ("::ffff:198.51.100.3", "198.51.100.3"),
-    ];
-    for (xff, expected) in cases {
-        s.proxy.sql("DELETE FROM pending_authorizations").unwrap();
-        let r = c.get(s.url("/auth/login/google")).header("x-forwarded-for", xff).send().await.unwrap();
-        assert!(r.status().is_redirection(), "{xff}: {}", r.status());
-        let stored = s.proxy.query_text("SELECT client_ip FROM pending_authorizations").unwrap();
-        assert_eq!(stored, expected, "X-Forwarded-For: {xff}");
-    }
 }
 
 #[tokio::test]

@@ -78,7 +78,26 @@ pub fn router(state: Option<Arc<SsoState>>) -> Router {
             .with_state(state),
         None => Router::new().route("/auth", get(not_enabled)).route("/auth/{*rest}", axum::routing::any(not_enabled)),
     };
-    routes.layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+    routes.layer(DefaultBodyLimit::max(MAX_FORM_BYTES)).layer(axum::middleware::from_fn(bounded_body))
+}
+
+/// Every `/auth` body is read here, up to [`MAX_FORM_BYTES`], before a handler sees it: more is a `413`,
+/// whatever a handler would make of a body it cannot parse (the OAuth endpoints answer their own errors).
+async fn bounded_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::response::IntoResponse;
+    use http_body_util::BodyExt;
+    let too_large =
+        || (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large for a sign-in form.").into_response();
+    let declared = request.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    if declared.and_then(|v| v.trim().parse::<u64>().ok()).is_some_and(|n| n > MAX_FORM_BYTES as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match http_body_util::Limited::new(body, MAX_FORM_BYTES).collect().await {
+        Ok(read) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(read.to_bytes()))).await,
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => too_large(),
+        Err(_) => (StatusCode::BAD_REQUEST, "The request body could not be read.").into_response(),
+    }
 }
 
 async fn not_enabled() -> Response {

@@ -173,3 +173,58 @@ async fn upstream_count(world: &mut KitWorld, n: usize) {
     let journal = world.mocks().await.llm.journal();
     assert_eq!(journal.len(), n, "{:?}", journal.iter().map(|r| &r.path).collect::<Vec<_>>());
 }
+
+#[when("the agent sends a chat request with its token and the headers:")]
+async fn with_headers(world: &mut KitWorld, step: &Step) {
+    let token = world.token.clone().expect("a token");
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", world.base_url()))
+        .bearer_auth(&token)
+        .json(&chat_body());
+    for row in step.table.as_ref().map(|t| t.rows.clone()).unwrap_or_default() {
+        if let [name, value] = row.as_slice() {
+            request = request.header(name.as_str(), value.as_str());
+        }
+    }
+    let response = request.send().await.expect("an answer");
+    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+    world.reply = Some(Reply { status, headers, body: response.text().await.unwrap_or_default() });
+}
+
+#[then(expr = "the upstream request carried none of the headers {string}")]
+async fn upstream_lacks(world: &mut KitWorld, names: String) {
+    let journal = world.mocks().await.llm.journal();
+    let headers = &journal.last().expect("a request reached the upstream").headers;
+    for name in names.split(',').map(|n| n.trim().to_lowercase()) {
+        assert!(!headers.contains_key(&name), "{name} reached the upstream: {headers:?}");
+    }
+}
+
+#[then(expr = "the upstream request carried the header {word} {string}")]
+async fn upstream_has(world: &mut KitWorld, name: String, value: String) {
+    let journal = world.mocks().await.llm.journal();
+    let headers = &journal.last().expect("a request reached the upstream").headers;
+    assert_eq!(headers.get(&name.to_lowercase()).map(String::as_str), Some(value.as_str()), "{headers:?}");
+}
+
+/// A non-streamed request to a model whose reply never finishes in time (mock-llm's `mock-trickle`); how long
+/// the whole answer took, or that it was still running after `limit` seconds.
+#[when(expr = "the agent asks the model {string} with its token, without streaming, and waits at most {int} seconds")]
+async fn slow_model(world: &mut KitWorld, model: String, limit: u64) {
+    let token = world.token.clone().expect("a token");
+    let body = json!({"model": model, "messages": [{"role": "user", "content": "test"}]});
+    let url = format!("{}/v1/chat/completions", world.base_url());
+    let started = std::time::Instant::now();
+    let exchange = async {
+        let response = reqwest::Client::new().post(url).bearer_auth(token).json(&body).send().await?;
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let body = String::from_utf8_lossy(&response.bytes().await.unwrap_or_default()).to_string();
+        Ok::<_, reqwest::Error>(Reply { status, headers, body })
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(limit), exchange).await {
+        Ok(Ok(reply)) => world.reply = Some(reply),
+        // A connection closed without an answer ends the exchange too.
+        Ok(Err(e)) => world.reply = Some(Reply { status: 0, headers: Default::default(), body: e.to_string() }),
+        Err(_) => panic!("the reply was still running after {limit} s (started {:?} ago)", started.elapsed()),
+    }
+}

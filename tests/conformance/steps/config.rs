@@ -117,3 +117,18 @@ async fn public_url(world: &mut KitWorld, url: String) {
     let yaml = world.standard_config().await;
     world.config_yaml = Some(yaml.replacen("server:\n", &format!("server:\n  public_url: \"{url}\"\n"), 1));
 }
+
+#[given(expr = "the proxy trusts the reverse proxy at {string}")]
+async fn trusted_proxy(world: &mut KitWorld, network: String) {
+    world.server_lines.push(format!("trusted_proxies: [\"{network}\"]"));
+}
+
+#[given(expr = "the deadline of a non-streamed upstream request is {int} second(s)")]
+async fn upstream_deadline(world: &mut KitWorld, seconds: u32) {
+    world.upstream_lines.push(format!("timeout_seconds: {seconds}"));
+}
+
+#[given("the Microsoft provider allows no tenants")]
+async fn no_tenants(world: &mut KitWorld) {
+    world.entra_tenants = Some(Vec::new());
+}

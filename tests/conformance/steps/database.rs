@@ -42,6 +42,15 @@ async fn shows(world: &mut KitWorld, text: String) {
     assert!(all.contains(&text), "{all}");
 }
 
+/// One row of one value, as text (`Text("...")` from SQLite, the same from PostgreSQL).
+#[then(expr = "the diagnosis's only value is {string}")]
+async fn only_value(world: &mut KitWorld, expected: String) {
+    let values: Vec<&String> = world.rows.iter().flatten().collect();
+    let shown = |v: &str| v.strip_prefix("Text(\"").and_then(|v| v.strip_suffix("\")")).unwrap_or(v).to_string();
+    assert_eq!(values.len(), 1, "one value: {:?}", world.rows);
+    assert_eq!(shown(values[0]), expected, "{:?}", world.rows);
+}
+
 #[given("the database file contains garbage")]
 async fn garbage(world: &mut KitWorld) {
     std::fs::write(world.dir_path().join("sso_auth.db"), vec![0x42u8; 8192]).expect("write");

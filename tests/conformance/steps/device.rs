@@ -185,11 +185,12 @@ async fn shows_requester(world: &mut KitWorld) {
 }
 
 /// The request id on the verification page's provider links.
-fn request_on_page(world: &KitWorld) -> String {
+fn request_on_page(world: &mut KitWorld) -> String {
     let page = world.page.as_ref().expect("the verification page");
     let html = &page.html;
     let id = html.split("?device=").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
     assert!(!id.is_empty(), "the page offers a sign-in for the terminal:\n{}", page.text());
+    world.device_request = Some(id.to_string());
     id.to_string()
 }
 
@@ -210,6 +211,7 @@ async fn link_elsewhere(world: &mut KitWorld, provider: String) {
 
 #[when("I refuse the terminal's sign-in")]
 async fn refuse(world: &mut KitWorld) {
+    request_on_page(world);
     let page = world.page.take().expect("the verification page");
     assert!(!page.hidden_fields("/auth/device/refuse").is_empty(), "the page offers to refuse:\n{}", page.text());
     let base = world.base_url();
@@ -255,4 +257,33 @@ async fn forged_refusal(world: &mut KitWorld) {
         fields.iter().filter(|(k, _)| !k.contains("csrf")).map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let url = format!("{}/auth/device/refuse", world.base_url());
     world.page = Some(world.browser.post(&url, &without).await);
+}
+
+/// After a refusal the page offers nothing more: the link the verification page had offered, opened anyway.
+#[when(expr = "I sign in with {string} for the refused terminal anyway")]
+async fn sign_in_after_refusal(world: &mut KitWorld, provider: String) {
+    let id = world.device_request.clone().expect("the verification page named the terminal's request");
+    let url = format!("{}/auth/login/{provider}?device={id}", world.base_url());
+    world.page = Some(world.browser.open(&url).await);
+}
+
+/// `POST /auth/revoke` (RFC 7009) with a value derived from the agent's token.
+#[when(
+    regex = r"^(the token|the token's hash|the token without its last character|the token's first half) is posted to /auth/revoke$"
+)]
+async fn revoke(world: &mut KitWorld, what: String) {
+    let token = world.token.clone().expect("a token");
+    let value = match what.as_str() {
+        "the token" => token,
+        "the token's hash" => llm_sso_kit::contract::token_hash(&token),
+        "the token without its last character" => token[..token.len() - 1].to_string(),
+        _ => token[..token.len() / 2].to_string(),
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{}/auth/revoke", world.base_url()))
+        .form(&[("token", value.as_str()), ("token_type_hint", "access_token")])
+        .send()
+        .await
+        .expect("the proxy answers");
+    world.reply = Some(reply_of(r).await);
 }

@@ -145,3 +145,62 @@ async fn start_elsewhere(world: &mut KitWorld, provider: String) {
         body: r.text().await.unwrap_or_default(),
     });
 }
+
+#[when(expr = "a browser posts a form of {int} KiB to {string}")]
+async fn big_form(world: &mut KitWorld, kib: usize, path: String) {
+    let body = format!("code={}", "1".repeat(kib * 1024));
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", world.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await;
+    // A proxy may also close the connection once it has answered: the answer counts, a reset does not.
+    let r = r.unwrap_or_else(|e| panic!("POST {path} of {kib} KiB got no answer: {e}"));
+    world.reply = Some(Reply {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        body: r.text().await.unwrap_or_default(),
+    });
+}
+
+#[when(
+    expr = "a browser starts a sign-in with {string} through the reverse proxy, which sends X-Forwarded-For {string}"
+)]
+async fn through_reverse_proxy(world: &mut KitWorld, provider: String, forwarded_for: String) {
+    let r = jar()
+        .get(format!("{}/auth/login/{provider}", world.base_url()))
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .expect("an answer");
+    world.reply = Some(Reply {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        body: r.text().await.unwrap_or_default(),
+    });
+}
+
+#[when(expr = "a wrong confirmation code for {string} is submitted {int} times at once")]
+async fn guess_race(world: &mut KitWorld, email: String, times: usize) {
+    let code = world.proxy().confirmation_code(&email).await;
+    let code = code.unwrap_or_else(|| panic!("no confirmation code for {email}"));
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let csrf = world.page.as_ref().map(|p| p.input("csrf_token")).unwrap_or_default();
+    let cookie = world.browser.cookie_header(&format!("{}/auth/confirm", world.base_url()));
+    let request = llm_sso_kit::confirm_request(&cookie, wrong, &csrf);
+    let mut seen = Vec::new();
+    for answer in llm_sso_kit::all_at_once(world.proxy().port, &request, times).await {
+        let status = answer.split_whitespace().nth(1).unwrap_or("none").to_string();
+        assert!(!status.starts_with('5') && status != "none", "a concurrent submission got {status}");
+        seen.push(status.parse().unwrap_or(0));
+    }
+    statuses(world, seen);
+}
+
+#[then(expr = "at most {int} of those answers are {int}")]
+async fn at_most(world: &mut KitWorld, count: usize, status: u16) {
+    let all: Vec<&str> = world.rows.iter().filter_map(|r| r.first().map(String::as_str)).collect();
+    let matching = all.iter().filter(|s| **s == status.to_string()).count();
+    assert!(matching <= count, "{matching} answers are {status}, at most {count} may be: {all:?}");
+}
