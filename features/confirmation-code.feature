@@ -5,7 +5,7 @@ Feature: The confirmation code (single_user mode)
     Given the proxy is running
     And the identity provider signs in "alice@company.com" next
     When I sign in with "google"
-    Then the page says "Check the server console"
+    Then the page says "Check server console"
     And the confirmation code for "alice@company.com" appears once, on a WARN line
 
   @guide-code-not-appearing
@@ -14,7 +14,7 @@ Feature: The confirmation code (single_user mode)
     And the proxy is running
     And the identity provider signs in "alice@company.com" next
     When I sign in with "google"
-    Then the console does not show "Confirmation Code"
+    Then the console shows no confirmation code
 
   @guide-code-expired
   Scenario: An expired code sends the user back to SSO, which issues a new one
@@ -87,7 +87,7 @@ Feature: The confirmation code (single_user mode)
     And the identity provider signs in "alice@company.com" next
     When I sign in with "google"
     Then I receive an agent token
-    And the console does not show "Confirmation Code"
+    And the console shows no confirmation code
 
   # SPEC + guide: backoff after failed attempts: none after the first, then 2 s doubling up to the cap, shared by
   # the confirmation, the login start and the callback (keyed by client IP).

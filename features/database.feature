@@ -40,7 +40,7 @@ Feature: The token database
     Then the agent sees the model's answer
     Given the identity provider signs in "bob@example.com" next
     When I sign in with "google"
-    Then the page says "Check the server console"
+    Then the page says "Check server console"
 
   @guide-database-corrupt
   Scenario: The guide's dump-and-restore, as one command that keeps the damaged file aside

@@ -17,7 +17,7 @@ Feature: Session expires too quickly
     And the proxy is running
     And the identity provider signs in "alice@company.com" next
     When I sign in with "google"
-    Then the page says "Check the server console"
+    Then the page says "Check server console"
 
   Scenario: An IdP clock ten minutes ahead is refused with a hint about clocks
     Given the identity provider's clock is 600 seconds ahead

@@ -52,8 +52,10 @@ pub struct KitWorld {
     pub reply: Option<Reply>,
     pub command: Option<CommandRun>,
     pub token: Option<String>,
-    /// The CSRF token of the last confirmation form (kept across pages that have none, e.g. a 429).
-    pub csrf: Option<String>,
+    /// The last form that asked for a code (kept across pages that have none, e.g. a 429).
+    pub confirm_form: Option<llm_sso_kit::browser::EntryForm>,
+    /// The sign-in link of the sandbox reply.
+    pub login_link: Option<String>,
     /// The credential the agent last presented (maybe a cut or padded token).
     pub presented: Option<String>,
     pub rows: Vec<Vec<String>>,
@@ -99,7 +101,8 @@ impl KitWorld {
             command: None,
             token: None,
             presented: None,
-            csrf: None,
+            confirm_form: None,
+            login_link: None,
             rows: Vec::new(),
             authorization: Vec::new(),
             browser: llm_sso_kit::browser::Browser::new(),
@@ -123,7 +126,7 @@ impl KitWorld {
                 CLIENT_SECRET,
                 &format!("http://127.0.0.1:{}/auth/callback", self.port),
             );
-            client.require_pkce = true;
+            client.require_pkce = llm_sso_kit::profile::Profile::get().claims("pkce");
             idp_config.clients.push(client);
             let idp = MockIdp::spawn(idp_config).await.expect("mock IdP starts");
             let authz = MockAuthzApi::spawn(AuthzConfig::default()).await.expect("mock authorization API starts");

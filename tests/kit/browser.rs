@@ -56,11 +56,62 @@ impl Page {
             .collect()
     }
 
+    /// The form a person types into (the first with a visible text field): its action, the field's name, and
+    /// its hidden fields. Nothing about the names is assumed.
+    pub fn entry_form(&self) -> Option<EntryForm> {
+        let attribute = |tag: &str, name: &str| {
+            let key = format!(" {name}=\"");
+            tag.split(&key).nth(1).and_then(|r| r.split('"').next()).map(str::to_string)
+        };
+        for form in self.html.split("<form").skip(1) {
+            let form = form.split("</form>").next().unwrap_or_default();
+            let head = form.split('>').next().unwrap_or_default();
+            let Some(action) = attribute(head, "action") else { continue };
+            let inputs: Vec<&str> =
+                form.split("<input").skip(1).map(|tag| tag.split('>').next().unwrap_or_default()).collect();
+            let visible = inputs.iter().find(|tag| {
+                let kind = attribute(tag, "type").unwrap_or_else(|| "text".into());
+                matches!(kind.as_str(), "text" | "number" | "tel" | "password" | "search")
+            });
+            if let Some(field) = visible.and_then(|tag| attribute(tag, "name")) {
+                let hidden = Page { status: self.status, headers: Default::default(), html: self.html.clone() };
+                return Some(EntryForm { fields: hidden.hidden_fields(&action), action, field });
+            }
+        }
+        None
+    }
+
+    /// The target of the first link whose path ends in `/{last}` (a provider on a provider list).
+    pub fn link_ending(&self, last: &str) -> Option<String> {
+        self.html
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+            .map(|href| Page { status: self.status, headers: Default::default(), html: href.to_string() }.text())
+            .find(|href| href.split(['?', '#']).next().is_some_and(|path| path.ends_with(&format!("/{last}"))))
+    }
+
     /// The agent token on a success page, if there is one.
     pub fn token(&self) -> Option<String> {
-        let token = self.html.split("id=\"token\" readonly value=\"").nth(1).and_then(|r| r.split('"').next())?;
-        token.starts_with("llmsso_").then(|| token.to_string())
+        crate::profile::Profile::get().token_on(&self.html)
     }
+}
+
+/// A form to type into, as [`Page::entry_form`] found it.
+#[derive(Debug, Clone)]
+pub struct EntryForm {
+    pub action: String,
+    /// The name of the visible field.
+    pub field: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The sign-in link in a sandbox reply's text: the first URL on `base`'s origin.
+pub fn link_in(text: &str, base: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | '"' | '\'' | '`' | '[' | ']'))
+        .map(|w| w.trim_end_matches(['.', ',', ';', ':', '!']))
+        .find(|w| w.starts_with(base))
+        .map(str::to_string)
 }
 
 impl Default for Browser {
@@ -126,12 +177,31 @@ impl Browser {
     }
 }
 
-/// The confirmation code the proxy printed for `email` (the last one), as a person reads the console.
+/// The confirmation code the proxy printed for `email` (the last one), as a person reads the console
+/// (the profile's pattern).
 pub fn code_in(console: &str, email: &str) -> Option<String> {
-    console
-        .lines()
-        .rev()
-        .filter(|l| l.contains(email))
-        .find_map(|l| l.split("Confirmation Code: ").nth(1))
-        .map(|rest| rest.chars().take(6).collect())
+    crate::profile::Profile::get().code_in(console, email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_to_type_into_is_found_without_knowing_its_names() {
+        let html = "<h1>x</h1>\n<form method=\"post\" action=\"/auth/confirm\">\n  <input type=\"hidden\" name=\"csrf_token\" \
+                    value=\"abc\">\n  <label for=\"code\">Code</label><br>\n  <input class=\"code\" id=\"code\" name=\"code\" \
+                    inputmode=\"numeric\" required>\n  <button type=\"submit\">Go</button>\n</form>";
+        let page = Page { status: StatusCode::OK, headers: Default::default(), html: html.into() };
+        let form = page.entry_form().expect("a form");
+        assert_eq!((form.action.as_str(), form.field.as_str()), ("/auth/confirm", "code"));
+        assert_eq!(form.fields, [("csrf_token".to_string(), "abc".to_string())]);
+        let list = Page {
+            status: StatusCode::OK,
+            headers: Default::default(),
+            html: "<a href=\"/auth/login/google?x=1\">G</a>".into(),
+        };
+        assert_eq!(list.link_ending("google").as_deref(), Some("/auth/login/google?x=1"));
+        assert_eq!(link_in("Sign in: http://h:1/auth/login.", "http://h:1").as_deref(), Some("http://h:1/auth/login"));
+    }
 }

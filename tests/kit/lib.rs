@@ -6,6 +6,7 @@ pub mod browser;
 pub mod contract;
 pub mod dialect;
 pub mod postgres;
+pub mod profile;
 pub mod proxy;
 pub mod terminal;
 
@@ -92,11 +93,11 @@ pub async fn until_refused(addr: std::net::SocketAddr) {
     panic!("{addr} still accepts connections");
 }
 
-/// A raw `POST /auth/confirm` as a browser with `cookie` sends it (for [`all_at_once`]).
-pub fn confirm_request(cookie: &str, code: &str, csrf: &str) -> String {
-    let form = format!("code={code}&csrf_token={csrf}");
+/// A raw form post as a browser with `cookie` sends it (for [`all_at_once`]).
+pub fn form_request(cookie: &str, action: &str, fields: &[(&str, &str)]) -> String {
+    let form = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
     format!(
-        "POST /auth/confirm HTTP/1.1\r\nHost: kit\r\nCookie: {cookie}\r\nConnection: close\r\n\
+        "POST {action} HTTP/1.1\r\nHost: kit\r\nCookie: {cookie}\r\nConnection: close\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
         form.len()
     )

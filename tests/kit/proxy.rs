@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::profile::Profile;
+
 /// A directory removed when dropped.
 pub struct TempDir(PathBuf);
 
@@ -31,6 +33,9 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if self.0.as_os_str().is_empty() {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -77,36 +82,71 @@ pub fn binary() -> PathBuf {
     })
 }
 
-/// The command that starts the proxy under test. `LLM_SSO_PROXY_CMD`, when set, is a
-/// shell command template with `{config}`, `{port}` and `{db}` placeholders (to test
-/// another implementation of the same contract); otherwise the workspace's binary.
+/// The command that starts the proxy under test, from the profile's argument list ([`crate::profile`]):
+/// `config` is the implementation's configuration file (absent: its group is dropped), `extra` the
+/// scenario's own arguments. Nothing goes through a shell.
 pub fn command(config: Option<&Path>, port: u16, db: &Path, extra: &[&str]) -> Command {
-    match std::env::var("LLM_SSO_PROXY_CMD") {
-        Ok(template) => {
-            let quoted: Vec<String> = extra.iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
-            let line = template
-                .replace("{config}", &config.map(|c| c.display().to_string()).unwrap_or_default())
-                .replace("{port}", &port.to_string())
-                .replace("{db}", &db.display().to_string());
-            let mut c = Command::new("sh");
-            c.args(["-c", &format!("exec {line} {}", quoted.join(" "))]);
-            c
-        }
-        Err(_) => {
-            let mut c = Command::new(binary());
-            match config {
-                Some(path) => c.arg("--sso-config").arg(path),
-                None => c.arg("--port").arg(port.to_string()),
-            };
-            c.args(extra);
-            c
-        }
+    let profile = Profile::get();
+    let dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
+    let bin = || binary().display().to_string();
+    let uses_bin =
+        profile.start.command.iter().any(|w| matches!(w, crate::profile::Word::One(w) if w.contains("{bin}")));
+    let values = [
+        ("bin", uses_bin.then(bin)),
+        ("config", config.map(|c| c.display().to_string())),
+        ("port", Some(port.to_string())),
+        ("db", Some(db.display().to_string())),
+        ("dir", Some(dir.display().to_string())),
+    ];
+    let argv = profile.argv(&values);
+    // A relative program with a slash is the profile's own (a wrapper next to it).
+    let program = match argv.first() {
+        Some(p) if p.contains('/') && Path::new(p).is_relative() => profile.dir.join(p).display().to_string(),
+        Some(p) => p.clone(),
+        None => String::new(),
+    };
+    let mut c = Command::new(program);
+    c.args(argv.iter().skip(1)).args(extra);
+    if profile.stop.process_group {
+        c.process_group(0);
     }
+    c
+}
+
+/// The implementation's own configuration file in `dir`, made from the kit's `config.yaml` by the profile's
+/// adapter command; without one, the kit's file itself.
+pub fn implementation_config(dir: &Path) -> Result<PathBuf, String> {
+    let kit_config = dir.join("config.yaml");
+    let profile = Profile::get();
+    let Some(adapter) = &profile.config.command else { return Ok(kit_config) };
+    let out = dir.join("implementation-config");
+    let fill = |w: &String| {
+        w.replace("{kit_config}", &kit_config.display().to_string())
+            .replace("{config}", &out.display().to_string())
+            .replace("{dir}", &dir.display().to_string())
+    };
+    let argv: Vec<String> = adapter.iter().map(fill).collect();
+    let program = match argv.first() {
+        Some(p) if p.contains('/') && Path::new(p).is_relative() => profile.dir.join(p),
+        Some(p) => PathBuf::from(p),
+        None => return Err("config.command is empty".into()),
+    };
+    let status = std::process::Command::new(program)
+        .args(&argv[1..])
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("the profile's config.command: {e}"))?;
+    if !status.success() {
+        return Err(format!("the profile's config.command failed ({status})"));
+    }
+    Ok(out)
 }
 
 /// A running proxy. Killed when dropped.
 pub struct ProxyProcess {
     child: Child,
+    /// The process id at start (also the process group's, see [`command`]); kept after the child is reaped.
+    pid: Option<u32>,
     pub port: u16,
     pub dir: TempDir,
     console: Arc<Mutex<String>>,
@@ -207,8 +247,10 @@ impl ProxyProcess {
         self.terminate();
         let _ = self.wait(Duration::from_secs(10)).await;
         let config = std::fs::read_to_string(self.dir.path().join("config.yaml")).map_err(|e| e.to_string())?;
-        let ProxyProcess { dir, port, .. } = self;
-        Self::start_in(dir, &config, port, &[], &[]).await
+        self.signal("KILL");
+        self.pid = None;
+        let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
+        Self::start_in(dir, &config, self.port, &[], &[]).await
     }
 
     /// Starts the proxy in `dir` with extra arguments and environment variables.
@@ -239,8 +281,11 @@ impl ProxyProcess {
             Some(_) => Some(postgres_database(dir.path())?),
             None => None,
         };
-        let mut command =
-            command(config_yaml.map(|_| config_path.as_path()), port, &dir.path().join("sso_auth.db"), args);
+        let implementation = match config_yaml {
+            Some(_) => Some(implementation_config(dir.path())?),
+            None => None,
+        };
+        let mut command = command(implementation.as_deref(), port, &dir.path().join("sso_auth.db"), args);
         let mut child = command
             .current_dir(dir.path())
             .env("KIT_CLIENT_SECRET", CLIENT_SECRET)
@@ -258,10 +303,15 @@ impl ProxyProcess {
             .spawn()
             .map_err(|e| format!("cannot start the proxy under test: {e}"))?;
         let console = capture(&mut child);
-        let mut proxy = ProxyProcess { child, port, dir, console };
-        // Ready when it says so; its last startup line is "... listening on http(s)://...".
-        for _ in 0..600 {
-            if proxy.console().contains(" listening on http") {
+        let pid = child.id();
+        let mut proxy = ProxyProcess { child, pid, port, dir, console };
+        let profile = Profile::get();
+        let limit = profile.wait(profile.ready.timeout_seconds as f64);
+        let started = std::time::Instant::now();
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(2)).no_proxy().build().map_err(|e| e.to_string())?;
+        while started.elapsed() < limit {
+            if proxy.ready(&http).await {
                 return Ok(proxy);
             }
             if let Ok(Some(status)) = proxy.child.try_wait() {
@@ -270,7 +320,21 @@ impl ProxyProcess {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(format!("proxy did not listen within 30 s; console:\n{}", proxy.console()))
+        Err(format!("proxy was not ready within {limit:?}; console:\n{}", proxy.console()))
+    }
+
+    /// Whether the proxy is ready, as the profile tells: an HTTP path answers below 500, the console shows a
+    /// text, or the port accepts connections.
+    async fn ready(&self, http: &reqwest::Client) -> bool {
+        let ready = &Profile::get().ready;
+        if let Some(text) = &ready.console {
+            return self.console().contains(text.as_str());
+        }
+        if let Some(path) = &ready.http {
+            let answer = http.get(format!("{}{path}", self.base_url())).send().await;
+            return answer.is_ok_and(|r| r.status().as_u16() < 500);
+        }
+        tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok()
     }
 
     pub fn base_url(&self) -> String {
@@ -294,19 +358,33 @@ impl ProxyProcess {
         self.dir.path()
     }
 
+    /// The SQLite file the guide's SQL runs against (the profile's `database.sqlite`).
     pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("sso_auth.db")
+        let dir = self.dir.path();
+        let db = dir.join("sso_auth.db");
+        PathBuf::from(
+            Profile::get()
+                .database
+                .sqlite
+                .replace("{dir}", &dir.display().to_string())
+                .replace("{db}", &db.display().to_string()),
+        )
     }
 
     /// Everything the proxy printed so far (stdout and stderr).
     pub fn console(&self) -> String {
-        self.console.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut text = self.console.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(file) = &Profile::get().console.log_file {
+            text.push_str(&std::fs::read_to_string(self.dir.path().join(file)).unwrap_or_default());
+        }
+        text
     }
 
     /// Whether `text` shows up in the console within two seconds (it is read by
     /// another task, so a line just logged may still be on its way).
     pub async fn console_shows(&self, text: &str) -> bool {
-        for _ in 0..100 {
+        let rounds = (100.0 * Profile::get().time_scale) as usize;
+        for _ in 0..rounds {
             if self.console().contains(text) {
                 return true;
             }
@@ -318,8 +396,9 @@ impl ProxyProcess {
     /// The confirmation code printed for `email` (the last one), as a person reads the
     /// console; waits up to four seconds for the line to arrive.
     pub async fn confirmation_code(&self, email: &str) -> Option<String> {
-        for _ in 0..200 {
-            if let Some(code) = crate::browser::code_in(&self.console(), email) {
+        let rounds = (200.0 * Profile::get().time_scale) as usize;
+        for _ in 0..rounds {
+            if let Some(code) = Profile::get().code_in(&self.console(), email) {
                 return Some(code);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -327,10 +406,16 @@ impl ProxyProcess {
         None
     }
 
-    /// Sends SIGTERM (graceful shutdown).
+    /// Sends the profile's stop signal (SIGTERM by default), to the process group when the profile says so.
     pub fn terminate(&self) {
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let stop = &Profile::get().stop;
+        self.signal(&stop.signal);
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(pid) = self.pid {
+            let target = if Profile::get().stop.process_group { format!("-{pid}") } else { pid.to_string() };
+            let _ = std::process::Command::new("kill").args([&format!("-{signal}"), "--", &target]).status();
         }
     }
 
@@ -416,15 +501,26 @@ impl ProxyProcess {
     /// Inserts an authenticated token for `email` valid for 24 hours (through the
     /// documented schema) and returns the token an agent would send.
     pub fn mint_token(&self, email: &str) -> String {
-        let token = crate::contract::generate_token();
+        let profile = Profile::get();
+        let token = profile.new_token();
+        let hash = profile.token_hash(&token).unwrap_or_else(|e| panic!("hash a token: {e}"));
         let statement = format!(
             "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
              created_at, last_authenticated_at, auth_expires_at) VALUES ('{}', 'google:{email}', '{email}', 'google', \
              TRUE, TRUE, datetime('now'), datetime('now'), datetime('now', '+24 hours'))",
-            crate::contract::token_hash(&token)
+            hash
         );
         self.sql(&statement).unwrap_or_else(|e| panic!("insert token: {e}"));
         token
+    }
+}
+
+impl Drop for ProxyProcess {
+    /// A wrapper's children go too: the whole process group is killed (the child itself by `kill_on_drop`).
+    fn drop(&mut self) {
+        if Profile::get().stop.process_group {
+            self.signal("KILL");
+        }
     }
 }
 

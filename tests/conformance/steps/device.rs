@@ -135,7 +135,8 @@ async fn receives_token(world: &mut KitWorld) {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let body = json(reply);
     let token = body["access_token"].as_str().unwrap_or_default().to_string();
-    assert!(token.starts_with("llmsso_"), "an agent token: {body}");
+    let profile = llm_sso_kit::profile::Profile::get();
+    assert!(profile.token_on(&format!("value=\"{token}\"")).is_some(), "an agent token: {body}");
     assert!(body["token_type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("bearer")), "{body}");
     assert!(body["expires_in"].as_i64().is_some_and(|s| s > 0), "{body}");
     world.token = Some(token);

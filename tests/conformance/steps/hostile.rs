@@ -30,14 +30,24 @@ async fn foreign_callback(world: &mut KitWorld, email: String) {
     world.page = Some(world.browser.open(&callback).await);
 }
 
+/// The page's code form filled with `code`, as one raw request with the browser's cookies.
+fn code_form_request(world: &KitWorld, code: &str) -> String {
+    let page = world.page.as_ref().expect("the confirmation page");
+    let form = page.entry_form().unwrap_or_else(|| panic!("the page has no form for the code:\n{}", page.text()));
+    let base = world.base_url();
+    let url = url::Url::parse(&base).and_then(|b| b.join(&form.action)).expect("the form's action");
+    let cookie = world.browser.cookie_header(url.as_str());
+    let mut fields: Vec<(&str, &str)> = form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    fields.push((form.field.as_str(), code));
+    llm_sso_kit::form_request(&cookie, url.path(), &fields)
+}
+
 #[when(expr = "the confirmation code printed for {string} is submitted {int} times at once")]
 async fn race(world: &mut KitWorld, email: String, times: usize) {
     let code = world.proxy().confirmation_code(&email).await;
     let code = code.unwrap_or_else(|| panic!("no confirmation code for {email}"));
-    let csrf = world.page.as_ref().map(|p| p.input("csrf_token")).unwrap_or_default();
-    let cookie = world.browser.cookie_header(&format!("{}/auth/confirm", world.base_url()));
     // Raw and synchronised on the last byte: the submissions reach the proxy together.
-    let request = llm_sso_kit::confirm_request(&cookie, &code, &csrf);
+    let request = code_form_request(world, &code);
     for answer in llm_sso_kit::all_at_once(world.proxy().port, &request, times).await {
         let status = answer.split_whitespace().nth(1).unwrap_or("none").to_string();
         assert!(!status.starts_with('5') && status != "none", "a concurrent submission got {status}");
@@ -186,9 +196,7 @@ async fn guess_race(world: &mut KitWorld, email: String, times: usize) {
     let code = world.proxy().confirmation_code(&email).await;
     let code = code.unwrap_or_else(|| panic!("no confirmation code for {email}"));
     let wrong = if code == "000000" { "000001" } else { "000000" };
-    let csrf = world.page.as_ref().map(|p| p.input("csrf_token")).unwrap_or_default();
-    let cookie = world.browser.cookie_header(&format!("{}/auth/confirm", world.base_url()));
-    let request = llm_sso_kit::confirm_request(&cookie, wrong, &csrf);
+    let request = code_form_request(world, wrong);
     let mut seen = Vec::new();
     for answer in llm_sso_kit::all_at_once(world.proxy().port, &request, times).await {
         let status = answer.split_whitespace().nth(1).unwrap_or("none").to_string();

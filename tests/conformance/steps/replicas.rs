@@ -71,23 +71,23 @@ async fn callback_at(world: &mut KitWorld, name: String) {
     let client = world.browser.client();
     let answer = client.get(&target).send().await.expect("the callback answers");
     assert!(answer.status().is_redirection(), "replica {name} took the callback: {}", answer.status());
-    let form = client.get(format!("{}/auth/confirm", replica(world, &name).base_url())).send().await.expect("form");
-    let page = form.text().await.unwrap_or_default();
-    let csrf = page.split("name=\"csrf_token\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
-    world.csrf = Some(csrf.to_string());
-    world.confirm_at = Some(replica(world, &name).base_url());
+    let base = replica(world, &name).base_url();
+    let next = answer.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let next = url::Url::parse(&base).and_then(|b| b.join(next)).map(String::from).unwrap_or_default();
+    let html = client.get(next).send().await.expect("the form").text().await.unwrap_or_default();
+    let page = llm_sso_kit::browser::Page { status: reqwest::StatusCode::OK, headers: Default::default(), html };
+    world.confirm_form = page.entry_form();
+    world.confirm_at = Some(base);
 }
 
 async fn confirm(world: &mut KitWorld, code: &str) -> (u16, String) {
     let base = world.confirm_at.clone().expect("a confirmation form was opened");
-    let csrf = world.csrf.clone().unwrap_or_default();
+    let form = world.confirm_form.clone().expect("the confirmation page has a form");
+    let mut fields: Vec<(&str, &str)> = form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    fields.push((form.field.as_str(), code));
+    let url = url::Url::parse(&base).and_then(|b| b.join(&form.action)).map(String::from).unwrap_or_default();
     let client = world.browser.client();
-    let answer = client
-        .post(format!("{base}/auth/confirm"))
-        .form(&[("code", code), ("csrf_token", csrf.as_str())])
-        .send()
-        .await
-        .expect("the confirmation answers");
+    let answer = client.post(url).form(&fields).send().await.expect("the confirmation answers");
     let status = answer.status().as_u16();
     (status, answer.text().await.unwrap_or_default())
 }
@@ -99,13 +99,12 @@ async fn code_from_b(world: &mut KitWorld, email: String) {
         .await
         .unwrap_or_else(|| panic!("replica B printed no code for {email}:\n{}", replica_b(world).console()));
     let (_, page) = confirm(world, &code).await;
-    let token = page.split("id=\"token\" readonly value=\"").nth(1).and_then(|r| r.split('"').next());
-    world.token = token.map(str::to_string);
+    world.token = llm_sso_kit::profile::Profile::get().token_on(&page);
 }
 
 #[then("the browser received an agent token")]
 async fn received(world: &mut KitWorld) {
-    assert!(world.token.as_deref().is_some_and(|t| t.starts_with("llmsso_")), "no token page");
+    assert!(world.token.is_some(), "no token page");
 }
 
 #[when("the browser types a wrong code twice at replica A")]
