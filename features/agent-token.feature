@@ -10,6 +10,7 @@ Feature: The agent does not use its token
     When the agent sends a chat request without a token
     Then the agent sees a sandbox reply with the login URL
 
+  @cap-strict-wording
   Scenario: A truncated token gets a hint that it looks incomplete
     When the agent sends a chat request with its token cut short by 5 characters
     Then the sandbox reply says "looks truncated"

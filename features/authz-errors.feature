@@ -12,7 +12,7 @@ Feature: Authorization API errors
     And the identity provider signs in "alice@company.com" next
     When I sign in with "google"
     Then the page says "Access denied"
-    And the console shows "Authorization API error: HTTP 500"
+    And the console shows "Authorization API error"
 
   Scenario: A malformed reply is an error, never a yes
     Given the authorization API answers malformed JSON
@@ -20,7 +20,7 @@ Feature: Authorization API errors
     And the identity provider signs in "alice@company.com" next
     When I sign in with "google"
     Then the page shows no agent token
-    And the console shows "Authorization API error: the reply is not JSON"
+    And the console shows "Authorization API error"
 
   Scenario: "authorized": "true" as a string is malformed, never a yes
     Given the authorization API answers "authorized" as a string
@@ -28,7 +28,7 @@ Feature: Authorization API errors
     And the identity provider signs in "alice@company.com" next
     When I sign in with "google"
     Then the page shows no agent token
-    And the console shows "must be a JSON boolean"
+    And the console shows "Authorization API error"
 
   Scenario: Intermittent failures: every second call fails
     Given the authorization API fails every 2nd call
@@ -39,4 +39,4 @@ Feature: Authorization API errors
     Given the identity provider signs in "alice@company.com" next
     When I sign in with "google"
     Then the page says "Access denied"
-    And the console shows "Authorization API error: HTTP 500"
+    And the console shows "Authorization API error"

@@ -35,7 +35,7 @@ Feature: The confirmation code (single_user mode)
     And the identity provider signs in "bob@example.com" next
     When I sign in with "google"
     And I enter a wrong confirmation code for "bob@example.com"
-    Then the page says "Wrong code. 2 attempts left."
+    Then the page shows no agent token
     When I apply the fix `DELETE FROM rate_limits`
     And I enter a wrong confirmation code for "bob@example.com"
     And I apply the fix `DELETE FROM rate_limits`
@@ -73,7 +73,7 @@ Feature: The confirmation code (single_user mode)
     And I sign in with "google"
     Then the page status is 200
 
-  @guide-code-not-appearing
+  @guide-code-not-appearing @cap-strict-wording
   Scenario: The proxy warns at startup when the log level would hide the code
     Given the proxy is started with "--log-level ERROR"
     And the proxy is running

@@ -1,4 +1,4 @@
-@sqlite
+@cap-sqlite-file
 Feature: The token database
 
   @guide-database-locked
@@ -7,7 +7,7 @@ Feature: The token database
     When I run the diagnosis `PRAGMA journal_mode;`
     Then the diagnosis shows "wal"
 
-  @guide-database-corrupt
+  @guide-database-corrupt @cap-operator-cli
   Scenario: A damaged database stops startup with SQLite's message and the recovery command
     Given the kit's standard configuration
     And the database file contains garbage
@@ -42,7 +42,7 @@ Feature: The token database
     When I sign in with "google"
     Then the page says "Check server console"
 
-  @guide-database-corrupt
+  @guide-database-corrupt @cap-operator-cli
   Scenario: The guide's dump-and-restore, as one command that keeps the damaged file aside
     Given the proxy is running
     And the user "alice@company.com" holds a valid agent token
@@ -51,7 +51,7 @@ Feature: The token database
     And the output says "agent_tokens: 1 rows recovered"
     And the output says "damaged file kept as"
 
-  @guide-database-corrupt
+  @guide-database-corrupt @cap-operator-cli
   Scenario: db check names the problem and the fix
     Given the kit's standard configuration
     And the database file contains garbage

@@ -1,4 +1,4 @@
-@device-login
+@spec-terminal-sign-in @cap-device
 Feature: Sign-in from a terminal (RFC 8628 device authorization)
   A terminal with no browser asks the proxy for a code, the user enters it on any device, signs in with SSO and
   passes the same authorization as in the browser; the terminal polls and receives its agent token, once.

@@ -11,11 +11,13 @@ Feature: Diagnostics the troubleshooting guide starts with
       {"status": "ok"}
       """
 
+  @cap-strict-wording
   Scenario: --version prints the version
     When I run the proxy with "--version"
     Then the command succeeds
     And the output says "llm-sso-proxy "
 
+  @cap-strict-wording
   Scenario: --validate-only accepts a good configuration and prints what to register
     Given the kit's standard configuration
     When I run the proxy with "--validate-only"
@@ -24,6 +26,7 @@ Feature: Diagnostics the troubleshooting guide starts with
     And the output says "redirect URI to register for provider 'google'"
     And the output does not contain "kit-secret-not-real"
 
+  @cap-strict-wording
   Scenario: --validate-only reports every problem at once, with its location
     Given the proxy configuration file:
       """
@@ -50,6 +53,7 @@ Feature: Diagnostics the troubleshooting guide starts with
     And the log file proxy.log never shows the presented credential
     And the console never shows the presented credential
 
+  @cap-operator-cli
   Scenario: A redacted configuration for bug reports shows what is in force, never a secret
     Given the kit's standard configuration
     And the environment variable SSO_SESSION_LIFETIME_HOURS is "48"

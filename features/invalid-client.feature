@@ -8,8 +8,8 @@ Feature: Invalid client credentials
     And the identity provider signs in "alice@company.com" next
     When I sign in with "google"
     Then the page says "Invalid client"
-    And the page says "Check client_id and client_secret for stray spaces"
 
+  @cap-strict-wording
   Scenario: A secret pasted with a trailing space is caught before starting
     Given the proxy configuration file:
       """

@@ -2,6 +2,7 @@
 Feature: Provider not configured
   Symptoms: "Provider 'google' not configured", the flow does not start, the provider page is empty.
 
+  @cap-strict-wording
   Scenario: Provider names are case-sensitive: "Google" is refused with the fix
     Given the proxy configuration file:
       """
@@ -48,6 +49,7 @@ Feature: Provider not configured
     Then the page says "google"
     And the page says "microsoft"
 
+  @cap-strict-wording
   Scenario: Every missing required field is named, and a wrong indentation is pointed out
     Given the proxy configuration file:
       """

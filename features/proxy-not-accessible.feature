@@ -8,6 +8,14 @@ Feature: Proxy not accessible
     When the proxy is stopped
     Then connecting to the proxy is refused
 
+  # SPEC: SIGTERM is a graceful stop, and a graceful stop is a success for the service manager.
+  @cap-graceful-stop
+  Scenario: SIGTERM stops the proxy with exit code 0
+    Given the proxy is running
+    When the proxy is stopped
+    Then it exited with code 0
+
+  @cap-strict-wording
   Scenario: SSO off on 0.0.0.0 refuses to start rather than serve everyone
     Given the proxy configuration file:
       """

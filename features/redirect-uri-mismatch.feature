@@ -21,6 +21,7 @@ Feature: Redirect URI mismatch
     When I run the proxy with "--validate-only"
     Then the output says "http://127.0.0.1:{port}/auth/callback"
 
+  @cap-public-url @cap-strict-wording
   Scenario: Behind an HTTPS public_url the redirect URI to register is https
     Given the proxy configuration file:
       """
@@ -41,12 +42,14 @@ Feature: Redirect URI mismatch
     And the output says "redirect URI to register for provider 'google': https://proxy.company.com/auth/callback"
 
   # SPEC: every browser URL hangs from public_url; the Host header a client sends changes nothing.
+  @cap-public-url
   Scenario: Behind a reverse proxy the IdP is sent the public redirect URI, whatever Host the client sends
     Given the proxy's public URL is "https://llm-proxy.company.test"
     And the proxy is running
     When a browser starts a sign-in with "google" sending the Host header "evil.example"
     Then the identity provider is asked to redirect to "https://llm-proxy.company.test/auth/callback"
 
+  @cap-public-url
   Scenario: Without public_url a forged Host header does not change the redirect URI
     Given the proxy is running
     When a browser starts a sign-in with "google" sending the Host header "evil.example:8080"

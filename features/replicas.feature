@@ -1,4 +1,4 @@
-@replicas
+@spec-replicas @cap-replicas @cap-postgres
 Feature: Several replicas on one PostgreSQL database
   Replicas behind a load balancer share tokens, sign-ins in progress and backoff through one database:
   no sticky sessions, one decision wherever it is made.

@@ -19,6 +19,7 @@ Feature: Session expires too quickly
     When I sign in with "google"
     Then the page says "Check server console"
 
+  @cap-strict-wording
   Scenario: An IdP clock ten minutes ahead is refused with a hint about clocks
     Given the identity provider's clock is 600 seconds ahead
     And the proxy is running

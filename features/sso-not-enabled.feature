@@ -10,9 +10,9 @@ Feature: SSO not enabled
       """
     When I run the proxy with "--validate-only"
     Then the command fails with exit code 1
-    And the output says "unknown key `enabled` at the top level"
     And the output says "check indentation"
 
+  @cap-strict-wording
   Scenario Outline: `enabled` must be the boolean true, not <value>
     Given the proxy configuration file:
       """
@@ -34,6 +34,7 @@ Feature: SSO not enabled
       | yes     |
       | on      |
 
+  @cap-strict-wording
   Scenario: Without a configuration file requests pass without authentication (loopback only)
     Given no configuration file is passed
     And the environment variable HTTPS_PROXY is "http://127.0.0.1:9"

@@ -16,6 +16,7 @@ Feature: Wrong base URL
     Then the response status is 200
     And the agent sees the model's answer
 
+  @cap-strict-wording
   Scenario: The guide's check `curl http://localhost:8080/v1/models` answers
     When I request GET "/v1/models"
     Then the response status is 401

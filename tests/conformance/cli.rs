@@ -1,8 +1,8 @@
-//! `cargo run --bin conformance -- --proxy-cmd '...'`: the conformance kit for
-//! another implementation of the proxy. The command is a shell template with
-//! `{config}` (the YAML file), `{port}` and `{db}` (the SQLite file) placeholders;
-//! without it, the workspace's `llm-sso-proxy` is tested. Prints a verdict per
-//! guide section and can write JUnit XML.
+//! `cargo run --bin conformance -- --profile FILE`: the conformance kit for
+//! another implementation of the guide. The profile (docs/kit.md) says how to
+//! start, configure, read and stop it and which capabilities it claims; without
+//! one, the workspace's `llm-sso-proxy` is tested through its shipped profile.
+//! Prints a verdict per section and can write JUnit XML.
 
 #[path = "runner.rs"]
 mod runner;
@@ -13,42 +13,46 @@ mod world;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: conformance [--proxy-cmd CMD] [--features PATH] [--tags TAG[,TAG...]] [--junit FILE]
-
-  --proxy-cmd CMD   start the proxy under test with this shell command; placeholders {config}, {port}, {db}
-                    (e.g. 'my-proxy --config {config} --listen 127.0.0.1:{port} --db {db}')
-  --features PATH   a feature file or folder (default: the kit's features/)
-  --tags TAGS       only scenarios with one of these tags, e.g. guide-session-expired,security
-  --junit FILE      also write the results as JUnit XML
-";
+fn usage() -> String {
+    let capabilities: String =
+        llm_sso_kit::profile::CAPABILITIES.iter().map(|(name, what)| format!("  {name:<18} {what}\n")).collect();
+    format!(
+        "usage: conformance [--profile FILE] [--features PATH] [--tags TAGS] [--name TEXT] [--fail-fast] [--junit FILE]\n\n  \
+         --profile FILE    the implementation profile (default: {})\n{}\ncapabilities a profile may claim:\n{capabilities}",
+        llm_sso_kit::profile::OWN_PROFILE,
+        runner::OPTIONS_HELP
+    )
+}
 
 fn main() -> ExitCode {
     let mut options = runner::Options::default();
-    let mut proxy_cmd = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         let parsed = match arg.as_str() {
-            "--proxy-cmd" => value("--proxy-cmd").map(|v| proxy_cmd = Some(v)),
-            "--features" => value("--features").map(|v| options.features = Some(v.into())),
-            "--tags" => value("--tags")
-                .map(|v| options.tags = v.split(',').map(|t| t.trim().trim_start_matches('@').to_string()).collect()),
-            "--junit" => value("--junit").map(|v| options.junit = Some(v.into())),
+            "--profile" => args.next().ok_or_else(|| "--profile needs a value".to_string()).and_then(|path| {
+                // Checked now, so that a bad profile is named before anything starts.
+                llm_sso_kit::profile::Profile::load(std::path::Path::new(&path))?;
+                // SAFETY: still single-threaded (the runtime is built below), so nothing reads the environment concurrently.
+                unsafe { std::env::set_var("LLM_SSO_KIT_PROFILE", &path) };
+                Ok(true)
+            }),
             "-h" | "--help" => {
-                print!("{USAGE}");
+                print!("{}", usage());
                 return ExitCode::SUCCESS;
             }
-            other => Err(format!("unknown argument {other:?}")),
+            other => options.take(other, &mut args),
         };
-        if let Err(e) = parsed {
-            eprint!("conformance: {e}\n{USAGE}");
-            return ExitCode::from(2);
+        match parsed {
+            Ok(true) => {}
+            Ok(false) => {
+                eprint!("conformance: unknown argument {arg:?}\n{}", usage());
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprint!("conformance: {e}\n{}", usage());
+                return ExitCode::from(2);
+            }
         }
-    }
-    if let Some(cmd) = proxy_cmd {
-        // SAFETY: still single-threaded (the runtime is built below), so nothing reads the environment concurrently.
-        unsafe { std::env::set_var("LLM_SSO_PROXY_CMD", cmd) };
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,

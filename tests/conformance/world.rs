@@ -72,6 +72,8 @@ pub struct KitWorld {
     /// Lines under `server:` and `upstreams:` of the standard config (each indented by two spaces).
     pub server_lines: Vec<String>,
     pub upstream_lines: Vec<String>,
+    /// How the proxy exited when a step stopped it.
+    pub stopped: Option<std::process::ExitStatus>,
     /// The Entra tenants the Microsoft provider allows, instead of the kit's.
     pub entra_tenants: Option<Vec<String>>,
 }
@@ -113,6 +115,7 @@ impl KitWorld {
             server_lines: Vec::new(),
             upstream_lines: Vec::new(),
             entra_tenants: None,
+            stopped: None,
         }
     }
 

@@ -30,6 +30,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("strict-wording", "the reference proxy's own wording where the guide has none"),
     ("pkce", "PKCE S256 on the authorization request (the mock IdP then requires it)"),
     ("trusted-proxies", "server.trusted_proxies and the X-Forwarded-For walk"),
+    ("public-url", "server.public_url: the redirect URI behind a reverse proxy, whatever Host a client sends"),
     ("upstream-timeouts", "upstreams.timeout_seconds, the whole-request deadline"),
     ("graceful-stop", "SIGTERM stops the proxy with exit code 0"),
     ("sqlite-file", "the SQLite file's own troubles: locks, corruption, recovery"),

@@ -94,14 +94,14 @@ fn assistant_text(world: &KitWorld) -> String {
 async fn sandbox_login(world: &mut KitWorld) {
     let text = assistant_text(world);
     assert_eq!(world.reply.as_ref().map(|r| r.status), Some(200), "sandbox replies are well-formed completions");
-    assert!(text.contains(&format!("{}/auth/login", world.base_url())), "{text}");
+    assert!(llm_sso_kit::browser::link_in(&text, &world.base_url()).is_some(), "a sign-in link on this proxy: {text}");
 }
 
 #[then("the agent sees a sandbox reply with a re-authentication URL")]
 async fn sandbox_reauth(world: &mut KitWorld) {
     let text = assistant_text(world);
     assert!(text.contains("Session expired"), "{text}");
-    assert!(text.contains(&format!("{}/auth/login?renew=", world.base_url())), "{text}");
+    assert!(llm_sso_kit::browser::link_in(&text, &world.base_url()).is_some(), "a link on this proxy: {text}");
 }
 
 #[then(expr = "the sandbox reply says {string}")]
@@ -147,8 +147,15 @@ async fn flood(world: &mut KitWorld, n: usize) {
 async fn stop(world: &mut KitWorld) {
     let proxy = world.proxy.as_mut().expect("a running proxy");
     proxy.terminate();
-    let status = proxy.wait(std::time::Duration::from_secs(10)).await;
-    assert!(status.is_some_and(|s| s.success()), "a clean stop: {status:?}");
+    let profile = llm_sso_kit::profile::Profile::get();
+    let status = proxy.wait(profile.wait(profile.stop.grace_seconds as f64)).await;
+    assert!(status.is_some(), "the proxy stops within the profile's grace period");
+    world.stopped = status;
+}
+
+#[then("it exited with code 0")]
+async fn clean_exit(world: &mut KitWorld) {
+    assert!(world.stopped.is_some_and(|s| s.success()), "a clean stop: {:?}", world.stopped);
 }
 
 #[then("connecting to the proxy is refused")]

@@ -42,16 +42,18 @@ async fn sign_in(world: &mut KitWorld, provider: String) {
     world.page = Some(world.browser.open(&url).await);
 }
 
+/// The re-authentication URL is whatever link on this proxy the sandbox reply carries; its page's link to the
+/// provider is followed as a person would.
 #[when("I open the re-authentication URL from the sandbox reply and sign in with \"google\"")]
 async fn reauth(world: &mut KitWorld) {
     let body = world.reply.as_ref().expect("a sandbox reply").body.clone();
     let value: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let text = value["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_string();
-    let url = text.split_whitespace().find(|w| w.contains("renew=")).expect("a re-authentication URL").to_string();
+    let base = world.base_url();
+    let url = llm_sso_kit::browser::link_in(&text, &base).expect("a re-authentication URL on this proxy");
     let list = world.browser.open(&url).await;
-    let hash = url.split("renew=").nth(1).unwrap_or_default().to_string();
-    assert!(list.html.contains(&hash), "the provider links keep the renewal");
-    let start = format!("{}/auth/login/google?renew={hash}", world.base_url());
+    let href = list.link_ending("google").unwrap_or_else(|| panic!("the page links to the provider:\n{}", list.text()));
+    let start = url::Url::parse(&url).and_then(|u| u.join(&href)).map(String::from).unwrap_or(href);
     world.page = Some(world.browser.open(&start).await);
 }
 
@@ -138,6 +140,16 @@ async fn receive_token(world: &mut KitWorld) {
     let token = page.token().unwrap_or_else(|| panic!("no token on the page:\n{}", page.text()));
     assert!(world.browser.visited.iter().all(|u| !u.contains(&token)), "the token is never in a URL");
     world.token = Some(token);
+}
+
+/// Refused, however the implementation words it: an error status, no token, no code printed.
+#[then("the sign-in is refused")]
+async fn refused(world: &mut KitWorld) {
+    let page = world.page.as_ref().expect("a page");
+    assert!(page.status.as_u16() >= 400, "an error page, not HTTP {}:\n{}", page.status, page.text());
+    assert!(page.token().is_none(), "a token on the page:\n{}", page.text());
+    let profile = llm_sso_kit::profile::Profile::get();
+    assert!(!profile.shows_a_code(&world.proxy().console()), "a confirmation code was printed");
 }
 
 #[then("the page shows no agent token")]
