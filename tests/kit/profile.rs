@@ -261,6 +261,8 @@ impl Profile {
     pub fn load(path: &Path) -> Result<Profile, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        // Absolute, because the implementation starts in a directory of its own.
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         Profile::parse(&text, &dir).map_err(|e| format!("{}: {e}", path.display()))
     }
 
