@@ -4,11 +4,9 @@
 //! one, the workspace's `llm-sso-proxy` is tested through its shipped profile.
 //! Prints a verdict per section and can write JUnit XML.
 
-#[path = "runner.rs"]
+// A crate root finds its modules next to itself: these are the files `cargo test --test conformance` runs.
 mod runner;
-#[path = "steps/mod.rs"]
 mod steps;
-#[path = "world.rs"]
 mod world;
 
 use std::process::ExitCode;

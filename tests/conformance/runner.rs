@@ -6,7 +6,7 @@
 //! and optionally JUnit XML for another project's CI.
 //!
 //! Shared by the `conformance` test target (`cargo test`) and the `conformance`
-//! binary (`cargo run --bin conformance -- --proxy-cmd '...'`).
+//! binary (`cargo run --bin conformance -- --profile FILE`).
 
 use crate::world::KitWorld;
 use cucumber::World as _;
