@@ -308,8 +308,12 @@ impl ProxyProcess {
         let profile = Profile::get();
         let limit = profile.wait(profile.ready.timeout_seconds as f64);
         let started = std::time::Instant::now();
-        let http =
-            reqwest::Client::builder().timeout(Duration::from_secs(2)).no_proxy().build().map_err(|e| e.to_string())?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .no_proxy()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .map_err(|e| e.to_string())?;
         while started.elapsed() < limit {
             if proxy.ready(&http).await {
                 return Ok(proxy);
@@ -331,8 +335,14 @@ impl ProxyProcess {
             return self.console().contains(text.as_str());
         }
         if let Some(path) = &ready.http {
-            let answer = http.get(format!("{}{path}", self.base_url())).send().await;
-            return answer.is_ok_and(|r| r.status().as_u16() < 500);
+            // A proxy that serves TLS itself answers on https only (readiness, not trust: any certificate).
+            for scheme in ["http", "https"] {
+                let answer = http.get(format!("{scheme}://127.0.0.1:{}{path}", self.port)).send().await;
+                if answer.is_ok_and(|r| r.status().as_u16() < 500) {
+                    return true;
+                }
+            }
+            return false;
         }
         tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok()
     }
