@@ -22,6 +22,14 @@ pub struct Reply {
     pub body: String,
 }
 
+impl Reply {
+    /// A whole answer, its body read to the end.
+    pub async fn of(r: reqwest::Response) -> Reply {
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        Reply { status, headers, body: r.text().await.unwrap_or_default() }
+    }
+}
+
 /// A finished command (`--validate-only`, `--version`, a failed start).
 pub struct CommandRun {
     pub code: Option<i32>,

@@ -193,9 +193,7 @@ async fn with_headers(world: &mut KitWorld, step: &Step) {
             request = request.header(name.as_str(), value.as_str());
         }
     }
-    let response = request.send().await.expect("an answer");
-    let (status, headers) = (response.status().as_u16(), response.headers().clone());
-    world.reply = Some(Reply { status, headers, body: response.text().await.unwrap_or_default() });
+    world.reply = Some(Reply::of(request.send().await.expect("an answer")).await);
 }
 
 #[then(expr = "the upstream request carried none of the headers {string}")]

@@ -14,11 +14,6 @@ const KIT_TERMINAL: &str = "kit-terminal/1.0 (conformance)";
 /// The user-code alphabet RFC 8628 section 6.1 suggests, and the proxy's contract.
 const ALPHABET: &str = "BCDFGHJKLMNPQRSTVWXZ";
 
-async fn reply_of(r: reqwest::Response) -> Reply {
-    let (status, headers) = (r.status().as_u16(), r.headers().clone());
-    Reply { status, headers, body: r.text().await.unwrap_or_default() }
-}
-
 fn json(reply: &Reply) -> Value {
     serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("not JSON ({e}): HTTP {} {}", reply.status, reply.body))
 }
@@ -33,7 +28,7 @@ async fn ask(world: &mut KitWorld, user_agent: &str, token: Option<String>) {
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let reply = reply_of(request.send().await.expect("the proxy answers")).await;
+    let reply = Reply::of(request.send().await.expect("the proxy answers")).await;
     world.device = (reply.status == 200).then(|| json(&reply));
     world.reply = Some(reply);
 }
@@ -101,7 +96,7 @@ async fn poll_with(world: &mut KitWorld, grant_type: &str) {
     let device_code = world.device.as_ref().and_then(|d| d["device_code"].as_str()).unwrap_or("none").to_string();
     let form = [("grant_type", grant_type), ("device_code", &device_code), ("client_id", "kit-terminal")];
     let r = reqwest::Client::new().post(url).form(&form).send().await.expect("the proxy answers");
-    world.reply = Some(reply_of(r).await);
+    world.reply = Some(Reply::of(r).await);
 }
 
 #[when("the terminal polls")]
@@ -286,5 +281,5 @@ async fn revoke(world: &mut KitWorld, what: String) {
         .send()
         .await
         .expect("the proxy answers");
-    world.reply = Some(reply_of(r).await);
+    world.reply = Some(Reply::of(r).await);
 }

@@ -77,11 +77,7 @@ async fn flood(world: &mut KitWorld, count: usize) {
     let mut last = None;
     for _ in 0..count {
         let r = client.get(&url).send().await.expect("an answer");
-        last = Some(Reply {
-            status: r.status().as_u16(),
-            headers: r.headers().clone(),
-            body: r.text().await.unwrap_or_default(),
-        });
+        last = Some(Reply::of(r).await);
     }
     world.reply = last;
 }
@@ -149,11 +145,7 @@ async fn answers_are(world: &mut KitWorld, count: usize, status: u16) {
 async fn start_elsewhere(world: &mut KitWorld, provider: String) {
     let r = from(address(202, 1)).get(format!("{}/auth/login/{provider}", world.base_url())).send().await;
     let r = r.expect("an answer");
-    world.reply = Some(Reply {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        body: r.text().await.unwrap_or_default(),
-    });
+    world.reply = Some(Reply::of(r).await);
 }
 
 #[when(expr = "a browser posts a form of {int} KiB to {string}")]
@@ -167,11 +159,7 @@ async fn big_form(world: &mut KitWorld, kib: usize, path: String) {
         .await;
     // A proxy may also close the connection once it has answered: the answer counts, a reset does not.
     let r = r.unwrap_or_else(|e| panic!("POST {path} of {kib} KiB got no answer: {e}"));
-    world.reply = Some(Reply {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        body: r.text().await.unwrap_or_default(),
-    });
+    world.reply = Some(Reply::of(r).await);
 }
 
 #[when(
@@ -184,11 +172,7 @@ async fn through_reverse_proxy(world: &mut KitWorld, provider: String, forwarded
         .send()
         .await
         .expect("an answer");
-    world.reply = Some(Reply {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        body: r.text().await.unwrap_or_default(),
-    });
+    world.reply = Some(Reply::of(r).await);
 }
 
 #[when(expr = "a wrong confirmation code for {string} is submitted {int} times at once")]
