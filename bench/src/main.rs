@@ -13,9 +13,6 @@
 //! as wrk would.
 
 mod load;
-#[path = "../../tests/kit/postgres.rs"]
-#[allow(dead_code)]
-mod pg_server;
 mod procs;
 mod servers;
 

@@ -201,7 +201,7 @@ async fn proxy(
 }
 
 /// A valid token in the PostgreSQL database, and `others` more rows beside it (one statement).
-fn pg_tokens(server: &crate::pg_server::Server, database: &str, others: usize) -> Result<String, String> {
+fn pg_tokens(server: &llm_sso_kit::postgres::Server, database: &str, others: usize) -> Result<String, String> {
     use llm_sso_proxy::tokens;
     if others > 0 {
         server.psql(
@@ -321,7 +321,7 @@ pub async fn run_all(mode: Mode, _limit: Duration) -> Result<String, String> {
     let crowded = chat(sso_port, path, Some(&token_many), CHAT, "pong");
     rows.push(measure(&format!("same, {many} other tokens in the table"), sso.pid(), &crowded, mode).await?);
     let many_label = if mode.smoke { "1000" } else { "1 M" };
-    match crate::pg_server::Server::get() {
+    match llm_sso_kit::postgres::Server::get() {
         Ok(server) => {
             let url = server.database("bench")?;
             let (pg, pg_port) = proxy(&dir.join("pg"), stub_port, true, Some(&url)).await?;

@@ -1,13 +1,10 @@
 //! One store contract, two backends, proven the same: every test here is
 //! written once against `AsyncStore` and run on SQLite (a file on disk) and on
-//! a real PostgreSQL server (`tests/kit/postgres.rs`: a throwaway cluster, or
+//! a real PostgreSQL server (the kit's `postgres` module: a throwaway cluster, or
 //! `LLM_SSO_TEST_POSTGRES_URL`). Like oauth2-proxy's session-store tests, a
 //! backend that passes is a backend the proxy can use.
 
-#[path = "../../tests/kit/postgres.rs"]
-#[allow(dead_code)]
-mod postgres_server;
-
+use llm_sso_kit::postgres as postgres_server;
 use llm_sso_proxy::store::postgres::{self, PgStore};
 use llm_sso_proxy::store::sqlite::{self, SqliteStore};
 use llm_sso_proxy::store::{

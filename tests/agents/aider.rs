@@ -28,13 +28,13 @@ async fn journey(test: &str, stream: bool) {
         Err(reason) => return missing(test, &reason),
     };
     let out = run(first).await;
-    assert!(out.contains(&s.login_url()), "without a token aider shows where to sign in:\n{out}");
+    assert!(out.contains(&s.url("/auth/login")), "without a token aider shows where to sign in:\n{out}");
 
     let token = s.proxy.mint_token("aider@company.com");
     let out = run(aider(&s, home.path(), &token, stream).expect("installed")).await;
     assert!(out.contains(PROBE), "with a token a turn completes with the upstream's answer:\n{out}");
 
-    s.expire_sessions();
+    crate::expire_sessions(&s);
     let out = run(aider(&s, home.path(), &token, stream).expect("installed")).await;
     assert!(out.contains("Session expired") && out.contains("renew="), "the renewal link:\n{out}");
     s.assert_upstream_saw_only_the_proxy_key(&token);

@@ -27,19 +27,19 @@ async fn journey(test: &str, key_var: &str) {
         Err(reason) => return missing(test, &reason),
     };
     let out = run(first).await;
-    assert!(out.contains(&s.login_url()), "without a token Claude Code shows where to sign in:\n{out}");
-    assert!(s.llm.journal().is_empty(), "nothing reached the upstream");
+    assert!(out.contains(&s.url("/auth/login")), "without a token Claude Code shows where to sign in:\n{out}");
+    assert!(s.mocks.llm.journal().is_empty(), "nothing reached the upstream");
 
     let token = s.proxy.mint_token("claude@company.com");
     let out = run(claude(&s, home.path(), key_var, &token).expect("installed")).await;
     assert!(out.contains(PROBE), "with a token a turn completes with the upstream's answer:\n{out}");
     assert!(!out.contains("/auth/login"), "{out}");
 
-    s.expire_sessions();
+    crate::expire_sessions(&s);
     let out = run(claude(&s, home.path(), key_var, &token).expect("installed")).await;
     assert!(out.contains("Session expired") && out.contains("renew="), "the renewal link:\n{out}");
     s.assert_upstream_saw_only_the_proxy_key(&token);
-    let paths: Vec<String> = s.llm.journal().iter().map(|r| r.path.clone()).collect();
+    let paths: Vec<String> = s.mocks.llm.journal().iter().map(|r| r.path.clone()).collect();
     eprintln!("Claude Code ({key_var}) reached the upstream on: {paths:?}");
 }
 

@@ -31,19 +31,19 @@ async fn codex_cli_over_the_responses_api() {
         Err(reason) => return missing("codex_cli_over_the_responses_api", &reason),
     };
     let out = run(first).await;
-    assert!(out.contains(&s.login_url()), "without a token Codex shows where to sign in:\n{out}");
+    assert!(out.contains(&s.url("/auth/login")), "without a token Codex shows where to sign in:\n{out}");
     // As an answer in the chat, not as an error after retries.
     assert!(out.contains("\u{1f512}"), "the banner is the assistant's answer:\n{out}");
     assert!(!out.contains("401") && !out.to_lowercase().contains("retrying"), "no error, no retries:\n{out}");
-    assert_eq!(s.sandbox_replies().await, 1, "one request, no retries");
-    assert!(s.llm.journal().is_empty(), "nothing reached the upstream");
+    assert_eq!(crate::sandbox_replies(&s).await, 1, "one request, no retries");
+    assert!(s.mocks.llm.journal().is_empty(), "nothing reached the upstream");
 
     let token = s.proxy.mint_token("codex@company.com");
     let out = run(codex(&s, home.path(), &token).expect("installed")).await;
     assert!(out.contains(PROBE), "with a token a turn completes with the upstream's answer:\n{out}");
-    assert!(s.llm.journal().iter().all(|r| r.path == "/v1/responses"), "Codex speaks the Responses API");
+    assert!(s.mocks.llm.journal().iter().all(|r| r.path == "/v1/responses"), "Codex speaks the Responses API");
 
-    s.expire_sessions();
+    crate::expire_sessions(&s);
     let out = run(codex(&s, home.path(), &token).expect("installed")).await;
     assert!(out.contains("Session expired") && out.contains("renew="), "the renewal link:\n{out}");
     s.assert_upstream_saw_only_the_proxy_key(&token);

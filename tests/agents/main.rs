@@ -11,93 +11,33 @@ mod aider;
 mod claude_code;
 mod codex;
 
-use llm_sso_kit::proxy::{CLIENT_ID, CLIENT_SECRET, ProxyProcess, Setup, TempDir, config, free_port};
+pub use llm_sso_kit::proxy::TempDir;
+pub use llm_sso_kit::stack::Stack;
 use llm_sso_kit::workspace_root;
-use mock_idp::{IdpConfig, MockIdp};
-use mock_llm::{LlmConfig, MockLlm};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const OPENAI_KEY: &str = "sk-mock-openai-upstream";
-pub const ANTHROPIC_KEY: &str = "sk-ant-mock-upstream";
 /// A word no agent invents: the mock upstream echoes the prompt, so it shows up in a real answer.
 pub const PROBE: &str = "kitprobe4711";
 
-/// One offline stack per test: mock upstream and IdP in-process, the proxy as a process.
-pub struct Stack {
-    pub llm: MockLlm,
-    pub _idp: MockIdp,
-    pub proxy: ProxyProcess,
-}
-
+/// One offline stack per test, with Google as the only provider.
 pub async fn stack() -> Stack {
-    let llm = MockLlm::spawn(LlmConfig::default()).await.expect("mock upstream");
-    let port = free_port();
-    let mut idp_config = IdpConfig::default();
-    idp_config.clients.push(mock_idp::Client::new(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        &format!("http://127.0.0.1:{port}/auth/callback"),
-    ));
-    let idp = MockIdp::spawn(idp_config).await.expect("mock IdP");
-    let (openai, anthropic) = (llm.openai_base_url(), llm.base_url());
-    let setup = Setup {
-        sso_enabled: true,
-        openai_base_url: &openai,
-        openai_key: OPENAI_KEY,
-        anthropic_base_url: &anthropic,
-        anthropic_key: ANTHROPIC_KEY,
-        providers: vec![("google", idp.discovery_url("google", None).expect("google"), Vec::new())],
-        authorization: Vec::new(),
-    };
-    let proxy = ProxyProcess::start_in(TempDir::new("agents"), &config(&setup, port), port, &[], &[])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    Stack { llm, _idp: idp, proxy }
+    Stack::builder().google_only().start().await
 }
 
-impl Stack {
-    pub fn login_url(&self) -> String {
-        format!("{}/auth/login", self.proxy.base_url())
-    }
+/// How many sandbox replies the proxy has sent (its `/metrics`).
+pub async fn sandbox_replies(s: &Stack) -> u64 {
+    let metrics = reqwest::get(s.url("/metrics")).await.expect("/metrics answers").text().await.unwrap_or_default();
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("llm_sso_sandbox_replies_total{"))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()))
+        .sum()
+}
 
-    /// How many sandbox replies the proxy has sent (its `/metrics`).
-    pub async fn sandbox_replies(&self) -> u64 {
-        let metrics = reqwest::get(format!("{}/metrics", self.proxy.base_url()))
-            .await
-            .expect("/metrics answers")
-            .text()
-            .await
-            .unwrap_or_default();
-        metrics
-            .lines()
-            .filter(|l| l.starts_with("llm_sso_sandbox_replies_total{"))
-            .filter_map(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()))
-            .sum()
-    }
-
-    /// Ends the session of every token (the guide's own SQL).
-    pub fn expire_sessions(&self) {
-        self.proxy.sql("UPDATE agent_tokens SET auth_expires_at = datetime('now', '-1 minute')").expect("expire");
-    }
-
-    /// Every request the upstream saw carried the proxy's key and never `token`.
-    pub fn assert_upstream_saw_only_the_proxy_key(&self, token: &str) {
-        let journal = self.llm.journal();
-        assert!(!journal.is_empty(), "the upstream received the agent's requests");
-        for r in &journal {
-            let key =
-                r.headers.get("x-api-key").or_else(|| r.headers.get("authorization")).cloned().unwrap_or_default();
-            assert!(
-                key.contains(OPENAI_KEY) || key.contains(ANTHROPIC_KEY),
-                "{} {}: {:?}",
-                r.method,
-                r.path,
-                r.headers
-            );
-            assert!(!format!("{:?}{}", r.headers, r.body).contains(token), "the agent token reached the upstream");
-        }
-    }
+/// Ends the session of every token (the guide's own SQL).
+pub fn expire_sessions(s: &Stack) {
+    s.proxy.sql("UPDATE agent_tokens SET auth_expires_at = datetime('now', '-1 minute')").expect("expire");
 }
 
 /// `llm-sso-proxy login` in a terminal without a browser, finished on "another device" as `email`:
@@ -107,7 +47,7 @@ pub async fn terminal_sign_in(s: &Stack, email: &str) -> llm_sso_kit::terminal::
     let terminal = Terminal::new();
     let login = Login::start(&terminal, &["login", "--proxy", &s.proxy.base_url()]).await;
     let (code, link) = login.code().await;
-    approve_on_another_device(&s.proxy, &s._idp, &link, &code, email).await;
+    approve_on_another_device(&s.proxy, &s.mocks.idp, &link, &code, email).await;
     let (status, output) = login.finish().await;
     assert_eq!(status, 0, "{output}");
     terminal

@@ -40,7 +40,7 @@ async fn a_person_signs_in_with_chromium_and_the_token_works() {
     let s = stack(true).await;
     let mut alice = mock_idp::User::new("alice@company.com");
     alice.name = Some("Alice Admin".into());
-    s.idp.add_user(alice);
+    s.mocks.idp.add_user(alice);
 
     // The agent's first request: a sandbox reply with the login URL.
     let banner = openai_text(s.openai(None, &chat(false)).await).await;

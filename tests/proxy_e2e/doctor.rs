@@ -2,11 +2,11 @@
 //! broken setup the guide describes: every check must notice its own failure,
 //! name it, give the fix, and make the exit code 1.
 
-use crate::common::{ANTHROPIC_KEY, OPENAI_KEY, idp_for};
-use llm_sso_kit::proxy::{CLIENT_SECRET, ProxyProcess, Setup, TempDir, binary, config, free_port};
+use crate::common::{Mocks, OPENAI_KEY};
+use llm_sso_kit::proxy::{CLIENT_SECRET, ProxyProcess, TempDir, binary, free_port};
+use llm_sso_kit::stack::ProxySetup;
 use mock_authz_api::{AuthzConfig, MockAuthzApi, Policy};
-use mock_idp::{Endpoint, Faults, MockIdp};
-use mock_llm::{LlmConfig, MockLlm};
+use mock_idp::{Endpoint, Faults};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use tokio::process::Command;
@@ -15,8 +15,7 @@ const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 /// The mocks, a config for a proxy on `port` in `dir`, and how to run the doctor on it.
 struct Clinic {
-    llm: MockLlm,
-    idp: MockIdp,
+    mocks: Mocks,
     port: u16,
     dir: TempDir,
     authorization: Vec<String>,
@@ -64,8 +63,7 @@ impl Clinic {
     async fn new() -> Clinic {
         let port = free_port();
         Clinic {
-            llm: MockLlm::spawn(LlmConfig::default()).await.expect("mock upstream"),
-            idp: idp_for(port).await,
+            mocks: Mocks::start(port, true).await.expect("the mocks start"),
             port,
             dir: TempDir::new("doctor"),
             authorization: Vec::new(),
@@ -75,18 +73,12 @@ impl Clinic {
     }
 
     fn config(&self, port: u16) -> String {
-        let google = self.idp.discovery_url("google", None).expect("google");
-        let microsoft = self.idp.discovery_url("microsoft", Some("common")).expect("microsoft");
-        let setup = Setup {
-            sso_enabled: true,
-            openai_base_url: &self.llm.openai_base_url(),
-            openai_key: &self.openai_key,
-            anthropic_base_url: &self.llm.base_url(),
-            anthropic_key: ANTHROPIC_KEY,
-            providers: vec![("google", google, Vec::new()), ("microsoft", microsoft, vec![TENANT.to_string()])],
+        let setup = ProxySetup {
             authorization: self.authorization.clone(),
+            entra_tenants: vec![TENANT.to_string()],
+            ..ProxySetup::default()
         };
-        config(&setup, port)
+        self.mocks.config(port, &setup).replace(OPENAI_KEY, &self.openai_key)
     }
 
     /// Runs `doctor --json` with the config for this clinic's port.
@@ -145,7 +137,7 @@ impl Clinic {
 
     fn set_idp_faults(&self, faults: Faults) {
         for issuer in ["google", "microsoft"] {
-            self.idp.set_faults(issuer, faults.clone()).expect("faults");
+            self.mocks.idp.set_faults(issuer, faults.clone()).expect("faults");
         }
     }
 }
@@ -173,8 +165,8 @@ async fn a_healthy_stack_passes_every_check_and_the_text_report_reads_well() {
     let (code, text) = clinic.doctor(&clinic.config(clinic.port), &["doctor"], &[]).await;
     assert_eq!(code, 0, "{text}");
     let mut stable = text
-        .replace(clinic.idp.base_url(), "{idp}")
-        .replace(&clinic.llm.base_url(), "{llm}")
+        .replace(clinic.mocks.idp.base_url(), "{idp}")
+        .replace(&clinic.mocks.llm.base_url(), "{llm}")
         .replace(&clinic.port.to_string(), "{port}");
     for line in text.lines().filter(|l| l.contains("signing key: ")) {
         if let Some(kid) = line.rsplit(": ").next() {
@@ -194,13 +186,13 @@ async fn identity_provider_failures_are_each_named_with_the_guides_fix() {
     let mut clinic = Clinic::new().await;
     clinic.create_db();
 
-    clinic.idp.refuse_connections(true);
-    llm_sso_kit::until_refused(clinic.idp.addr()).await;
+    clinic.mocks.idp.refuse_connections(true);
+    llm_sso_kit::until_refused(clinic.mocks.idp.addr()).await;
     let d = clinic.run(&[]).await;
     d.failed("provider.google.discovery", "cannot connect", "HTTPS_PROXY");
     assert_eq!(d.verdict("provider.google.jwks"), "skip", "nothing to check without the document");
-    clinic.idp.refuse_connections(false);
-    while tokio::net::TcpStream::connect(clinic.idp.addr()).await.is_err() {
+    clinic.mocks.idp.refuse_connections(false);
+    while tokio::net::TcpStream::connect(clinic.mocks.idp.addr()).await.is_err() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 
@@ -228,12 +220,12 @@ async fn identity_provider_failures_are_each_named_with_the_guides_fix() {
     clinic.run(&[]).await.failed("provider.google.jwks", "HTTP 500", "jwks_uri");
     clinic.set_idp_faults(Faults::default());
 
-    clinic.idp.set_clock_offset(-3600);
+    clinic.mocks.idp.set_clock_offset(-3600);
     clinic.run(&[]).await.failed("provider.google.clock", "3600s ahead of the IdP's", "NTP");
-    clinic.idp.set_clock_offset(120);
+    clinic.mocks.idp.set_clock_offset(120);
     let d = clinic.run(&[]).await;
     assert_eq!((d.verdict("provider.google.clock"), d.code), ("warn", 0), "two minutes: a warning");
-    clinic.idp.set_clock_offset(0);
+    clinic.mocks.idp.set_clock_offset(0);
 
     clinic.secret = "not-the-registered-secret".into();
     let d = clinic.run(&[]).await;

@@ -19,7 +19,7 @@ async fn valid_token_is_forwarded_json_for_both_apis_with_the_upstream_key() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["content"][0]["text"], "ping through the proxy");
 
-    let journal = s.llm.journal();
+    let journal = s.mocks.llm.journal();
     assert_eq!(journal.len(), 2, "{journal:?}");
     assert_eq!(journal[0].headers["authorization"], format!("Bearer {OPENAI_KEY}"));
     assert_eq!(journal[1].headers["x-api-key"], ANTHROPIC_KEY);
@@ -34,7 +34,7 @@ async fn valid_token_is_forwarded_json_for_both_apis_with_the_upstream_key() {
 async fn streams_pass_through_chunk_by_chunk_for_both_apis() {
     let s = stack(true).await;
     let token = s.proxy.mint_token("alice@company.com");
-    s.llm
+    s.mocks.llm
         .set_stream_settings(&mock_llm::StreamSettings { stream_chunks: 4, chunk_delay_ms: 150, large_reply_bytes: 10 })
         .unwrap();
     for api in ["openai", "anthropic"] {
@@ -83,8 +83,8 @@ async fn upstream_errors_keep_their_shape_and_a_dead_upstream_is_502() {
     assert_eq!(response.status(), 529);
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["type"], "overloaded_error");
 
-    s.llm.refuse_connections(true);
-    llm_sso_kit::until_refused(s.llm.addr()).await;
+    s.mocks.llm.refuse_connections(true);
+    llm_sso_kit::until_refused(s.mocks.llm.addr()).await;
     let response = s.openai(Some(&token), &chat(false)).await;
     assert_eq!(response.status(), 502);
     let body: Value = response.json().await.unwrap();

@@ -117,7 +117,7 @@ fn random_requests_never_get_a_5xx_nor_leave_the_upstream_base() {
     }
     let health = runtime.block_on(async { client().get(s.url("/health")).send().await.map(|r| r.status().as_u16()) });
     assert_eq!(health.ok(), Some(200), "the proxy is still up");
-    for received in s.llm.journal() {
+    for received in s.mocks.llm.journal() {
         assert!(received.path.starts_with("/v1/") && !received.path.contains(".."), "left the base: {}", received.path);
     }
 }

@@ -57,7 +57,7 @@ fn jar_client() -> reqwest::Client {
 
 /// Starts a sign-in with `client` and walks the IdP, stopping before the callback; the callback URL.
 async fn callback_url(s: &Stack, client: &reqwest::Client, email: &str) -> String {
-    s.idp.set_next_login(NextLogin { email: Some(email.into()), deny: false, issuer: Some("google".into()) });
+    s.mocks.idp.set_next_login(NextLogin { email: Some(email.into()), deny: false, issuer: Some("google".into()) });
     let start = client.get(s.url("/auth/login/google")).send().await.expect("start");
     assert!(start.status().is_redirection(), "{}", start.status());
     let idp = start.headers()["location"].to_str().expect("location").to_string();
@@ -175,8 +175,8 @@ async fn identities_the_provider_does_not_vouch_for_are_refused() {
     // A foreign tenant's user who named themselves after a company address.
     let mut foreign = mock_idp::User::new("alice@company.com");
     foreign.tenant_id = Some("0d0e0a0d-0000-4000-8000-00000000beef".into());
-    s.idp.add_user(foreign);
-    s.idp.set_next_login(NextLogin {
+    s.mocks.idp.add_user(foreign);
+    s.mocks.idp.set_next_login(NextLogin {
         email: Some("alice@company.com".into()),
         deny: false,
         issuer: Some("microsoft".into()),
@@ -187,8 +187,8 @@ async fn identities_the_provider_does_not_vouch_for_are_refused() {
     // An allowed tenant's user without an email claim: preferred_username does not stand in.
     let mut nameless = mock_idp::User::new("bob@company.com");
     nameless.omit_email = true;
-    s.idp.add_user(nameless);
-    s.idp.set_next_login(NextLogin {
+    s.mocks.idp.add_user(nameless);
+    s.mocks.idp.set_next_login(NextLogin {
         email: Some("bob@company.com".into()),
         deny: false,
         issuer: Some("microsoft".into()),
@@ -219,7 +219,7 @@ async fn dot_segments_never_reach_the_upstream() {
         );
         assert_eq!(raw_status(s.proxy.port, &request).await, 400, "{path}");
     }
-    let reached: Vec<String> = s.llm.journal().into_iter().map(|r| r.path).collect();
+    let reached: Vec<String> = s.mocks.llm.journal().into_iter().map(|r| r.path).collect();
     assert!(reached.is_empty(), "nothing reached the upstream: {reached:?}");
 }
 
@@ -279,7 +279,7 @@ async fn padded_upstream_keys_are_refused_and_upstream_errors_logged() {
 
     let s = stack(true).await;
     let token = s.proxy.mint_token("fivexx@company.com");
-    s.llm.set_faults(&mock_llm::Faults { status: Some(503), ..Default::default() }).unwrap();
+    s.mocks.llm.set_faults(&mock_llm::Faults { status: Some(503), ..Default::default() }).unwrap();
     let r = s.openai(Some(&token), &chat(false)).await;
     assert_eq!(r.status(), 503);
     assert!(s.proxy.console_shows("the upstream answered with an error").await, "{}", s.proxy.console());
@@ -290,12 +290,12 @@ async fn padded_upstream_keys_are_refused_and_upstream_errors_logged() {
 #[tokio::test]
 async fn ready_recovers_when_the_identity_provider_comes_back() {
     let s = stack(true).await;
-    s.idp.refuse_connections(true);
+    s.mocks.idp.refuse_connections(true);
     let mut s = reconfigure(s, &[], &[]).await;
     let ready = || async { client().get(s.url("/ready")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) };
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(ready().await, 503, "not ready while the IdP refuses");
-    s.idp.refuse_connections(false);
+    s.mocks.idp.refuse_connections(false);
     let mut became_ready = false;
     for _ in 0..100 {
         if ready().await == 200 {
@@ -354,7 +354,7 @@ async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(6), "the whole-request deadline cut the reply after {took:?}");
     // Streamed (Anthropic upstream is mock-llm): 6 chunks 400 ms apart outlast the 1 s deadline, never idle 2 s.
-    s.llm
+    s.mocks.llm
         .set_stream_settings(&mock_llm::StreamSettings {
             stream_chunks: 6,
             chunk_delay_ms: 400,
@@ -365,7 +365,7 @@ async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
     let text = r.text().await.unwrap_or_default();
     assert!(text.contains("message_stop"), "a lively stream runs past the deadline:\n{text}");
     // Shutdown: a stream in flight is cut after shutdown_timeout_seconds.
-    s.llm
+    s.mocks.llm
         .set_stream_settings(&mock_llm::StreamSettings {
             stream_chunks: 40,
             chunk_delay_ms: 500,
@@ -400,7 +400,7 @@ async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
 async fn past_the_request_cap_agents_get_a_503_with_retry_after() {
     let s = reconfigure(stack(true).await, &["max_concurrent_requests: 1"], &[]).await;
     let token = s.proxy.mint_token("busy@company.com");
-    s.llm
+    s.mocks.llm
         .set_stream_settings(&mock_llm::StreamSettings {
             stream_chunks: 10,
             chunk_delay_ms: 300,

@@ -22,23 +22,8 @@ async fn code_from_console(s: &Stack, email: &str) -> String {
 /// Walks the login of `email` at `provider` up to the page after the callback.
 async fn sign_in(s: &Stack, browser: &mut Browser, provider: &str, email: &str, path: &str) -> Page {
     let issuer = if provider == "microsoft" { "microsoft" } else { "google" };
-    s.idp.set_next_login(NextLogin { email: Some(email.into()), deny: false, issuer: Some(issuer.into()) });
+    s.mocks.idp.set_next_login(NextLogin { email: Some(email.into()), deny: false, issuer: Some(issuer.into()) });
     browser.open(&s.url(path)).await
-}
-
-/// The full single_user login; returns the token from the success page.
-async fn login_for_token(s: &Stack, provider: &str, email: &str) -> String {
-    let mut browser = Browser::new();
-    let confirm = sign_in(s, &mut browser, provider, email, &format!("/auth/login/{provider}")).await;
-    assert_eq!(confirm.status, 200, "{}", confirm.html);
-    assert!(confirm.html.contains("server console"), "{}", confirm.html);
-    let code = code_from_console(s, email).await;
-    let csrf = confirm.input("csrf_token");
-    let done = browser.post(&s.url("/auth/confirm"), &[("code", &code), ("csrf_token", &csrf)]).await;
-    assert_eq!(done.status, 200, "{}", done.html);
-    let token = token_on(&done);
-    assert!(browser.visited.iter().all(|u| !u.contains(&token)), "the token never appears in a URL");
-    token
 }
 
 #[tokio::test]
@@ -74,7 +59,7 @@ async fn single_user_google_login_issues_a_working_token() {
     let user_id = s.proxy.query_text("SELECT user_id FROM agent_tokens").unwrap();
     assert!(user_id.starts_with("google:"), "{user_id}");
     // A second device: a second token for the same user.
-    let second = login_for_token(&s, "google", "alice@company.com").await;
+    let second = s.sign_in("google", "alice@company.com").await;
     assert_ne!(second, token);
     assert_eq!(
         s.proxy.query_i64("SELECT COUNT(*) FROM agent_tokens WHERE user_email = 'alice@company.com'").unwrap(),
@@ -87,13 +72,13 @@ async fn microsoft_common_login_namespaces_the_user_by_tenant() {
     let s = stack(true).await;
     let mut carol = mock_idp::User::new("carol@contoso.com");
     carol.tenant_id = Some("b9c6a2f4-1f3e-4d8a-9c3b-2e7d5f6a8b10".into());
-    s.idp.add_user(carol);
-    let token = login_for_token(&s, "microsoft", "carol@contoso.com").await;
+    s.mocks.idp.add_user(carol);
+    let token = s.sign_in("microsoft", "carol@contoso.com").await;
     let user_id = s.proxy.query_text("SELECT user_id FROM agent_tokens").unwrap();
     assert!(user_id.starts_with("microsoft:b9c6a2f4-1f3e-4d8a-9c3b-2e7d5f6a8b10:"), "{user_id}");
     assert_eq!(openai_text(s.openai(Some(&token), &chat(false)).await).await, "ping through the proxy");
     // The same email at Google is another user.
-    login_for_token(&s, "google", "carol@contoso.com").await;
+    s.sign_in("google", "carol@contoso.com").await;
     assert_eq!(s.proxy.query_i64("SELECT COUNT(DISTINCT user_id) FROM agent_tokens").unwrap(), 2);
 }
 
@@ -127,7 +112,7 @@ async fn wrong_codes_count_down_back_off_and_lock_until_a_new_login() {
         page.html
     );
     // A new SSO login brings a new code and a fresh counter.
-    let token = login_for_token(&s, "google", "bob@example.com").await;
+    let token = s.sign_in("google", "bob@example.com").await;
     assert!(token.starts_with("llmsso_"));
 }
 
@@ -152,7 +137,7 @@ async fn an_expired_code_or_a_forged_form_is_refused() {
 #[tokio::test]
 async fn reauthentication_renews_the_same_token_for_its_owner_only() {
     let s = stack(true).await;
-    let token = login_for_token(&s, "google", "alice@company.com").await;
+    let token = s.sign_in("google", "alice@company.com").await;
     s.proxy.sql("UPDATE agent_tokens SET auth_expires_at = datetime('now', '-1 minute')").unwrap();
     let text = openai_text(s.openai(Some(&token), &chat(false)).await).await;
     let reauth = text.split_whitespace().find(|w| w.contains("renew=")).expect("a re-authentication URL").to_string();
@@ -192,7 +177,8 @@ async fn enterprise_stack(policy: Policy, secret: Option<&str>, timeout: u32) ->
     if let Some(secret) = secret {
         lines.push(format!("    api_secret: \"{secret}\""));
     }
-    (stack_with(true, lines).await, api)
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    (Stack::builder().authorization(&lines).start().await, api)
 }
 
 fn allow(emails: &[&str]) -> Policy {
@@ -261,14 +247,14 @@ async fn identity_provider_errors_become_pages_a_user_understands() {
     assert_eq!(page.status, 404);
     assert!(page.text().contains("Provider 'Google' not configured"), "{}", page.html);
 
-    s.idp.set_next_login(NextLogin { email: None, deny: true, issuer: None });
+    s.mocks.idp.set_next_login(NextLogin { email: None, deny: true, issuer: None });
     let page = browser.open(&s.url("/auth/login/google")).await;
     assert!(page.html.contains("Access denied") && page.html.contains("access_denied"), "{}", page.html);
 
     // A rotated client secret at the IdP: the proxy's is now wrong.
     let mut client = mock_idp::Client::new(llm_sso_kit::proxy::CLIENT_ID, "rotated", &s.url("/auth/callback"));
     client.require_pkce = true;
-    s.idp.add_client(client);
+    s.mocks.idp.add_client(client);
     let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
     assert!(page.html.contains("Invalid client") && page.html.contains("stray spaces"), "{}", page.html);
     let mut client = mock_idp::Client::new(
@@ -277,7 +263,7 @@ async fn identity_provider_errors_become_pages_a_user_understands() {
         &s.url("/auth/callback"),
     );
     client.require_pkce = true;
-    s.idp.add_client(client);
+    s.mocks.idp.add_client(client);
 
     for fault in [
         TokenFault::WrongNonce,
@@ -287,12 +273,12 @@ async fn identity_provider_errors_become_pages_a_user_understands() {
         TokenFault::AlgNone,
         TokenFault::IatInFuture,
     ] {
-        s.idp.set_faults("google", mock_idp::Faults { id_token: [fault].into(), ..Default::default() }).unwrap();
+        s.mocks.idp.set_faults("google", mock_idp::Faults { id_token: [fault].into(), ..Default::default() }).unwrap();
         s.proxy.sql("DELETE FROM rate_limits").unwrap();
         let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
         assert!(page.html.contains("could not be verified"), "{fault:?}: {}", page.html);
     }
-    s.idp
+    s.mocks.idp
         .set_faults(
             "google",
             mock_idp::Faults { id_token: [TokenFault::EmailNotVerified].into(), ..Default::default() },
@@ -302,7 +288,7 @@ async fn identity_provider_errors_become_pages_a_user_understands() {
     let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
     assert!(page.html.contains("not verified"), "{}", page.html);
     // Google's scheme-less issuer spelling is accepted.
-    s.idp
+    s.mocks.idp
         .set_faults(
             "google",
             mock_idp::Faults { id_token: [TokenFault::IssuerWithoutScheme].into(), ..Default::default() },
@@ -311,7 +297,7 @@ async fn identity_provider_errors_become_pages_a_user_understands() {
     s.proxy.sql("DELETE FROM rate_limits").unwrap();
     let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
     assert!(page.html.contains("server console"), "{}", page.html);
-    s.idp.clear_faults("google").unwrap();
+    s.mocks.idp.clear_faults("google").unwrap();
     assert_eq!(s.proxy.query_i64("SELECT COUNT(*) FROM agent_tokens").unwrap(), 0);
 }
 
@@ -319,21 +305,21 @@ async fn identity_provider_errors_become_pages_a_user_understands() {
 async fn a_rotated_signing_key_is_fetched_and_an_unreachable_idp_is_named() {
     let s = stack(true).await;
     // Let discovery happen, then rotate without keeping the old key.
-    login_for_token(&s, "google", "alice@company.com").await;
-    s.idp.rotate_keys("google", false).await.unwrap();
-    login_for_token(&s, "google", "alice@company.com").await;
+    s.sign_in("google", "alice@company.com").await;
+    s.mocks.idp.rotate_keys("google", false).await.unwrap();
+    s.sign_in("google", "alice@company.com").await;
 
     // The IdP goes away between its redirect and the code exchange.
     // One browser (cookies shared): the flow is bound to the browser that started it.
     let mut browser = Browser::new();
-    s.idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
+    s.mocks.idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
     let client = browser.client();
     let to_idp = client.get(s.url("/auth/login/google")).send().await.unwrap();
     let idp_url = to_idp.headers()["location"].to_str().unwrap().to_string();
     let back = client.get(&idp_url).send().await.unwrap();
     let callback = back.headers()["location"].to_str().unwrap().to_string();
-    s.idp.refuse_connections(true);
-    llm_sso_kit::until_refused(s.idp.addr()).await;
+    s.mocks.idp.refuse_connections(true);
+    llm_sso_kit::until_refused(s.mocks.idp.addr()).await;
     let page = browser.open(&callback).await;
     assert!(page.html.contains("Failed to connect to identity provider 127.0.0.1"), "{}", page.html);
     assert!(page.html.contains("HTTPS_PROXY"));
@@ -343,10 +329,10 @@ async fn a_rotated_signing_key_is_fetched_and_an_unreachable_idp_is_named() {
 async fn state_is_single_use_and_reflected_input_is_escaped() {
     let s = stack(true).await;
     let client = Browser::new().client();
-    s.idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
+    s.mocks.idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
     let to_idp = client.get(s.url("/auth/login/google")).send().await.unwrap();
     let idp_url = to_idp.headers()["location"].to_str().unwrap().to_string();
-    assert!(idp_url.starts_with(s.idp.base_url()), "redirects only go to the IdP: {idp_url}");
+    assert!(idp_url.starts_with(s.mocks.idp.base_url()), "redirects only go to the IdP: {idp_url}");
     let callback = client.get(&idp_url).send().await.unwrap().headers()["location"].to_str().unwrap().to_string();
     assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
     let replay = client.get(&callback).send().await.unwrap();
@@ -391,16 +377,16 @@ async fn starting_a_login_is_blocked_during_backoff() {
 
 #[tokio::test]
 async fn a_sign_in_started_before_a_restart_finishes_after_it() {
-    let Stack { llm, idp, proxy } = stack(true).await;
+    let Stack { mocks, proxy } = stack(true).await;
     let mut browser = Browser::new();
     let client = browser.client();
-    idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
+    mocks.idp.set_next_login(NextLogin { email: Some("alice@company.com".into()), deny: false, issuer: None });
     let to_idp = client.get(format!("{}/auth/login/google", proxy.base_url())).send().await.unwrap();
     let idp_url = to_idp.headers()["location"].to_str().unwrap().to_string();
     let callback = client.get(&idp_url).send().await.unwrap().headers()["location"].to_str().unwrap().to_string();
     // The flow state is in the database, not in the process.
     let proxy = proxy.restart().await.unwrap();
-    let s = Stack { llm, idp, proxy };
+    let s = Stack { mocks, proxy };
     let confirm = browser.open(&callback).await;
     assert_eq!(confirm.status, 200, "{}", confirm.html);
     let code = code_from_console(&s, "alice@company.com").await;
@@ -414,7 +400,7 @@ async fn a_sign_in_started_before_a_restart_finishes_after_it() {
 async fn https_proxy_settings_are_honoured_for_the_identity_provider() {
     // A proxy that does not exist: every IdP call through it fails, and the page says where to look.
     let dead = format!("http://127.0.0.1:{}", llm_sso_kit::proxy::free_port());
-    let s = stack_env(true, Vec::new(), &[("HTTP_PROXY", &dead), ("HTTPS_PROXY", &dead), ("NO_PROXY", "")]).await;
+    let s = Stack::builder().env("HTTP_PROXY", &dead).env("HTTPS_PROXY", &dead).env("NO_PROXY", "").start().await;
     let mut browser = Browser::new();
     let page = browser.open(&s.url("/auth/login/google")).await;
     assert_eq!(page.status, 502, "{}", page.html);
@@ -423,7 +409,7 @@ async fn https_proxy_settings_are_honoured_for_the_identity_provider() {
 
     // NO_PROXY exempts the IdP's host again.
     let s =
-        stack_env(true, Vec::new(), &[("HTTP_PROXY", &dead), ("HTTPS_PROXY", &dead), ("NO_PROXY", "127.0.0.1")]).await;
-    let token = login_for_token(&s, "google", "alice@company.com").await;
+        Stack::builder().env("HTTP_PROXY", &dead).env("HTTPS_PROXY", &dead).env("NO_PROXY", "127.0.0.1").start().await;
+    let token = s.sign_in("google", "alice@company.com").await;
     assert!(token.starts_with("llmsso_"));
 }

@@ -54,7 +54,7 @@ async fn startup_prints_address_redirect_uri_mode_and_database() {
 async fn sigterm_lets_an_in_flight_stream_finish_and_refuses_new_connections() {
     let mut s = stack(true).await;
     let token = s.proxy.mint_token("alice@company.com");
-    s.llm
+    s.mocks.llm
         .set_stream_settings(&mock_llm::StreamSettings { stream_chunks: 6, chunk_delay_ms: 150, large_reply_bytes: 10 })
         .unwrap();
     let response = s.openai(Some(&token), &chat(true)).await;
@@ -76,22 +76,9 @@ async fn sigterm_lets_an_in_flight_stream_finish_and_refuses_new_connections() {
 
 #[tokio::test]
 async fn log_file_in_json_records_authentication_failures_without_the_token() {
-    use llm_sso_kit::proxy::{ProxyProcess, Setup, config, free_port};
-    let llm = mock_llm::MockLlm::spawn(mock_llm::LlmConfig::default()).await.unwrap();
-    let (openai, anthropic) = (llm.openai_base_url(), llm.base_url());
-    let port = free_port();
-    let idp = idp_for(port).await;
-    let setup = Setup {
-        sso_enabled: true,
-        openai_base_url: &openai,
-        openai_key: OPENAI_KEY,
-        anthropic_base_url: &anthropic,
-        anthropic_key: ANTHROPIC_KEY,
-        providers: vec![("google", idp.discovery_url("google", None).unwrap(), Vec::new())],
-        authorization: Vec::new(),
-    };
     let args = ["--log-level", "debug", "--log-file", "logs/proxy.log", "--log-format", "json"];
-    let proxy = ProxyProcess::start_with_args(&config(&setup, port), port, &args).await.unwrap();
+    let s = Stack::builder().google_only().args(&args).start().await;
+    let proxy = &s.proxy;
     let token = llm_sso_kit::contract::generate_token();
     client()
         .post(format!("{}/v1/chat/completions", proxy.base_url()))

@@ -24,7 +24,7 @@ async fn missing_unknown_and_revoked_tokens_get_the_same_sandbox_reply() {
     let body = &bodies[0];
     let text = body["choices"][0]["message"]["content"].as_str().unwrap();
     assert!(text.contains(&format!("{}/auth/login", s.proxy.base_url())), "{text}");
-    assert!(s.llm.journal().is_empty(), "nothing reached the upstream");
+    assert!(s.mocks.llm.journal().is_empty(), "nothing reached the upstream");
 }
 
 #[tokio::test]
@@ -95,7 +95,7 @@ async fn a_history_with_a_banner_is_sandboxed_even_with_a_valid_token() {
         {"role": "user", "content": "and now?"}]});
     let text = openai_text(s.openai(Some(&token), &replay).await).await;
     assert!(text.contains("new conversation"), "{text}");
-    assert!(s.llm.journal().is_empty());
+    assert!(s.mocks.llm.journal().is_empty());
     // The same words without the marker are an ordinary conversation.
     let innocent =
         json!({"model": "mock-gpt", "messages": [{"role": "user", "content": "Sign-in required. Session expired."}]});

@@ -39,7 +39,7 @@ async fn official_sdks_parse_sandbox_and_forwarded_replies() {
         assert_eq!(forwarded[key], "hello from the SDKs", "{key}: {forwarded}");
     }
     // The Anthropic SDK 2.x sends the key as Bearer; the upstream still gets x-api-key from the proxy.
-    let journal = s.llm.journal();
+    let journal = s.mocks.llm.journal();
     assert!(
         journal
             .iter()

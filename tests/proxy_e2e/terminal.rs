@@ -33,7 +33,7 @@ async fn login_from_a_terminal_without_a_browser_then_token_env_renewal_and_logo
     let login = Login::start(&terminal, &["login", "--proxy", &proxy_url]).await;
     let (user_code, link) = login.code().await;
     assert!(!login.output().contains("opened in your browser"), "no browser here");
-    let done = approve_on_another_device(&s.proxy, &s.idp, &link, &user_code, "alice@company.com").await;
+    let done = approve_on_another_device(&s.proxy, &s.mocks.idp, &link, &user_code, "alice@company.com").await;
     assert!(done.text().contains("Terminal signed in"), "{}", done.text());
     let (status, output) = login.finish().await;
     assert_eq!(status, 0, "{output}");
@@ -58,7 +58,7 @@ async fn login_from_a_terminal_without_a_browser_then_token_env_renewal_and_logo
     let before = expiry_of(&s.proxy, &token);
     let login = Login::start(&terminal, &["login"]).await;
     let (user_code, link) = login.code().await;
-    let done = approve_on_another_device(&s.proxy, &s.idp, &link, &user_code, "alice@company.com").await;
+    let done = approve_on_another_device(&s.proxy, &s.mocks.idp, &link, &user_code, "alice@company.com").await;
     assert!(done.text().contains("Terminal signed in"), "{}", done.text());
     let (status, output) = login.finish().await;
     assert_eq!(status, 0, "{output}");
@@ -87,7 +87,7 @@ async fn token_renew_signs_in_only_when_the_kept_token_has_expired() {
     let terminal = Terminal::new();
     let login = Login::start(&terminal, &["login", "--proxy", &s.proxy.base_url()]).await;
     let (user_code, link) = login.code().await;
-    approve_on_another_device(&s.proxy, &s.idp, &link, &user_code, "alice@company.com").await;
+    approve_on_another_device(&s.proxy, &s.mocks.idp, &link, &user_code, "alice@company.com").await;
     assert_eq!(login.finish().await.0, 0);
     let (code, token, _) = terminal.run(&["token", "--renew"]).await;
     assert_eq!(code, 0, "a fresh token is printed without a sign-in");
@@ -108,7 +108,7 @@ async fn token_renew_signs_in_only_when_the_kept_token_has_expired() {
 
     let renew = Login::start(&terminal, &["token", "--renew"]).await;
     let (user_code, link) = renew.code().await;
-    approve_on_another_device(&s.proxy, &s.idp, &link, &user_code, "alice@company.com").await;
+    approve_on_another_device(&s.proxy, &s.mocks.idp, &link, &user_code, "alice@company.com").await;
     let (status, output) = renew.finish_with(&token).await;
     assert_eq!(status, 0, "{output}");
     assert!(output.lines().any(|l| l.trim() == token), "the same token, printed after the sign-in:\n{output}");
@@ -165,7 +165,7 @@ async fn with_a_credential_store_the_token_is_kept_there_and_not_in_the_file() {
     let terminal = Terminal::with_credential_store(&store);
     let login = Login::start(&terminal, &["login", "--proxy", &s.proxy.base_url()]).await;
     let (user_code, link) = login.code().await;
-    approve_on_another_device(&s.proxy, &s.idp, &link, &user_code, "alice@company.com").await;
+    approve_on_another_device(&s.proxy, &s.mocks.idp, &link, &user_code, "alice@company.com").await;
     let (status, output) = login.finish().await;
     assert_eq!(status, 0, "{output}");
     assert!(output.contains("kept in your credential store"), "{output}");

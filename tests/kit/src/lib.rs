@@ -8,13 +8,15 @@ pub mod dialect;
 pub mod postgres;
 pub mod profile;
 pub mod proxy;
+pub mod stack;
 pub mod terminal;
 
 use std::path::{Path, PathBuf};
 
-/// The workspace root (where the root `Cargo.toml` lives).
+/// The workspace root (where the root `Cargo.toml` lives), two levels above the kit's own `tests/kit`.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let kit = Path::new(env!("CARGO_MANIFEST_DIR"));
+    kit.ancestors().nth(2).map_or_else(|| kit.to_path_buf(), Path::to_path_buf)
 }
 
 /// Paths named in backticks in `ARCHITECTURE.md`'s code map that do not exist.

@@ -14,6 +14,12 @@ mod world;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // cargo runs a test in its package's directory (tests/kit); the paths a person gives
+    // (`LLM_SSO_KIT_FEATURES=features/...`, a profile, a JUnit file) are the workspace's.
+    if let Err(e) = std::env::set_current_dir(llm_sso_kit::workspace_root()) {
+        eprintln!("conformance: cannot enter the workspace root: {e}");
+        std::process::exit(2);
+    }
     let mut options = runner::Options {
         features: std::env::var_os("LLM_SSO_KIT_FEATURES").map(std::path::PathBuf::from),
         tags: std::env::var("LLM_SSO_KIT_TAGS")
