@@ -34,7 +34,8 @@ async fn valid_token_is_forwarded_json_for_both_apis_with_the_upstream_key() {
 async fn streams_pass_through_chunk_by_chunk_for_both_apis() {
     let s = stack(true).await;
     let token = s.proxy.mint_token("alice@company.com");
-    s.mocks.llm
+    s.mocks
+        .llm
         .set_stream_settings(&mock_llm::StreamSettings { stream_chunks: 4, chunk_delay_ms: 150, large_reply_bytes: 10 })
         .unwrap();
     for api in ["openai", "anthropic"] {

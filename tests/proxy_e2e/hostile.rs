@@ -354,7 +354,8 @@ async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(6), "the whole-request deadline cut the reply after {took:?}");
     // Streamed (Anthropic upstream is mock-llm): 6 chunks 400 ms apart outlast the 1 s deadline, never idle 2 s.
-    s.mocks.llm
+    s.mocks
+        .llm
         .set_stream_settings(&mock_llm::StreamSettings {
             stream_chunks: 6,
             chunk_delay_ms: 400,
@@ -365,7 +366,8 @@ async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
     let text = r.text().await.unwrap_or_default();
     assert!(text.contains("message_stop"), "a lively stream runs past the deadline:\n{text}");
     // Shutdown: a stream in flight is cut after shutdown_timeout_seconds.
-    s.mocks.llm
+    s.mocks
+        .llm
         .set_stream_settings(&mock_llm::StreamSettings {
             stream_chunks: 40,
             chunk_delay_ms: 500,
@@ -400,7 +402,8 @@ async fn non_streamed_calls_have_a_whole_deadline_and_streams_an_idle_one() {
 async fn past_the_request_cap_agents_get_a_503_with_retry_after() {
     let s = reconfigure(stack(true).await, &["max_concurrent_requests: 1"], &[]).await;
     let token = s.proxy.mint_token("busy@company.com");
-    s.mocks.llm
+    s.mocks
+        .llm
         .set_stream_settings(&mock_llm::StreamSettings {
             stream_chunks: 10,
             chunk_delay_ms: 300,

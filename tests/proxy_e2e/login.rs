@@ -278,7 +278,8 @@ async fn identity_provider_errors_become_pages_a_user_understands() {
         let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
         assert!(page.html.contains("could not be verified"), "{fault:?}: {}", page.html);
     }
-    s.mocks.idp
+    s.mocks
+        .idp
         .set_faults(
             "google",
             mock_idp::Faults { id_token: [TokenFault::EmailNotVerified].into(), ..Default::default() },
@@ -288,7 +289,8 @@ async fn identity_provider_errors_become_pages_a_user_understands() {
     let page = sign_in(&s, &mut browser, "google", "alice@company.com", "/auth/login/google").await;
     assert!(page.html.contains("not verified"), "{}", page.html);
     // Google's scheme-less issuer spelling is accepted.
-    s.mocks.idp
+    s.mocks
+        .idp
         .set_faults(
             "google",
             mock_idp::Faults { id_token: [TokenFault::IssuerWithoutScheme].into(), ..Default::default() },

@@ -54,7 +54,8 @@ async fn startup_prints_address_redirect_uri_mode_and_database() {
 async fn sigterm_lets_an_in_flight_stream_finish_and_refuses_new_connections() {
     let mut s = stack(true).await;
     let token = s.proxy.mint_token("alice@company.com");
-    s.mocks.llm
+    s.mocks
+        .llm
         .set_stream_settings(&mock_llm::StreamSettings { stream_chunks: 6, chunk_delay_ms: 150, large_reply_bytes: 10 })
         .unwrap();
     let response = s.openai(Some(&token), &chat(true)).await;

@@ -18,7 +18,8 @@ async fn replicas_on(server: &Server, name: &str) -> Replicas {
     let url = server.database(name).expect("a database");
     let pa = free_port();
     let mocks = Mocks::start(pa, true).await.expect("the mocks start");
-    let setup = ProxySetup { server_lines: vec![format!("public_url: \"http://127.0.0.1:{pa}\"")], ..ProxySetup::default() };
+    let setup =
+        ProxySetup { server_lines: vec![format!("public_url: \"http://127.0.0.1:{pa}\"")], ..ProxySetup::default() };
     let start = |port: u16| {
         let yaml = mocks
             .config(port, &setup)

@@ -82,9 +82,11 @@ impl Mocks {
             port,
         );
         let lines = |lines: &[String]| lines.iter().map(|l| format!("  {l}\n")).collect::<String>();
-        let yaml = written
-            .replacen("server:\n", &format!("server:\n{}", lines(&setup.server_lines)), 1)
-            .replacen("upstreams:\n", &format!("upstreams:\n{}", lines(&setup.upstream_lines)), 1);
+        let yaml = written.replacen("server:\n", &format!("server:\n{}", lines(&setup.server_lines)), 1).replacen(
+            "upstreams:\n",
+            &format!("upstreams:\n{}", lines(&setup.upstream_lines)),
+            1,
+        );
         yaml.replace(
             &format!("poll_interval_seconds: {DEVICE_POLL_INTERVAL}"),
             &format!("poll_interval_seconds: {}", setup.device_interval),
@@ -227,7 +229,11 @@ impl Stack {
     pub async fn sign_in(&self, provider: &str, email: &str) -> String {
         let mut browser = Browser::new();
         let issuer = if provider == "microsoft" { "microsoft" } else { "google" };
-        self.mocks.idp.set_next_login(NextLogin { email: Some(email.into()), deny: false, issuer: Some(issuer.into()) });
+        self.mocks.idp.set_next_login(NextLogin {
+            email: Some(email.into()),
+            deny: false,
+            issuer: Some(issuer.into()),
+        });
         let confirm = browser.open(&self.url(&format!("/auth/login/{provider}"))).await;
         let form = confirm.entry_form().unwrap_or_else(|| panic!("no form for the code:\n{}", confirm.html));
         let code = self.proxy.confirmation_code(email).await;
@@ -247,7 +253,13 @@ impl Stack {
         for r in &journal {
             let key =
                 r.headers.get("x-api-key").or_else(|| r.headers.get("authorization")).cloned().unwrap_or_default();
-            assert!(key.contains(OPENAI_KEY) || key.contains(ANTHROPIC_KEY), "{} {}: {:?}", r.method, r.path, r.headers);
+            assert!(
+                key.contains(OPENAI_KEY) || key.contains(ANTHROPIC_KEY),
+                "{} {}: {:?}",
+                r.method,
+                r.path,
+                r.headers
+            );
             assert!(!format!("{:?}{}", r.headers, r.body).contains(token), "the agent token reached the upstream");
         }
     }

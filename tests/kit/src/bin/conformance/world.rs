@@ -3,17 +3,8 @@
 //! console, and what the last step observed. Dropped, it tears everything down,
 //! also when a step failed.
 
-use llm_sso_kit::proxy::{CLIENT_ID, CLIENT_SECRET, ProxyProcess, Setup, TempDir, config, free_port};
-use mock_authz_api::{AuthzConfig, MockAuthzApi};
-use mock_idp::{IdpConfig, MockIdp};
-use mock_llm::{LlmConfig, MockLlm};
-
-/// The outside world the proxy talks to.
-pub struct Mocks {
-    pub llm: MockLlm,
-    pub idp: MockIdp,
-    pub authz: MockAuthzApi,
-}
+use llm_sso_kit::proxy::{ProxyProcess, TempDir, free_port};
+use llm_sso_kit::stack::{Mocks, ProxySetup};
 
 /// An HTTP answer as a step saw it.
 pub struct Reply {
@@ -36,54 +27,78 @@ pub struct CommandRun {
     pub output: String,
 }
 
+/// How the scenario's proxy is to be started (the `Given` steps fill it in).
+#[derive(Default)]
+pub struct Launch {
+    /// The config file of the scenario, with `{placeholders}` already filled; `None` = the kit's standard one.
+    pub config_yaml: Option<String>,
+    /// Start without a configuration file at all.
+    pub no_config: bool,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+    /// What the kit's standard configuration says beyond the mocks' addresses.
+    pub setup: ProxySetup,
+}
+
+/// What the last steps observed.
+#[derive(Default)]
+pub struct Seen {
+    pub reply: Option<Reply>,
+    pub command: Option<CommandRun>,
+    /// A streamed reply in progress.
+    pub stream: Option<reqwest::Response>,
+    /// Rows the guide's SQL returned.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The agent's side: the token it was given and the credential it last presented.
+#[derive(Default)]
+pub struct Agent {
+    pub token: Option<String>,
+    /// Maybe a cut or padded token.
+    pub presented: Option<String>,
+}
+
+/// The person's browser and where its sign-in stands.
+#[derive(Default)]
+pub struct Web {
+    pub browser: llm_sso_kit::browser::Browser,
+    pub page: Option<llm_sso_kit::browser::Page>,
+    /// Where the identity provider sent the browser back to.
+    pub callback: Option<String>,
+    /// The replica whose confirmation form the browser has open.
+    pub confirm_at: Option<String>,
+    /// The last form that asked for a code (kept across pages that have none, e.g. a 429).
+    pub confirm_form: Option<llm_sso_kit::browser::EntryForm>,
+    /// The sign-in link of the sandbox reply.
+    pub login_link: Option<String>,
+}
+
+/// A terminal's device sign-in.
+#[derive(Default)]
+pub struct Terminal {
+    /// The last answer of the device-code endpoint.
+    pub device: Option<serde_json::Value>,
+    /// The terminal's request as the verification page named it (kept across a refusal).
+    pub request: Option<String>,
+}
+
 #[derive(cucumber::World)]
 #[world(init = Self::new)]
 pub struct KitWorld {
     pub dir: Option<TempDir>,
     pub port: u16,
-    /// The config file of the scenario, with `{placeholders}` already filled; `None` = the kit's standard one.
-    pub config_yaml: Option<String>,
-    /// Start without `--sso-config` at all.
-    pub no_config: bool,
-    pub env: Vec<(String, String)>,
-    pub args: Vec<String>,
+    pub launch: Launch,
     pub mocks: Option<Mocks>,
     pub proxy: Option<ProxyProcess>,
     /// A second replica on the same database (`replicas.feature`).
     pub replica: Option<ProxyProcess>,
-    /// A streamed reply in progress.
-    pub stream: Option<reqwest::Response>,
-    /// Where the identity provider sent the browser back to.
-    pub callback: Option<String>,
-    /// The replica whose confirmation form the browser has open.
-    pub confirm_at: Option<String>,
-    pub reply: Option<Reply>,
-    pub command: Option<CommandRun>,
-    pub token: Option<String>,
-    /// The last form that asked for a code (kept across pages that have none, e.g. a 429).
-    pub confirm_form: Option<llm_sso_kit::browser::EntryForm>,
-    /// The sign-in link of the sandbox reply.
-    pub login_link: Option<String>,
-    /// The credential the agent last presented (maybe a cut or padded token).
-    pub presented: Option<String>,
-    pub rows: Vec<Vec<String>>,
-    /// Lines under `sso.authorization:` of the standard config.
-    pub authorization: Vec<String>,
-    pub browser: llm_sso_kit::browser::Browser,
-    pub page: Option<llm_sso_kit::browser::Page>,
-    /// The last answer of `/auth/device/code` a terminal received.
-    pub device: Option<serde_json::Value>,
-    /// `sso.device.poll_interval_seconds` instead of the kit's.
-    pub device_interval: Option<u32>,
-    /// The terminal's request as the verification page named it (kept across a refusal).
-    pub device_request: Option<String>,
-    /// Lines under `server:` and `upstreams:` of the standard config (each indented by two spaces).
-    pub server_lines: Vec<String>,
-    pub upstream_lines: Vec<String>,
     /// How the proxy exited when a step stopped it.
     pub stopped: Option<std::process::ExitStatus>,
-    /// The Entra tenants the Microsoft provider allows, instead of the kit's.
-    pub entra_tenants: Option<Vec<String>>,
+    pub seen: Seen,
+    pub agent: Agent,
+    pub web: Web,
+    pub terminal: Terminal,
 }
 
 impl std::fmt::Debug for KitWorld {
@@ -97,121 +112,58 @@ impl KitWorld {
         KitWorld {
             dir: Some(TempDir::new("scenario")),
             port: free_port(),
-            config_yaml: None,
-            no_config: false,
-            env: Vec::new(),
-            args: Vec::new(),
+            launch: Launch::default(),
             mocks: None,
             proxy: None,
             replica: None,
-            stream: None,
-            callback: None,
-            confirm_at: None,
-            reply: None,
-            command: None,
-            token: None,
-            presented: None,
-            confirm_form: None,
-            login_link: None,
-            rows: Vec::new(),
-            authorization: Vec::new(),
-            browser: llm_sso_kit::browser::Browser::new(),
-            page: None,
-            device: None,
-            device_interval: None,
-            device_request: None,
-            server_lines: Vec::new(),
-            upstream_lines: Vec::new(),
-            entra_tenants: None,
             stopped: None,
+            seen: Seen::default(),
+            agent: Agent::default(),
+            web: Web::default(),
+            terminal: Terminal::default(),
         }
     }
 
-    /// The mocks, started on first use; the IdP knows the kit's client for this scenario's port.
+    /// The mocks, started on first use; the IdP knows the kit's client for this scenario's port and demands
+    /// PKCE when the profile claims it.
     pub async fn mocks(&mut self) -> &Mocks {
         if self.mocks.is_none() {
-            let llm = MockLlm::spawn(LlmConfig::default()).await.expect("mock LLM starts");
-            let mut idp_config = IdpConfig::default();
-            let mut client = mock_idp::Client::new(
-                CLIENT_ID,
-                CLIENT_SECRET,
-                &format!("http://127.0.0.1:{}/auth/callback", self.port),
-            );
-            client.require_pkce = llm_sso_kit::profile::Profile::get().claims("pkce");
-            idp_config.clients.push(client);
-            let idp = MockIdp::spawn(idp_config).await.expect("mock IdP starts");
-            let authz = MockAuthzApi::spawn(AuthzConfig::default()).await.expect("mock authorization API starts");
-            self.mocks = Some(Mocks { llm, idp, authz });
+            let pkce = llm_sso_kit::profile::Profile::get().claims("pkce");
+            let mocks = Mocks::start(self.port, pkce).await.unwrap_or_else(|e| panic!("{e}"));
+            self.mocks = Some(mocks);
         }
         self.mocks.as_ref().expect("just started")
     }
 
-    /// Fills `{port}`, `{openai_url}`, `{anthropic_url}`, `{google_discovery}`,
-    /// `{microsoft_discovery}` and `{authz_url}` in a scenario's text.
+    /// Fills the mocks' addresses and the port into a scenario's text ([`Mocks::fill`]).
     pub async fn fill(&mut self, text: &str) -> String {
         let port = self.port;
-        let m = self.mocks().await;
-        text.replace("{port}", &port.to_string())
-            .replace("{openai_url}", &m.llm.openai_base_url())
-            .replace("{anthropic_url}", &m.llm.base_url())
-            .replace("{google_discovery}", &m.idp.discovery_url("google", None).unwrap_or_default())
-            .replace("{microsoft_discovery}", &m.idp.discovery_url("microsoft", Some("common")).unwrap_or_default())
-            .replace("{authz_url}", &m.authz.authorize_url())
+        self.mocks().await.fill(text, port)
     }
 
     /// The kit's standard config: SSO on, the mocks as upstream and IdPs.
     pub async fn standard_config(&mut self) -> String {
         let port = self.port;
-        let authorization = self.authorization.clone();
-        let tenants = self
-            .entra_tenants
-            .clone()
-            .unwrap_or_else(|| llm_sso_kit::proxy::KIT_TENANTS.iter().map(|t| t.to_string()).collect());
-        let extra = |lines: &[String]| lines.iter().map(|l| format!("  {l}\n")).collect::<String>();
-        let (server_lines, upstream_lines) = (extra(&self.server_lines), extra(&self.upstream_lines));
-        let m = self.mocks().await;
-        let (openai, anthropic) = (m.llm.openai_base_url(), m.llm.base_url());
-        let setup = Setup {
-            sso_enabled: true,
-            openai_base_url: &openai,
-            openai_key: "sk-mock-openai-upstream",
-            anthropic_base_url: &anthropic,
-            anthropic_key: "sk-ant-mock-upstream",
-            providers: vec![
-                ("google", m.idp.discovery_url("google", None).unwrap_or_default(), Vec::new()),
-                ("microsoft", m.idp.discovery_url("microsoft", Some("common")).unwrap_or_default(), tenants),
-            ],
-            authorization,
-        };
-        let yaml = config(&setup, port).replacen("server:\n", &format!("server:\n{server_lines}"), 1).replacen(
-            "upstreams:\n",
-            &format!("upstreams:\n{upstream_lines}"),
-            1,
-        );
-        match self.device_interval {
-            Some(seconds) => yaml.replace(
-                &format!("poll_interval_seconds: {}", llm_sso_kit::proxy::DEVICE_POLL_INTERVAL),
-                &format!("poll_interval_seconds: {seconds}"),
-            ),
-            None => yaml,
-        }
+        self.mocks().await;
+        let mocks = self.mocks.as_ref().expect("just started");
+        mocks.config(port, &self.launch.setup)
     }
 
-    /// Starts the proxy with the scenario's config; panics with its console if it does not listen.
+    /// Starts the proxy with the scenario's config; panics with its console if it does not get ready.
     pub async fn start_proxy(&mut self) {
-        let yaml = match (&self.config_yaml, self.no_config) {
+        let yaml = match (&self.launch.config_yaml, self.launch.no_config) {
             (_, true) => None,
             (Some(y), false) => Some(y.clone()),
             (None, false) => Some(self.standard_config().await),
         };
         // Later commands (`--validate-only`, `db recover`, ...) use the same file.
         if yaml.is_some() {
-            self.config_yaml = yaml.clone();
+            self.launch.config_yaml = yaml.clone();
         }
         self.mocks().await;
         let dir = self.dir.take().unwrap_or_else(|| TempDir::new("scenario"));
-        let envs: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let envs: Vec<(&str, &str)> = self.launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let args: Vec<&str> = self.launch.args.iter().map(String::as_str).collect();
         let proxy = ProxyProcess::launch(dir, yaml.as_deref(), self.port, &args, &envs)
             .await
             .unwrap_or_else(|e| panic!("the proxy did not start: {e}"));
@@ -238,21 +190,21 @@ impl KitWorld {
     /// What a failure report shows: the last reply or command, and the tail of the proxy's console.
     pub fn failure_report(&self) -> String {
         let mut out = String::new();
-        if let Some(r) = &self.reply {
+        if let Some(r) = &self.seen.reply {
             out.push_str(&format!(
                 "last reply: HTTP {}\n{}\n",
                 r.status,
                 r.body.chars().take(2000).collect::<String>()
             ));
         }
-        if let Some(p) = &self.page {
+        if let Some(p) = &self.web.page {
             out.push_str(&format!(
                 "last page: HTTP {}\n{}\n",
                 p.status,
                 p.text().chars().take(2000).collect::<String>()
             ));
         }
-        if let Some(c) = &self.command {
+        if let Some(c) = &self.seen.command {
             out.push_str(&format!("last command exit {:?}:\n{}\n", c.code, c.output));
         }
         if let Some(p) = &self.proxy {

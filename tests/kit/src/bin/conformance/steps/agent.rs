@@ -18,7 +18,7 @@ async fn send(world: &mut KitWorld, method: &str, path: &str, token: Option<Stri
     };
     if let Some(t) = token {
         request = request.header("authorization", format!("Bearer {t}"));
-        world.presented = Some(t);
+        world.agent.presented = Some(t);
     }
     if let Some(b) = body {
         request = request.json(&b);
@@ -26,12 +26,12 @@ async fn send(world: &mut KitWorld, method: &str, path: &str, token: Option<Stri
     let response = request.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
     let body = response.text().await.unwrap_or_default();
-    world.reply = Some(Reply { status, headers, body });
+    world.seen.reply = Some(Reply { status, headers, body });
 }
 
 #[given(expr = "the user {string} holds a valid agent token")]
 async fn holds_token(world: &mut KitWorld, email: String) {
-    world.token = Some(world.proxy().mint_token(&email));
+    world.agent.token = Some(world.proxy().mint_token(&email));
 }
 
 #[when("the agent sends a chat request without a token")]
@@ -41,20 +41,20 @@ async fn without(world: &mut KitWorld) {
 
 #[when("the agent sends a chat request with its token")]
 async fn with_token(world: &mut KitWorld) {
-    let token = world.token.clone();
+    let token = world.agent.token.clone();
     send(world, "POST", "/v1/chat/completions", token, Some(chat_body())).await;
 }
 
 #[when(expr = "the agent sends a chat request with its token cut short by {int} characters")]
 async fn truncated(world: &mut KitWorld, n: usize) {
-    let token = world.token.clone().expect("a token");
+    let token = world.agent.token.clone().expect("a token");
     let cut = token[..token.len().saturating_sub(n)].to_string();
     send(world, "POST", "/v1/chat/completions", Some(cut), Some(chat_body())).await;
 }
 
 #[when(expr = "the agent sends a chat request to {string} with its token")]
 async fn to_path(world: &mut KitWorld, path: String) {
-    let token = world.token.clone();
+    let token = world.agent.token.clone();
     send(world, "POST", &path, token, Some(chat_body())).await;
 }
 
@@ -66,26 +66,26 @@ async fn request(world: &mut KitWorld, method: String, path: String) {
 #[when(expr = "I run the guide's curl test against {string}")]
 async fn curl_test(world: &mut KitWorld, path: String) {
     // curl http://localhost:8080/v1/chat/completions -H "Authorization: Bearer YOUR_TOKEN" -d '{...}'
-    let token = world.token.clone();
+    let token = world.agent.token.clone();
     send(world, "POST", &path, token, Some(chat_body())).await;
 }
 
 #[then(expr = "the response status is {int}")]
 async fn status(world: &mut KitWorld, code: u16) {
-    let r = world.reply.as_ref().expect("a reply");
+    let r = world.seen.reply.as_ref().expect("a reply");
     assert_eq!(r.status, code, "{}", r.body);
 }
 
 #[then("the response body is JSON:")]
 async fn body_json(world: &mut KitWorld, step: &Step) {
     let expected: Value = serde_json::from_str(step.docstring.as_deref().unwrap_or("null")).expect("JSON docstring");
-    let r = world.reply.as_ref().expect("a reply");
+    let r = world.seen.reply.as_ref().expect("a reply");
     let actual: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body));
     assert_eq!(actual, expected);
 }
 
 fn assistant_text(world: &KitWorld) -> String {
-    let r = world.reply.as_ref().expect("a reply");
+    let r = world.seen.reply.as_ref().expect("a reply");
     let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body));
     v["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_string()
 }
@@ -93,7 +93,7 @@ fn assistant_text(world: &KitWorld) -> String {
 #[then("the agent sees a sandbox reply with the login URL")]
 async fn sandbox_login(world: &mut KitWorld) {
     let text = assistant_text(world);
-    assert_eq!(world.reply.as_ref().map(|r| r.status), Some(200), "sandbox replies are well-formed completions");
+    assert_eq!(world.seen.reply.as_ref().map(|r| r.status), Some(200), "sandbox replies are well-formed completions");
     assert!(llm_sso_kit::browser::link_in(&text, &world.base_url()).is_some(), "a sign-in link on this proxy: {text}");
 }
 
@@ -117,13 +117,13 @@ async fn model_answer(world: &mut KitWorld) {
 
 #[then(expr = "the response says {string}")]
 async fn response_says(world: &mut KitWorld, words: String) {
-    let r = world.reply.as_ref().expect("a reply");
+    let r = world.seen.reply.as_ref().expect("a reply");
     assert!(r.body.contains(&words), "{}", r.body);
 }
 
 #[then(expr = "the response does not say {string}")]
 async fn response_does_not_say(world: &mut KitWorld, words: String) {
-    let r = world.reply.as_ref().expect("a reply");
+    let r = world.seen.reply.as_ref().expect("a reply");
     assert!(!r.body.to_lowercase().contains(&words.to_lowercase()), "{}", r.body);
 }
 
@@ -139,7 +139,7 @@ async fn flood(world: &mut KitWorld, n: usize) {
         // Well-formed unknown tokens and garbage alike.
         let token = if i % 2 == 0 { llm_sso_kit::contract::generate_token() } else { format!("garbage-{i}") };
         send(world, "POST", "/v1/chat/completions", Some(token), Some(chat_body())).await;
-        assert_eq!(world.reply.as_ref().map(|r| r.status), Some(200), "a sandbox reply");
+        assert_eq!(world.seen.reply.as_ref().map(|r| r.status), Some(200), "a sandbox reply");
     }
 }
 
@@ -170,7 +170,7 @@ async fn upstream_untouched(world: &mut KitWorld) {
 
 #[then(expr = "the response header {word} is {string}")]
 async fn header_is(world: &mut KitWorld, name: String, value: String) {
-    let r = world.reply.as_ref().expect("a reply");
+    let r = world.seen.reply.as_ref().expect("a reply");
     let actual = r.headers.get(name.as_str()).and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert_eq!(actual, value, "header {name}");
 }
@@ -183,7 +183,7 @@ async fn upstream_count(world: &mut KitWorld, n: usize) {
 
 #[when("the agent sends a chat request with its token and the headers:")]
 async fn with_headers(world: &mut KitWorld, step: &Step) {
-    let token = world.token.clone().expect("a token");
+    let token = world.agent.token.clone().expect("a token");
     let mut request = reqwest::Client::new()
         .post(format!("{}/v1/chat/completions", world.base_url()))
         .bearer_auth(&token)
@@ -193,7 +193,7 @@ async fn with_headers(world: &mut KitWorld, step: &Step) {
             request = request.header(name.as_str(), value.as_str());
         }
     }
-    world.reply = Some(Reply::of(request.send().await.expect("an answer")).await);
+    world.seen.reply = Some(Reply::of(request.send().await.expect("an answer")).await);
 }
 
 #[then(expr = "the upstream request carried none of the headers {string}")]
@@ -216,7 +216,7 @@ async fn upstream_has(world: &mut KitWorld, name: String, value: String) {
 /// the whole answer took, or that it was still running after `limit` seconds.
 #[when(expr = "the agent asks the model {string} with its token, without streaming, and waits at most {int} seconds")]
 async fn slow_model(world: &mut KitWorld, model: String, limit: u64) {
-    let token = world.token.clone().expect("a token");
+    let token = world.agent.token.clone().expect("a token");
     let body = json!({"model": model, "messages": [{"role": "user", "content": "test"}]});
     let url = format!("{}/v1/chat/completions", world.base_url());
     let started = std::time::Instant::now();
@@ -227,9 +227,9 @@ async fn slow_model(world: &mut KitWorld, model: String, limit: u64) {
         Ok::<_, reqwest::Error>(Reply { status, headers, body })
     };
     match tokio::time::timeout(std::time::Duration::from_secs(limit), exchange).await {
-        Ok(Ok(reply)) => world.reply = Some(reply),
+        Ok(Ok(reply)) => world.seen.reply = Some(reply),
         // A connection closed without an answer ends the exchange too.
-        Ok(Err(e)) => world.reply = Some(Reply { status: 0, headers: Default::default(), body: e.to_string() }),
+        Ok(Err(e)) => world.seen.reply = Some(Reply { status: 0, headers: Default::default(), body: e.to_string() }),
         Err(_) => panic!("the reply was still running after {limit} s (started {:?} ago)", started.elapsed()),
     }
 }

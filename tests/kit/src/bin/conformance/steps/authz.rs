@@ -7,7 +7,7 @@ use mock_authz_api::{Faults, Policy};
 #[given(expr = "enterprise authorization with a {int} second timeout")]
 async fn enterprise(world: &mut KitWorld, timeout: u32) {
     let url = world.mocks().await.authz.authorize_url();
-    world.authorization = vec![
+    world.launch.setup.authorization = vec![
         "    mode: \"enterprise\"".into(),
         format!("    api_url: \"{url}\""),
         format!("    api_timeout_seconds: {timeout}"),
@@ -17,8 +17,8 @@ async fn enterprise(world: &mut KitWorld, timeout: u32) {
 #[given(expr = "the authorization setting {word} is {word}")]
 async fn setting(world: &mut KitWorld, key: String, value: String) {
     let prefix = format!("    {key}:");
-    world.authorization.retain(|line| !line.starts_with(&prefix));
-    world.authorization.push(format!("    {key}: {value}"));
+    world.launch.setup.authorization.retain(|line| !line.starts_with(&prefix));
+    world.launch.setup.authorization.push(format!("    {key}: {value}"));
 }
 
 #[given(expr = "the authorization API allows only {string}")]

@@ -6,12 +6,12 @@ use cucumber::{given, then, when};
 #[when("I open the login page")]
 async fn login_page(world: &mut KitWorld) {
     let url = format!("{}/auth/login", world.base_url());
-    world.page = Some(world.browser.open(&url).await);
+    world.web.page = Some(world.web.browser.open(&url).await);
 }
 
 /// The sign-in link of this proxy's sandbox reply, as the guide's user finds it: asked once per scenario.
 async fn login_link(world: &mut KitWorld) -> String {
-    if let Some(link) = &world.login_link {
+    if let Some(link) = &world.web.login_link {
         return link.clone();
     }
     let base = world.base_url();
@@ -25,7 +25,7 @@ async fn login_link(world: &mut KitWorld) -> String {
     let content = value["choices"][0]["message"]["content"].as_str().unwrap_or(&text).to_string();
     let link = llm_sso_kit::browser::link_in(&content, &base)
         .unwrap_or_else(|| panic!("the sandbox reply has no sign-in link on {base}:\n{content}"));
-    world.login_link = Some(link.clone());
+    world.web.login_link = Some(link.clone());
     link
 }
 
@@ -34,27 +34,27 @@ async fn login_link(world: &mut KitWorld) -> String {
 #[when(expr = "I sign in with {string}")]
 async fn sign_in(world: &mut KitWorld, provider: String) {
     let link = login_link(world).await;
-    let page = world.browser.open(&link).await;
+    let page = world.web.browser.open(&link).await;
     let url = match page.link_ending(&provider) {
         Some(href) => url::Url::parse(&link).and_then(|l| l.join(&href)).map(String::from).unwrap_or(href),
         None => format!("{}/{provider}", link.split(['?', '#']).next().unwrap_or(&link).trim_end_matches('/')),
     };
-    world.page = Some(world.browser.open(&url).await);
+    world.web.page = Some(world.web.browser.open(&url).await);
 }
 
 /// The re-authentication URL is whatever link on this proxy the sandbox reply carries; its page's link to the
 /// provider is followed as a person would.
 #[when("I open the re-authentication URL from the sandbox reply and sign in with \"google\"")]
 async fn reauth(world: &mut KitWorld) {
-    let body = world.reply.as_ref().expect("a sandbox reply").body.clone();
+    let body = world.seen.reply.as_ref().expect("a sandbox reply").body.clone();
     let value: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let text = value["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_string();
     let base = world.base_url();
     let url = llm_sso_kit::browser::link_in(&text, &base).expect("a re-authentication URL on this proxy");
-    let list = world.browser.open(&url).await;
+    let list = world.web.browser.open(&url).await;
     let href = list.link_ending("google").unwrap_or_else(|| panic!("the page links to the provider:\n{}", list.text()));
     let start = url::Url::parse(&url).and_then(|u| u.join(&href)).map(String::from).unwrap_or(href);
-    world.page = Some(world.browser.open(&start).await);
+    world.web.page = Some(world.web.browser.open(&start).await);
 }
 
 async fn console_code(world: &KitWorld, email: &str) -> String {
@@ -64,15 +64,15 @@ async fn console_code(world: &KitWorld, email: &str) -> String {
 
 /// Types `code` into the page's form (the last one seen, when the page has none, e.g. a "please wait").
 async fn submit(world: &mut KitWorld, code: &str) {
-    if let Some(form) = world.page.as_ref().and_then(llm_sso_kit::browser::Page::entry_form) {
-        world.confirm_form = Some(form);
+    if let Some(form) = world.web.page.as_ref().and_then(llm_sso_kit::browser::Page::entry_form) {
+        world.web.confirm_form = Some(form);
     }
-    let form = world.confirm_form.clone().unwrap_or_else(|| panic!("no form to type the code into"));
+    let form = world.web.confirm_form.clone().unwrap_or_else(|| panic!("no form to type the code into"));
     let base = world.base_url();
     let url = url::Url::parse(&base).and_then(|b| b.join(&form.action)).map(String::from).unwrap_or(form.action);
     let mut fields: Vec<(&str, &str)> = form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     fields.push((form.field.as_str(), code));
-    world.page = Some(world.browser.post(&url, &fields).await);
+    world.web.page = Some(world.web.browser.post(&url, &fields).await);
 }
 
 #[when(expr = "I enter the confirmation code printed for {string}")]
@@ -105,47 +105,47 @@ async fn enter_literal(world: &mut KitWorld, code: String) {
 #[then(expr = "the page says {string}")]
 async fn page_says(world: &mut KitWorld, words: String) {
     let words = world.fill(&words).await;
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     assert!(page.text().contains(&words), "page lacks {words:?}:\n{}", page.text());
 }
 
 #[then(expr = "the page does not say {string}")]
 async fn page_lacks(world: &mut KitWorld, words: String) {
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     assert!(!page.text().contains(&words), "page says {words:?}");
 }
 
 /// On the raw HTML: reflected input must arrive escaped, not merely absent from the text.
 #[then(expr = "the page source does not contain {string}")]
 async fn source_lacks(world: &mut KitWorld, raw: String) {
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     assert!(!page.html.contains(&raw), "unescaped in the page source: {raw}");
 }
 
 #[then(expr = "the page status is {int}")]
 async fn page_status(world: &mut KitWorld, status: u16) {
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     assert_eq!(page.status.as_u16(), status, "{}", page.text());
 }
 
 #[then(expr = "the page header {word} is present")]
 async fn page_header(world: &mut KitWorld, name: String) {
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     assert!(page.headers.contains_key(name.as_str()), "{name} missing");
 }
 
 #[then("I receive an agent token")]
 async fn receive_token(world: &mut KitWorld) {
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     let token = page.token().unwrap_or_else(|| panic!("no token on the page:\n{}", page.text()));
-    assert!(world.browser.visited.iter().all(|u| !u.contains(&token)), "the token is never in a URL");
-    world.token = Some(token);
+    assert!(world.web.browser.visited.iter().all(|u| !u.contains(&token)), "the token is never in a URL");
+    world.agent.token = Some(token);
 }
 
 /// Refused, however the implementation words it: an error status, no token, no code printed.
 #[then("the sign-in is refused")]
 async fn refused(world: &mut KitWorld) {
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     assert!(page.status.as_u16() >= 400, "an error page, not HTTP {}:\n{}", page.status, page.text());
     assert!(page.token().is_none(), "a token on the page:\n{}", page.text());
     let profile = llm_sso_kit::profile::Profile::get();
@@ -154,15 +154,22 @@ async fn refused(world: &mut KitWorld) {
 
 #[then("the page shows no agent token")]
 async fn no_token(world: &mut KitWorld) {
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     assert!(page.token().is_none(), "a token on the page:\n{}", page.text());
 }
 
 #[when("I open the callback URL of that sign-in again")]
 async fn replay(world: &mut KitWorld) {
-    let callback =
-        world.browser.visited.iter().rev().find(|u| u.contains("/auth/callback?")).cloned().expect("a callback URL");
-    world.page = Some(world.browser.open(&callback).await);
+    let callback = world
+        .web
+        .browser
+        .visited
+        .iter()
+        .rev()
+        .find(|u| u.contains("/auth/callback?"))
+        .cloned()
+        .expect("a callback URL");
+    world.web.page = Some(world.web.browser.open(&callback).await);
 }
 
 #[given(expr = "{string} has signed in with {string} and holds the token from the success page")]
@@ -180,7 +187,7 @@ async fn signed_in(world: &mut KitWorld, email: String, provider: String) {
 
 #[then(expr = "the page asks to wait {int} seconds")]
 async fn wait_seconds(world: &mut KitWorld, seconds: i64) {
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     assert_eq!(page.status.as_u16(), 429, "{}", page.text());
     let left: i64 = page
         .headers
@@ -210,13 +217,13 @@ async fn start_with_host(world: &mut KitWorld, provider: String, host: String) {
     let url = format!("{}/auth/login/{provider}", world.base_url());
     let r = client.get(url).header("host", host).send().await.expect("an answer");
     let (status, headers) = (r.status().as_u16(), r.headers().clone());
-    world.reply = Some(crate::world::Reply { status, headers, body: r.text().await.unwrap_or_default() });
+    world.seen.reply = Some(crate::world::Reply { status, headers, body: r.text().await.unwrap_or_default() });
 }
 
 #[then(expr = "the identity provider is asked to redirect to {string}")]
 async fn redirect_asked(world: &mut KitWorld, expected: String) {
     let expected = world.fill(&expected).await;
-    let r = world.reply.as_ref().expect("a reply");
+    let r = world.seen.reply.as_ref().expect("a reply");
     let location = r.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let url = url::Url::parse(location).unwrap_or_else(|e| panic!("a redirect to the IdP ({e}): {location:?}"));
     let redirect_uri = url.query_pairs().find(|(k, _)| k == "redirect_uri").map(|(_, v)| v.to_string());

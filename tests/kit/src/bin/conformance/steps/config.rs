@@ -6,7 +6,7 @@ use cucumber::{given, then, when};
 
 #[given("the kit's standard configuration")]
 async fn standard(world: &mut KitWorld) {
-    world.config_yaml = Some(world.standard_config().await);
+    world.launch.config_yaml = Some(world.standard_config().await);
 }
 
 #[given("the proxy configuration file:")]
@@ -14,22 +14,22 @@ async fn config_file(world: &mut KitWorld, step: &Step) {
     let text = step.docstring.clone().expect("a docstring with the YAML");
     // Gherkin keeps the line break after the opening quotes: drop it so line numbers match.
     let text = text.strip_prefix('\n').unwrap_or(&text).to_string();
-    world.config_yaml = Some(world.fill(&text).await);
+    world.launch.config_yaml = Some(world.fill(&text).await);
 }
 
 #[given("no configuration file is passed")]
 async fn no_config(world: &mut KitWorld) {
-    world.no_config = true;
+    world.launch.no_config = true;
 }
 
 #[given(expr = "the environment variable {word} is {string}")]
 async fn env(world: &mut KitWorld, name: String, value: String) {
-    world.env.push((name, value));
+    world.launch.env.push((name, value));
 }
 
 #[given(expr = "the proxy is started with {string}")]
 async fn extra_args(world: &mut KitWorld, args: String) {
-    world.args.extend(args.split_whitespace().map(str::to_string));
+    world.launch.args.extend(args.split_whitespace().map(str::to_string));
 }
 
 #[given("the proxy is running")]
@@ -42,19 +42,19 @@ async fn start(world: &mut KitWorld) {
 async fn run(world: &mut KitWorld, args: &[String]) {
     let dir = world.dir_path();
     let config = dir.join("config.yaml");
-    if let Some(yaml) = &world.config_yaml {
+    if let Some(yaml) = &world.launch.config_yaml {
         std::fs::write(&config, yaml).expect("write config");
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     // The same command template as a started proxy, so another implementation can be tested.
-    let config = world.config_yaml.as_ref().map(|_| config.as_path());
+    let config = world.launch.config_yaml.as_ref().map(|_| config.as_path());
     let mut cmd = llm_sso_kit::proxy::command(config, world.port, &dir.join("sso_auth.db"), &args);
     cmd.current_dir(&dir).env("KIT_CLIENT_SECRET", llm_sso_kit::proxy::CLIENT_SECRET);
-    if world.config_yaml.as_ref().is_some_and(|y| y.contains("${KIT_DATABASE_URL}")) {
+    if world.launch.config_yaml.as_ref().is_some_and(|y| y.contains("${KIT_DATABASE_URL}")) {
         let url = llm_sso_kit::proxy::postgres_database(&dir).expect("the scenario's PostgreSQL database");
         cmd.env("KIT_DATABASE_URL", url);
     }
-    for (k, v) in &world.env {
+    for (k, v) in &world.launch.env {
         cmd.env(k, v);
     }
     let out = tokio::time::timeout(std::time::Duration::from_secs(20), cmd.output())
@@ -62,7 +62,7 @@ async fn run(world: &mut KitWorld, args: &[String]) {
         .expect("the command finishes")
         .expect("the binary runs");
     let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    world.command = Some(CommandRun { code: out.status.code(), output });
+    world.seen.command = Some(CommandRun { code: out.status.code(), output });
 }
 
 #[when(expr = "I run the proxy with {string}")]
@@ -73,32 +73,32 @@ async fn run_with(world: &mut KitWorld, args: String) {
 
 #[then("the command succeeds")]
 async fn succeeds(world: &mut KitWorld) {
-    let c = world.command.as_ref().expect("a command ran");
+    let c = world.seen.command.as_ref().expect("a command ran");
     assert_eq!(c.code, Some(0), "{}", c.output);
 }
 
 #[then(expr = "the command fails with exit code {int}")]
 async fn fails(world: &mut KitWorld, code: i32) {
-    let c = world.command.as_ref().expect("a command ran");
+    let c = world.seen.command.as_ref().expect("a command ran");
     assert_eq!(c.code, Some(code), "{}", c.output);
 }
 
 #[then(expr = "the output says {string}")]
 async fn output_says(world: &mut KitWorld, text: String) {
     let text = world.fill(&text).await;
-    let c = world.command.as_ref().expect("a command ran");
+    let c = world.seen.command.as_ref().expect("a command ran");
     assert!(c.output.contains(&text), "output lacks {text:?}:\n{}", c.output);
 }
 
 #[then(expr = "the output does not contain {string}")]
 async fn output_lacks(world: &mut KitWorld, text: String) {
-    let c = world.command.as_ref().expect("a command ran");
+    let c = world.seen.command.as_ref().expect("a command ran");
     assert!(!c.output.contains(&text), "output contains {text:?}:\n{}", c.output);
 }
 
 #[then(expr = "the output reports {int} problem(s)")]
 async fn problems(world: &mut KitWorld, n: usize) {
-    let c = world.command.as_ref().expect("a command ran");
+    let c = world.seen.command.as_ref().expect("a command ran");
     let expected = format!("{n} configuration problem{}", if n == 1 { "" } else { "s" });
     assert!(c.output.contains(&expected), "expected {expected:?}:\n{}", c.output);
 }
@@ -106,29 +106,29 @@ async fn problems(world: &mut KitWorld, n: usize) {
 #[given(expr = "the backoff is capped at {int} seconds")]
 async fn backoff_cap(world: &mut KitWorld, cap: u32) {
     // Enough confirmation attempts that only the backoff stops the client.
-    world.authorization.push("    max_confirmation_attempts: 50".into());
+    world.launch.setup.authorization.push("    max_confirmation_attempts: 50".into());
     let yaml = world.standard_config().await;
     assert!(yaml.contains("max_backoff_seconds: 300"), "the standard rate_limit line");
-    world.config_yaml = Some(yaml.replace("max_backoff_seconds: 300", &format!("max_backoff_seconds: {cap}")));
+    world.launch.config_yaml = Some(yaml.replace("max_backoff_seconds: 300", &format!("max_backoff_seconds: {cap}")));
 }
 
 #[given(expr = "the proxy's public URL is {string}")]
 async fn public_url(world: &mut KitWorld, url: String) {
     let yaml = world.standard_config().await;
-    world.config_yaml = Some(yaml.replacen("server:\n", &format!("server:\n  public_url: \"{url}\"\n"), 1));
+    world.launch.config_yaml = Some(yaml.replacen("server:\n", &format!("server:\n  public_url: \"{url}\"\n"), 1));
 }
 
 #[given(expr = "the proxy trusts the reverse proxy at {string}")]
 async fn trusted_proxy(world: &mut KitWorld, network: String) {
-    world.server_lines.push(format!("trusted_proxies: [\"{network}\"]"));
+    world.launch.setup.server_lines.push(format!("trusted_proxies: [\"{network}\"]"));
 }
 
 #[given(expr = "the deadline of a non-streamed upstream request is {int} second(s)")]
 async fn upstream_deadline(world: &mut KitWorld, seconds: u32) {
-    world.upstream_lines.push(format!("timeout_seconds: {seconds}"));
+    world.launch.setup.upstream_lines.push(format!("timeout_seconds: {seconds}"));
 }
 
 #[given("the Microsoft provider allows no tenants")]
 async fn no_tenants(world: &mut KitWorld) {
-    world.entra_tenants = Some(Vec::new());
+    world.launch.setup.entra_tenants = Vec::new();
 }

@@ -16,13 +16,13 @@ async fn console_lacks(world: &mut KitWorld, text: String) {
 
 #[then("the console never shows the agent token")]
 async fn no_token(world: &mut KitWorld) {
-    let token = world.token.clone().expect("a token");
+    let token = world.agent.token.clone().expect("a token");
     assert!(!world.proxy().console().contains(&token));
 }
 
 #[then("the console never shows the presented credential")]
 async fn no_presented(world: &mut KitWorld) {
-    let presented = world.presented.clone().expect("the agent presented a credential");
+    let presented = world.agent.presented.clone().expect("the agent presented a credential");
     assert!(!world.proxy().console().contains(&presented), "the console shows the presented credential");
 }
 
@@ -42,7 +42,7 @@ async fn log_file_shows(world: &mut KitWorld, file: String, text: String) {
 
 #[then(expr = "the log file {word} never shows the presented credential")]
 async fn log_file_clean(world: &mut KitWorld, file: String) {
-    let presented = world.presented.clone().expect("the agent presented a credential");
+    let presented = world.agent.presented.clone().expect("the agent presented a credential");
     let content = std::fs::read_to_string(world.dir_path().join(&file)).expect("the log file exists");
     assert!(!content.is_empty(), "the log file has lines");
     assert!(!content.contains(&presented), "the log file shows the presented credential");

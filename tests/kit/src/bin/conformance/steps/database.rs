@@ -7,7 +7,7 @@ use cucumber::{given, then, when};
 
 /// `?` in the guide's statements stands for this scenario's token hash.
 fn bind(world: &KitWorld, sql: &str) -> String {
-    match &world.token {
+    match &world.agent.token {
         Some(t) => sql.replace('?', &format!("'{}'", llm_sso_kit::contract::token_hash(t))),
         None => sql.to_string(),
     }
@@ -16,7 +16,7 @@ fn bind(world: &KitWorld, sql: &str) -> String {
 #[when(expr = "I run the diagnosis `{}`")]
 async fn diagnosis(world: &mut KitWorld, sql: String) {
     let sql = bind(world, &sql);
-    world.rows = world.proxy().rows(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    world.seen.rows = world.proxy().rows(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 #[when(expr = "I apply the fix `{}`")]
@@ -27,28 +27,28 @@ async fn fix(world: &mut KitWorld, sql: String) {
 
 #[then(expr = "the diagnosis shows {int} row(s)")]
 async fn rows(world: &mut KitWorld, n: usize) {
-    assert_eq!(world.rows.len(), n, "{:?}", world.rows);
+    assert_eq!(world.seen.rows.len(), n, "{:?}", world.seen.rows);
 }
 
 /// A `SELECT COUNT(*)` answered exactly `n` (not a row that merely contains the digit).
 #[then(expr = "the diagnosis counts {int}")]
 async fn counts(world: &mut KitWorld, n: i64) {
-    assert_eq!(world.rows, vec![vec![format!("Integer({n})")]], "one row with the count {n}");
+    assert_eq!(world.seen.rows, vec![vec![format!("Integer({n})")]], "one row with the count {n}");
 }
 
 #[then(expr = "the diagnosis shows {string}")]
 async fn shows(world: &mut KitWorld, text: String) {
-    let all = format!("{:?}", world.rows);
+    let all = format!("{:?}", world.seen.rows);
     assert!(all.contains(&text), "{all}");
 }
 
 /// One row of one value, as text (`Text("...")` from SQLite, the same from PostgreSQL).
 #[then(expr = "the diagnosis's only value is {string}")]
 async fn only_value(world: &mut KitWorld, expected: String) {
-    let values: Vec<&String> = world.rows.iter().flatten().collect();
+    let values: Vec<&String> = world.seen.rows.iter().flatten().collect();
     let shown = |v: &str| v.strip_prefix("Text(\"").and_then(|v| v.strip_suffix("\")")).unwrap_or(v).to_string();
-    assert_eq!(values.len(), 1, "one value: {:?}", world.rows);
-    assert_eq!(shown(values[0]), expected, "{:?}", world.rows);
+    assert_eq!(values.len(), 1, "one value: {:?}", world.seen.rows);
+    assert_eq!(shown(values[0]), expected, "{:?}", world.seen.rows);
 }
 
 #[given("the database file contains garbage")]

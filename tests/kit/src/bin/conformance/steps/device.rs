@@ -29,13 +29,13 @@ async fn ask(world: &mut KitWorld, user_agent: &str, token: Option<String>) {
         request = request.bearer_auth(token);
     }
     let reply = Reply::of(request.send().await.expect("the proxy answers")).await;
-    world.device = (reply.status == 200).then(|| json(&reply));
-    world.reply = Some(reply);
+    world.terminal.device = (reply.status == 200).then(|| json(&reply));
+    world.seen.reply = Some(reply);
 }
 
 #[given(expr = "the terminal sign-in polling interval is {int} seconds")]
 async fn interval_setting(world: &mut KitWorld, seconds: u32) {
-    world.device_interval = Some(seconds);
+    world.launch.setup.device_interval = seconds;
 }
 
 #[when("a terminal asks for a sign-in code")]
@@ -50,21 +50,25 @@ async fn asks_as(world: &mut KitWorld, user_agent: String) {
 
 #[when("the terminal asks for a sign-in code to renew its token")]
 async fn asks_to_renew(world: &mut KitWorld) {
-    let token = world.token.clone().expect("a token to renew");
+    let token = world.agent.token.clone().expect("a token to renew");
     ask(world, KIT_TERMINAL, Some(token)).await;
-    assert!(world.device.is_some(), "the request was refused: {}", world.reply.as_ref().map_or("", |r| &r.body));
+    assert!(
+        world.terminal.device.is_some(),
+        "the request was refused: {}",
+        world.seen.reply.as_ref().map_or("", |r| &r.body)
+    );
 }
 
 fn device(world: &KitWorld) -> &Value {
-    world.device.as_ref().unwrap_or_else(|| {
-        panic!("the terminal has no code: {}", world.reply.as_ref().map_or(String::new(), |r| r.body.clone()))
+    world.terminal.device.as_ref().unwrap_or_else(|| {
+        panic!("the terminal has no code: {}", world.seen.reply.as_ref().map_or(String::new(), |r| r.body.clone()))
     })
 }
 
 #[then(expr = "the terminal receives a device code, a user code like {string}, the verification URI and an interval")]
 async fn receives_code(world: &mut KitWorld, _example: String) {
     let base = world.base_url();
-    let reply = world.reply.as_ref().expect("a reply");
+    let reply = world.seen.reply.as_ref().expect("a reply");
     assert_eq!(reply.status, 200, "{}", reply.body);
     let cache = reply.headers.get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(cache.contains("no-store"), "codes must not be cached: {cache:?}");
@@ -93,10 +97,11 @@ async fn expires_in(world: &mut KitWorld, seconds: i64) {
 
 async fn poll_with(world: &mut KitWorld, grant_type: &str) {
     let url = format!("{}/auth/device/token", world.base_url());
-    let device_code = world.device.as_ref().and_then(|d| d["device_code"].as_str()).unwrap_or("none").to_string();
+    let device_code =
+        world.terminal.device.as_ref().and_then(|d| d["device_code"].as_str()).unwrap_or("none").to_string();
     let form = [("grant_type", grant_type), ("device_code", &device_code), ("client_id", "kit-terminal")];
     let r = reqwest::Client::new().post(url).form(&form).send().await.expect("the proxy answers");
-    world.reply = Some(Reply::of(r).await);
+    world.seen.reply = Some(Reply::of(r).await);
 }
 
 #[when("the terminal polls")]
@@ -119,14 +124,14 @@ async fn polls_with(world: &mut KitWorld, grant_type: String) {
 
 #[then(expr = "the terminal is told {string}")]
 async fn told(world: &mut KitWorld, error: String) {
-    let reply = world.reply.as_ref().expect("a reply");
+    let reply = world.seen.reply.as_ref().expect("a reply");
     assert_eq!(reply.status, 400, "RFC 8628 section 3.5 errors are 400: {}", reply.body);
     assert_eq!(json(reply)["error"].as_str(), Some(error.as_str()), "{}", reply.body);
 }
 
 #[then("the terminal receives an agent token")]
 async fn receives_token(world: &mut KitWorld) {
-    let reply = world.reply.as_ref().expect("a reply");
+    let reply = world.seen.reply.as_ref().expect("a reply");
     assert_eq!(reply.status, 200, "{}", reply.body);
     let body = json(reply);
     let token = body["access_token"].as_str().unwrap_or_default().to_string();
@@ -134,12 +139,12 @@ async fn receives_token(world: &mut KitWorld) {
     assert!(profile.token_on(&format!("value=\"{token}\"")).is_some(), "an agent token: {body}");
     assert!(body["token_type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("bearer")), "{body}");
     assert!(body["expires_in"].as_i64().is_some_and(|s| s > 0), "{body}");
-    world.token = Some(token);
+    world.agent.token = Some(token);
 }
 
 #[then("the terminal is told its token was renewed")]
 async fn renewed(world: &mut KitWorld) {
-    let reply = world.reply.as_ref().expect("a reply");
+    let reply = world.seen.reply.as_ref().expect("a reply");
     assert_eq!(reply.status, 200, "{}", reply.body);
     let body = json(reply);
     assert_eq!(body["renewed"], Value::Bool(true), "{body}");
@@ -152,12 +157,12 @@ async fn open_link(world: &mut KitWorld) {
         let d = device(world);
         (d["verification_uri_complete"].as_str().unwrap_or_default().to_string(), d["user_code"].to_string())
     };
-    let form = world.browser.open(&link).await;
+    let form = world.web.browser.open(&link).await;
     assert_eq!(form.status.as_u16(), 200, "{}", form.text());
     let shown = form.input("user_code");
     assert_eq!(format!("\"{shown}\""), code, "the link fills the code in");
     let base = world.base_url();
-    world.page = Some(world.browser.submit(&form, &base, "/auth/device", &[("user_code", &shown)]).await);
+    world.web.page = Some(world.web.browser.submit(&form, &base, "/auth/device", &[("user_code", &shown)]).await);
 }
 
 #[when("I enter a wrong user code on the verification page")]
@@ -165,13 +170,13 @@ async fn wrong_user_code(world: &mut KitWorld) {
     let real = device(world)["user_code"].as_str().unwrap_or_default().to_string();
     let wrong = if real == "BBBB-BBBB" { "CCCC-CCCC" } else { "BBBB-BBBB" };
     let base = world.base_url();
-    let form = world.browser.open(&format!("{base}/auth/device")).await;
-    world.page = Some(world.browser.submit(&form, &base, "/auth/device", &[("user_code", wrong)]).await);
+    let form = world.web.browser.open(&format!("{base}/auth/device")).await;
+    world.web.page = Some(world.web.browser.submit(&form, &base, "/auth/device", &[("user_code", wrong)]).await);
 }
 
 #[then("the page shows the address and the program of the terminal that asked")]
 async fn shows_requester(world: &mut KitWorld) {
-    let page = world.page.as_ref().expect("a page");
+    let page = world.web.page.as_ref().expect("a page");
     let text = page.text();
     assert_eq!(page.status.as_u16(), 200, "{text}");
     assert!(text.contains("127.0.0.1"), "the terminal's address: {text}");
@@ -182,11 +187,11 @@ async fn shows_requester(world: &mut KitWorld) {
 
 /// The request id on the verification page's provider links.
 fn request_on_page(world: &mut KitWorld) -> String {
-    let page = world.page.as_ref().expect("the verification page");
+    let page = world.web.page.as_ref().expect("the verification page");
     let html = &page.html;
     let id = html.split("?device=").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
     assert!(!id.is_empty(), "the page offers a sign-in for the terminal:\n{}", page.text());
-    world.device_request = Some(id.to_string());
+    world.terminal.request = Some(id.to_string());
     id.to_string()
 }
 
@@ -194,7 +199,7 @@ fn request_on_page(world: &mut KitWorld) -> String {
 async fn sign_in_for_terminal(world: &mut KitWorld, provider: String) {
     let id = request_on_page(world);
     let url = format!("{}/auth/login/{provider}?device={id}", world.base_url());
-    world.page = Some(world.browser.open(&url).await);
+    world.web.page = Some(world.web.browser.open(&url).await);
 }
 
 #[when(expr = "another browser opens the sign-in link for the terminal with {string}")]
@@ -202,16 +207,16 @@ async fn link_elsewhere(world: &mut KitWorld, provider: String) {
     let id = request_on_page(world);
     let url = format!("{}/auth/login/{provider}?device={id}", world.base_url());
     let mut elsewhere = llm_sso_kit::browser::Browser::new();
-    world.page = Some(elsewhere.open(&url).await);
+    world.web.page = Some(elsewhere.open(&url).await);
 }
 
 #[when("I refuse the terminal's sign-in")]
 async fn refuse(world: &mut KitWorld) {
     request_on_page(world);
-    let page = world.page.take().expect("the verification page");
+    let page = world.web.page.take().expect("the verification page");
     assert!(!page.hidden_fields("/auth/device/refuse").is_empty(), "the page offers to refuse:\n{}", page.text());
     let base = world.base_url();
-    world.page = Some(world.browser.submit(&page, &base, "/auth/device/refuse", &[]).await);
+    world.web.page = Some(world.web.browser.submit(&page, &base, "/auth/device/refuse", &[]).await);
 }
 
 #[then("the diagnosis never shows the device code or the user code")]
@@ -219,7 +224,7 @@ async fn hashed(world: &mut KitWorld) {
     let d = device(world);
     let device_code = d["device_code"].as_str().unwrap_or_default();
     let user_code = d["user_code"].as_str().unwrap_or_default();
-    let all = format!("{:?}", world.rows).to_uppercase();
+    let all = format!("{:?}", world.seen.rows).to_uppercase();
     for secret in [device_code.to_uppercase(), user_code.to_uppercase(), user_code.replace('-', "")] {
         assert!(!all.contains(&secret), "stored in the clear: {secret}");
     }
@@ -231,7 +236,7 @@ async fn other_browser_enters(world: &mut KitWorld) {
     let base = world.base_url();
     let mut other = llm_sso_kit::browser::Browser::new();
     let form = other.open(&format!("{base}/auth/device")).await;
-    world.page = Some(other.submit(&form, &base, "/auth/device", &[("user_code", &code)]).await);
+    world.web.page = Some(other.submit(&form, &base, "/auth/device", &[("user_code", &code)]).await);
 }
 
 /// A form another site makes the user's browser send: the browser's cookie may go with it, the page's
@@ -240,27 +245,27 @@ async fn other_browser_enters(world: &mut KitWorld) {
 async fn forged_code(world: &mut KitWorld) {
     let code = device(world)["user_code"].as_str().unwrap_or_default().to_string();
     let base = world.base_url();
-    world.browser.open(&format!("{base}/auth/device")).await;
-    world.page = Some(world.browser.post(&format!("{base}/auth/device"), &[("user_code", &code)]).await);
+    world.web.browser.open(&format!("{base}/auth/device")).await;
+    world.web.page = Some(world.web.browser.post(&format!("{base}/auth/device"), &[("user_code", &code)]).await);
 }
 
 #[when("a refusal is posted without the form's token")]
 async fn forged_refusal(world: &mut KitWorld) {
-    let page = world.page.as_ref().expect("the verification page");
+    let page = world.web.page.as_ref().expect("the verification page");
     let fields = page.hidden_fields("/auth/device/refuse");
     assert!(!fields.is_empty(), "the page offers to refuse:\n{}", page.text());
     let without: Vec<(&str, &str)> =
         fields.iter().filter(|(k, _)| !k.contains("csrf")).map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let url = format!("{}/auth/device/refuse", world.base_url());
-    world.page = Some(world.browser.post(&url, &without).await);
+    world.web.page = Some(world.web.browser.post(&url, &without).await);
 }
 
 /// After a refusal the page offers nothing more: the link the verification page had offered, opened anyway.
 #[when(expr = "I sign in with {string} for the refused terminal anyway")]
 async fn sign_in_after_refusal(world: &mut KitWorld, provider: String) {
-    let id = world.device_request.clone().expect("the verification page named the terminal's request");
+    let id = world.terminal.request.clone().expect("the verification page named the terminal's request");
     let url = format!("{}/auth/login/{provider}?device={id}", world.base_url());
-    world.page = Some(world.browser.open(&url).await);
+    world.web.page = Some(world.web.browser.open(&url).await);
 }
 
 /// `POST /auth/revoke` (RFC 7009) with a value derived from the agent's token.
@@ -268,7 +273,7 @@ async fn sign_in_after_refusal(world: &mut KitWorld, provider: String) {
     regex = r"^(the token|the token's hash|the token without its last character|the token's first half) is posted to /auth/revoke$"
 )]
 async fn revoke(world: &mut KitWorld, what: String) {
-    let token = world.token.clone().expect("a token");
+    let token = world.agent.token.clone().expect("a token");
     let value = match what.as_str() {
         "the token" => token,
         "the token's hash" => llm_sso_kit::contract::token_hash(&token),
@@ -281,5 +286,5 @@ async fn revoke(world: &mut KitWorld, what: String) {
         .send()
         .await
         .expect("the proxy answers");
-    world.reply = Some(Reply::of(r).await);
+    world.seen.reply = Some(Reply::of(r).await);
 }

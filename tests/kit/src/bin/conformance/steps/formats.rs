@@ -76,7 +76,7 @@ async fn send(world: &mut KitWorld, format: Format, token: Option<String>) {
     let response = request.send().await.expect("the proxy answers");
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
     let body = response.text().await.unwrap_or_default();
-    world.reply = Some(Reply { status, headers, body });
+    world.seen.reply = Some(Reply { status, headers, body });
 }
 
 #[when(expr = "the agent sends an {word} request without a token")]
@@ -86,7 +86,7 @@ async fn without_token(world: &mut KitWorld, format: String) {
 
 #[when(expr = "the agent sends an {word} request with its token")]
 async fn with_token(world: &mut KitWorld, format: String) {
-    let token = world.token.clone();
+    let token = world.agent.token.clone();
     send(world, Format::parse(&format), token).await;
 }
 
@@ -204,20 +204,20 @@ fn client_reads(format: Format, reply: &Reply) -> String {
 
 #[then(expr = "its {word} client reads a reply that names the login URL")]
 async fn reads_login(world: &mut KitWorld, format: String) {
-    let text = client_reads(Format::parse(&format), world.reply.as_ref().expect("a reply"));
+    let text = client_reads(Format::parse(&format), world.seen.reply.as_ref().expect("a reply"));
     let login = format!("{}/auth/login", world.base_url());
     assert!(text.contains(&login), "the user sees where to sign in ({login}):\n{text}");
 }
 
 #[then(expr = "its {word} client reads the model's answer")]
 async fn reads_answer(world: &mut KitWorld, format: String) {
-    let text = client_reads(Format::parse(&format), world.reply.as_ref().expect("a reply"));
+    let text = client_reads(Format::parse(&format), world.seen.reply.as_ref().expect("a reply"));
     assert_eq!(text, "test", "the mock upstream echoes the prompt");
 }
 
 #[then("the upstream saw the proxy's key and never the agent's token")]
 async fn upstream_key(world: &mut KitWorld) {
-    let token = world.token.clone().expect("a token");
+    let token = world.agent.token.clone().expect("a token");
     let journal = world.mocks().await.llm.journal();
     let last = journal.last().expect("the request reached the upstream");
     let key = last

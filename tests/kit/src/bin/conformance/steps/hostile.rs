@@ -1,6 +1,6 @@
 //! What an attacker does: open someone else's callback, race one code, send raw
 //! paths no client would tidy, flood sign-in starts. Each leaves the outcome
-//! where the ordinary `Then` steps read it (`world.page`, `world.reply`).
+//! where the ordinary `Then` steps read it (`world.web.page`, `world.seen.reply`).
 
 use crate::world::{KitWorld, Reply};
 use cucumber::{then, when};
@@ -27,16 +27,16 @@ async fn foreign_callback(world: &mut KitWorld, email: String) {
     let back = starter.get(&idp).send().await.expect("IdP");
     let callback = back.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     assert!(callback.contains("/auth/callback"), "the IdP redirects back: {callback}");
-    world.page = Some(world.browser.open(&callback).await);
+    world.web.page = Some(world.web.browser.open(&callback).await);
 }
 
 /// The page's code form filled with `code`, as one raw request with the browser's cookies.
 fn code_form_request(world: &KitWorld, code: &str) -> String {
-    let page = world.page.as_ref().expect("the confirmation page");
+    let page = world.web.page.as_ref().expect("the confirmation page");
     let form = page.entry_form().unwrap_or_else(|| panic!("the page has no form for the code:\n{}", page.text()));
     let base = world.base_url();
     let url = url::Url::parse(&base).and_then(|b| b.join(&form.action)).expect("the form's action");
-    let cookie = world.browser.cookie_header(url.as_str());
+    let cookie = world.web.browser.cookie_header(url.as_str());
     let mut fields: Vec<(&str, &str)> = form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     fields.push((form.field.as_str(), code));
     llm_sso_kit::form_request(&cookie, url.path(), &fields)
@@ -56,7 +56,7 @@ async fn race(world: &mut KitWorld, email: String, times: usize) {
 
 #[when(expr = "the agent sends a raw request to {string} with its token")]
 async fn raw(world: &mut KitWorld, path: String) {
-    let token = world.token.clone().unwrap_or_default();
+    let token = world.agent.token.clone().unwrap_or_default();
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: kit\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
          Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
@@ -68,7 +68,7 @@ async fn raw(world: &mut KitWorld, path: String) {
     let text = String::from_utf8_lossy(&answer).to_string();
     let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    world.reply = Some(Reply { status, headers: reqwest::header::HeaderMap::new(), body });
+    world.seen.reply = Some(Reply { status, headers: reqwest::header::HeaderMap::new(), body });
 }
 
 #[when(expr = "{int} sign-ins are started from one address without being finished")]
@@ -79,7 +79,7 @@ async fn flood(world: &mut KitWorld, count: usize) {
         let r = client.get(&url).send().await.expect("an answer");
         last = Some(Reply::of(r).await);
     }
-    world.reply = last;
+    world.seen.reply = last;
 }
 
 /// A client whose requests leave from `ip` (any address of 127.0.0.0/8 is this machine): how one host with
@@ -98,9 +98,9 @@ fn address(net: u8, n: usize) -> std::net::IpAddr {
     std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, net, u8::try_from(n).expect("at most 254 addresses")))
 }
 
-/// Each line of `world.rows` is one answer's status.
+/// Each line of `world.seen.rows` is one answer's status.
 fn statuses(world: &mut KitWorld, statuses: Vec<u16>) {
-    world.rows = statuses.into_iter().map(|s| vec![s.to_string()]).collect();
+    world.seen.rows = statuses.into_iter().map(|s| vec![s.to_string()]).collect();
 }
 
 #[when(expr = "{int} addresses of one network each ask for {int} sign-in codes")]
@@ -136,7 +136,7 @@ async fn guess_flood(world: &mut KitWorld, addresses: usize) {
 
 #[then(expr = "{int} of those answers are {int}")]
 async fn answers_are(world: &mut KitWorld, count: usize, status: u16) {
-    let all: Vec<&str> = world.rows.iter().filter_map(|r| r.first().map(String::as_str)).collect();
+    let all: Vec<&str> = world.seen.rows.iter().filter_map(|r| r.first().map(String::as_str)).collect();
     let matching = all.iter().filter(|s| **s == status.to_string()).count();
     assert_eq!(matching, count, "answers: {all:?}");
 }
@@ -145,7 +145,7 @@ async fn answers_are(world: &mut KitWorld, count: usize, status: u16) {
 async fn start_elsewhere(world: &mut KitWorld, provider: String) {
     let r = from(address(202, 1)).get(format!("{}/auth/login/{provider}", world.base_url())).send().await;
     let r = r.expect("an answer");
-    world.reply = Some(Reply::of(r).await);
+    world.seen.reply = Some(Reply::of(r).await);
 }
 
 #[when(expr = "a browser posts a form of {int} KiB to {string}")]
@@ -159,7 +159,7 @@ async fn big_form(world: &mut KitWorld, kib: usize, path: String) {
         .await;
     // A proxy may also close the connection once it has answered: the answer counts, a reset does not.
     let r = r.unwrap_or_else(|e| panic!("POST {path} of {kib} KiB got no answer: {e}"));
-    world.reply = Some(Reply::of(r).await);
+    world.seen.reply = Some(Reply::of(r).await);
 }
 
 #[when(
@@ -172,7 +172,7 @@ async fn through_reverse_proxy(world: &mut KitWorld, provider: String, forwarded
         .send()
         .await
         .expect("an answer");
-    world.reply = Some(Reply::of(r).await);
+    world.seen.reply = Some(Reply::of(r).await);
 }
 
 #[when(expr = "a wrong confirmation code for {string} is submitted {int} times at once")]
@@ -192,7 +192,7 @@ async fn guess_race(world: &mut KitWorld, email: String, times: usize) {
 
 #[then(expr = "at most {int} of those answers are {int}")]
 async fn at_most(world: &mut KitWorld, count: usize, status: u16) {
-    let all: Vec<&str> = world.rows.iter().filter_map(|r| r.first().map(String::as_str)).collect();
+    let all: Vec<&str> = world.seen.rows.iter().filter_map(|r| r.first().map(String::as_str)).collect();
     let matching = all.iter().filter(|s| **s == status.to_string()).count();
     assert!(matching <= count, "{matching} answers are {status}, at most {count} may be: {all:?}");
 }

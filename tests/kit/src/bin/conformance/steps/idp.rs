@@ -75,6 +75,7 @@ async fn clock_ahead(world: &mut KitWorld, seconds: i64) {
 #[then("the sign-in went to the identity provider with PKCE S256, a state and a nonce")]
 async fn pkce_used(world: &mut KitWorld) {
     let authorize = world
+        .web
         .browser
         .visited
         .iter()

@@ -40,7 +40,7 @@ async fn two_replicas(world: &mut KitWorld) {
         .replace(&port_line, &format!("{port_line}\n  public_url: \"{a_url}\""));
     // Both replicas' directories name the one database (the kit's SQL steps read it there too).
     std::fs::write(world.dir_path().join("database_url"), &url).expect("name the database");
-    world.config_yaml = Some(shared.clone());
+    world.launch.config_yaml = Some(shared.clone());
     world.start_proxy().await;
     let b_port = free_port();
     let b_config = shared.replace(&format!("  port: {}\n", world.port), &format!("  port: {b_port}\n"));
@@ -54,21 +54,21 @@ async fn two_replicas(world: &mut KitWorld) {
 
 #[when(expr = "a browser starts a sign-in with {string} at replica A")]
 async fn start_at_a(world: &mut KitWorld, provider: String) {
-    let client = world.browser.client();
+    let client = world.web.browser.client();
     let start = client.get(format!("{}/auth/login/{provider}", world.base_url())).send().await.expect("login");
     assert!(start.status().is_redirection(), "the sign-in starts with a redirect: {}", start.status());
     let idp = start.headers()["location"].to_str().expect("location").to_string();
     let back = client.get(&idp).send().await.expect("the identity provider answers");
     let callback = back.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     assert!(callback.contains("/auth/callback?"), "the identity provider sends the browser back: {callback}");
-    world.callback = Some(callback);
+    world.web.callback = Some(callback);
 }
 
 #[when(expr = "the identity provider's answer reaches replica {word}")]
 async fn callback_at(world: &mut KitWorld, name: String) {
-    let callback = world.callback.clone().expect("a sign-in was started");
+    let callback = world.web.callback.clone().expect("a sign-in was started");
     let target = on(replica(world, &name), &callback);
-    let client = world.browser.client();
+    let client = world.web.browser.client();
     let answer = client.get(&target).send().await.expect("the callback answers");
     assert!(answer.status().is_redirection(), "replica {name} took the callback: {}", answer.status());
     let base = replica(world, &name).base_url();
@@ -76,17 +76,17 @@ async fn callback_at(world: &mut KitWorld, name: String) {
     let next = url::Url::parse(&base).and_then(|b| b.join(next)).map(String::from).unwrap_or_default();
     let html = client.get(next).send().await.expect("the form").text().await.unwrap_or_default();
     let page = llm_sso_kit::browser::Page { status: reqwest::StatusCode::OK, headers: Default::default(), html };
-    world.confirm_form = page.entry_form();
-    world.confirm_at = Some(base);
+    world.web.confirm_form = page.entry_form();
+    world.web.confirm_at = Some(base);
 }
 
 async fn confirm(world: &mut KitWorld, code: &str) -> (u16, String) {
-    let base = world.confirm_at.clone().expect("a confirmation form was opened");
-    let form = world.confirm_form.clone().expect("the confirmation page has a form");
+    let base = world.web.confirm_at.clone().expect("a confirmation form was opened");
+    let form = world.web.confirm_form.clone().expect("the confirmation page has a form");
     let mut fields: Vec<(&str, &str)> = form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     fields.push((form.field.as_str(), code));
     let url = url::Url::parse(&base).and_then(|b| b.join(&form.action)).map(String::from).unwrap_or_default();
-    let client = world.browser.client();
+    let client = world.web.browser.client();
     let answer = client.post(url).form(&fields).send().await.expect("the confirmation answers");
     let status = answer.status().as_u16();
     (status, answer.text().await.unwrap_or_default())
@@ -99,12 +99,12 @@ async fn code_from_b(world: &mut KitWorld, email: String) {
         .await
         .unwrap_or_else(|| panic!("replica B printed no code for {email}:\n{}", replica_b(world).console()));
     let (_, page) = confirm(world, &code).await;
-    world.token = llm_sso_kit::profile::Profile::get().token_on(&page);
+    world.agent.token = llm_sso_kit::profile::Profile::get().token_on(&page);
 }
 
 #[then("the browser received an agent token")]
 async fn received(world: &mut KitWorld) {
-    assert!(world.token.is_some(), "no token page");
+    assert!(world.agent.token.is_some(), "no token page");
 }
 
 #[when("the browser types a wrong code twice at replica A")]
@@ -120,7 +120,7 @@ async fn wrong_twice(world: &mut KitWorld) {
 }
 
 async fn chat(world: &KitWorld, name: &str) -> (u16, String) {
-    let token = world.token.clone().expect("a token");
+    let token = world.agent.token.clone().expect("a token");
     let reply = reqwest::Client::new()
         .post(format!("{}/v1/chat/completions", replica(world, name).base_url()))
         .bearer_auth(token)
@@ -176,7 +176,7 @@ async fn slowly(world: &mut KitWorld) {
 
 #[when("a streamed chat reply starts at replica A")]
 async fn stream_at_a(world: &mut KitWorld) {
-    let token = world.token.clone().expect("a token");
+    let token = world.agent.token.clone().expect("a token");
     let mut reply = reqwest::Client::new()
         .post(format!("{}/v1/chat/completions", world.base_url()))
         .bearer_auth(token)
@@ -187,7 +187,7 @@ async fn stream_at_a(world: &mut KitWorld) {
     assert_eq!(reply.status(), 200);
     let first = reply.chunk().await.expect("a first chunk");
     assert!(first.is_some_and(|c| !c.is_empty()), "the stream is under way");
-    world.stream = Some(reply);
+    world.seen.stream = Some(reply);
 }
 
 #[when("replica A is stopped")]
@@ -195,7 +195,7 @@ async fn stop_a(world: &mut KitWorld) {
     let pid = world.proxy().pid().expect("replica A runs");
     let killed = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
     assert!(killed.is_ok_and(|s| s.success()), "replica A was stopped");
-    if let Some(mut stream) = world.stream.take() {
+    if let Some(mut stream) = world.seen.stream.take() {
         let ended =
             tokio::time::timeout(Duration::from_secs(10), async { while let Ok(Some(_)) = stream.chunk().await {} })
                 .await;
