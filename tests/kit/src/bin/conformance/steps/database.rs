@@ -1,5 +1,5 @@
 //! The guide's SQL, run against the proxy's database through its documented schema
-//! (on either backend: see `tests/kit/dialect.rs`). The steps about the database
+//! (on either backend: see `tests/kit/src/dialect.rs`). The steps about the database
 //! *file* belong to SQLite scenarios, tagged `@cap-sqlite-file`.
 
 use crate::world::KitWorld;
