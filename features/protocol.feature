@@ -72,6 +72,24 @@ Feature: The proxy is a strict OpenID Connect relying party
     When I run the diagnosis `SELECT user_id FROM agent_tokens`
     Then the diagnosis shows "microsoft:b9c6a2f4-1f3e-4d8a-9c3b-2e7d5f6a8b10:"
 
+  # SPEC: only a tenant listed in allowed_tenants vouches for its addresses, whatever address the account claims.
+  Scenario: An Entra account from a tenant that is not allowed is refused
+    Given the identity provider knows "alice@company.com" in the Entra tenant "0d0e0a0d-0000-4000-8000-00000000beef"
+    And the identity provider signs in "alice@company.com" next
+    When I sign in with "microsoft"
+    Then the page status is 403
+    And the page shows no agent token
+    And the console shows no confirmation code
+
+  # SPEC: the address comes from the email claim; preferred_username never stands in for a missing one.
+  Scenario: An Entra account without an email claim is refused
+    Given the identity provider knows "bob@company.com" in the Entra tenant "b9c6a2f4-1f3e-4d8a-9c3b-2e7d5f6a8b10" without an email claim
+    And the identity provider signs in "bob@company.com" next
+    When I sign in with "microsoft"
+    Then the page status is 403
+    And the page shows no agent token
+    And the console shows no confirmation code
+
   Scenario: A declined consent is "Access denied"
     Given the user declines at the identity provider
     When I sign in with "google"

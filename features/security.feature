@@ -64,12 +64,18 @@ Feature: Security rules
       | /v1/%2e%2e/%2e%2e/x           |
       | /v1/messages/%2E%2E/%2e%2e/y  |
       | /v1/models%2f..%2f..%2fx      |
+      | /v1/%2E%2E/y                  |
+      | /v1/./../x                    |
+      | /v1/.%2e/x                    |
+      | /v1/models/..                 |
 
   # SPEC: unauthenticated clients cannot lock everyone out of signing in.
   Scenario: Sign-ins in progress are capped per client address
     Given the proxy is running
     When 21 sign-ins are started from one address without being finished
     Then the response status is 429
+    When a browser on another network starts a sign-in with "google"
+    Then the response status is 303
 
   # SPEC: a terminal's request belongs to the first browser that enters its code (RFC 8628 section 5.4).
   @cap-device

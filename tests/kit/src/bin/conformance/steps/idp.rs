@@ -22,6 +22,14 @@ async fn entra_user(world: &mut KitWorld, email: String, tenant: String) {
     world.mocks().await.idp.add_user(user);
 }
 
+#[given(expr = "the identity provider knows {string} in the Entra tenant {string} without an email claim")]
+async fn entra_user_without_email(world: &mut KitWorld, email: String, tenant: String) {
+    let mut user = User::new(&email);
+    user.tenant_id = Some(tenant);
+    user.omit_email = true;
+    world.mocks().await.idp.add_user(user);
+}
+
 fn client(redirect: &str, secret: &str) -> Client {
     let mut c = Client::new(CLIENT_ID, secret, redirect);
     c.require_pkce = true;
