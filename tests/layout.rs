@@ -246,3 +246,202 @@ fn the_proxy_crate_has_no_module_cycles() {
     let upward: Vec<&String> = edges.iter().filter(|(_, to)| to.contains("commands")).map(|(from, _)| from).collect();
     assert!(upward.is_empty(), "library modules that depend on `commands`: {upward:?}");
 }
+
+/// Inside every module folder of the proxy, files reference each other one way: a sibling through
+/// `super::sibling::Item` (or `crate::folder::sibling`), the folder's `mod.rs` through `super::Item`, and
+/// `mod.rs` its children through `child::Item`. No path may lead a file back to itself, so each folder reads
+/// bottom-up; `mod.rs` sits on top and defines nothing its children use.
+#[test]
+fn no_module_folder_of_the_proxy_has_a_cycle() {
+    let root = workspace_root();
+    let edges = folder_edges(&root);
+    let cycles = cycles_in(&edges);
+    assert!(cycles.is_empty(), "cycles inside module folders (folder: a -> b -> ... -> a):\n{}", cycles.join("\n"));
+    let reads = |folder: &str, from: &str, to: &str| {
+        edges.get(folder).and_then(|e| e.get(from)).is_some_and(|e| e.contains(to))
+    };
+    assert!(reads("sso", "mod", "login") && reads("agent", "auth", "routes"), "the folders were read: {edges:?}");
+}
+
+#[test]
+fn the_folder_check_sees_a_back_edge() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut sso: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let text = "use super::{cookies, SsoState};\nfn f() { super::grant::issue(); }\n";
+    for target in super_targets(text, "crate::sso::") {
+        sso.entry("login".into()).or_default().insert(target);
+    }
+    assert_eq!(sso["login"], ["cookies", "grant", "SsoState"].map(String::from).into_iter().collect());
+    sso.entry("grant".into()).or_default().insert("login".into());
+    let edges = BTreeMap::from([("sso".to_string(), sso)]);
+    assert_eq!(cycles_in(&edges), vec!["sso: grant -> login -> grant".to_string()]);
+}
+
+type FolderEdges =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>;
+
+/// For each folder under `proxy/src`, which of its files (by module name, `mod` for `mod.rs`) names which.
+fn folder_edges(root: &std::path::Path) -> FolderEdges {
+    use std::collections::BTreeSet;
+    let sources: Vec<String> = rust_sources(root).into_iter().filter(|p| p.starts_with("proxy/src/")).collect();
+    let folder_of =
+        |path: &str| path.rsplit_once('/').map(|(dir, _)| dir["proxy/src".len()..].trim_start_matches('/').to_string());
+    // The modules each folder holds.
+    let mut children: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for path in &sources {
+        let Some(folder) = folder_of(path) else { continue };
+        let file = path.rsplit('/').next().unwrap_or_default().trim_end_matches(".rs").to_string();
+        if file == "mod" {
+            if let Some((parent, name)) = folder.rsplit_once('/') {
+                children.entry(parent.to_string()).or_default().insert(name.to_string());
+            } else if !folder.is_empty() {
+                children.entry(String::new()).or_default().insert(folder.clone());
+            }
+        } else {
+            children.entry(folder).or_default().insert(file);
+        }
+    }
+    let mut edges = FolderEdges::new();
+    for path in &sources {
+        let Some(folder) = folder_of(path) else { continue };
+        if folder.is_empty() {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(path)).unwrap_or_default();
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let file = path.rsplit('/').next().unwrap_or_default().trim_end_matches(".rs").to_string();
+        let mut add = |folder: &str, from: &str, target: String| {
+            let siblings = children.get(folder).cloned().unwrap_or_default();
+            let to = if siblings.contains(&target) {
+                target
+            } else if target == "super" {
+                return;
+            } else {
+                "mod".into()
+            };
+            if to != from {
+                edges.entry(folder.to_string()).or_default().entry(from.to_string()).or_default().insert(to);
+            }
+        };
+        if file == "mod" {
+            // mod.rs names its children by their module names ...
+            for child in children.get(&folder).cloned().unwrap_or_default() {
+                let named = code
+                    .match_indices(&format!("{child}::"))
+                    .any(|(at, _)| !code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':'));
+                if named {
+                    add(&folder, "mod", child);
+                }
+            }
+            // ... and, as a module of its parent folder, reaches its siblings through `super::`.
+            if let Some((parent, name)) = folder.rsplit_once('/') {
+                let crate_path = format!("crate::{}::", parent.replace('/', "::"));
+                for target in super_targets(&code, &crate_path) {
+                    add(parent, name, target);
+                }
+            }
+        } else {
+            let crate_path = format!("crate::{}::", folder.replace('/', "::"));
+            for target in super_targets(&code, &crate_path) {
+                add(&folder, &file, target);
+            }
+        }
+    }
+    edges
+}
+
+/// The first name of every path that starts with `super::` or with `crate_path` (`use super::{a, b::c}` gives
+/// `a` and `b`; `super::Item` gives `Item`).
+fn super_targets(code: &str, crate_path: &str) -> Vec<String> {
+    let ident =
+        |s: &str| -> String { s.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+    let mut out = Vec::new();
+    for prefix in ["super::", crate_path] {
+        for (at, _) in code.match_indices(prefix) {
+            if prefix == "super::" && code[..at].ends_with("super::") {
+                continue;
+            }
+            let rest = &code[at + prefix.len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let (mut depth, mut item, mut items) = (0, String::new(), Vec::new());
+                for c in group.chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => items.push(std::mem::take(&mut item)),
+                        _ => {}
+                    }
+                    if depth == 0 && c != ',' && c != '}' || depth > 0 {
+                        item.push(c);
+                    }
+                }
+                items.push(item);
+                out.extend(
+                    items
+                        .iter()
+                        .map(|i| ident(i))
+                        .filter(|i| !i.is_empty())
+                        .map(|i| if i == "self" { "mod".into() } else { i }),
+                );
+            } else {
+                let name = ident(rest);
+                if !name.is_empty() {
+                    out.push(if name == "self" { "mod".into() } else { name });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every cycle as `folder: a -> b -> a`, one per folder and starting node, shortest path back.
+fn cycles_in(edges: &FolderEdges) -> Vec<String> {
+    let mut out = Vec::new();
+    for (folder, graph) in edges {
+        for start in graph.keys() {
+            // Breadth-first from `start`, remembering how each node was reached.
+            let mut came_from: std::collections::BTreeMap<&String, &String> = Default::default();
+            let mut queue: std::collections::VecDeque<&String> = graph[start].iter().collect();
+            for next in &queue {
+                came_from.insert(next, start);
+            }
+            while let Some(node) = queue.pop_front() {
+                if node == start {
+                    let mut path = vec![start.clone()];
+                    let mut at = came_from[start];
+                    while at != start {
+                        path.push(at.clone());
+                        at = came_from[at];
+                    }
+                    path.push(start.clone());
+                    path.reverse();
+                    out.push(format!("{folder}: {}", path.join(" -> ")));
+                    break;
+                }
+                for next in graph.get(node).into_iter().flatten() {
+                    if !came_from.contains_key(next) {
+                        came_from.insert(next, node);
+                        queue.push_back(next);
+                    }
+                }
+            }
+        }
+    }
+    // One line per cycle, whichever node it was found from.
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|line| {
+        let (folder, path) = line.split_once(": ").unwrap_or_default();
+        let mut nodes: Vec<&str> = path.split(" -> ").skip(1).collect();
+        nodes.sort();
+        seen.insert(format!("{folder} {nodes:?}"))
+    });
+    out
+}

@@ -27,7 +27,6 @@ use crate::links::Links;
 use crate::metrics::Metrics;
 use crate::ops::{self, OpsState};
 use crate::sso::SsoState;
-use crate::sso::pages::Pages;
 use crate::sso::providers::ProviderRuntime;
 use crate::store::{AsyncStore, postgres::PgStore, sqlite::SqliteStore};
 use axum::Router;
@@ -119,7 +118,7 @@ impl Server {
             .map_err(|error| StartError::Listen { host: host.clone(), port, error })?;
         let http =
             crate::outbound::client(crate::outbound::TIMEOUT).map_err(|e| StartError::HttpClient(e.to_string()))?;
-        let pages = Pages::new().map_err(|e| StartError::Templates(e.to_string()))?;
+        crate::sso::pages::check().map_err(StartError::Templates)?;
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let mut providers = BTreeMap::new();
@@ -137,7 +136,6 @@ impl Server {
                 config: config.clone(),
                 store,
                 providers: providers.clone(),
-                pages,
                 http,
                 clock: Clock,
                 metrics: metrics.clone(),

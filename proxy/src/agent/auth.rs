@@ -7,12 +7,12 @@
 //! also for a missing or malformed one, so timing tells nothing. Nothing is
 //! written to the database for unauthenticated traffic.
 
-use super::AgentState;
 use super::credentials;
 use super::errors;
 use super::routes::{self, Route};
-use super::sandbox::{self, Reason, Shape};
-use super::shape::ShapeScanner;
+use super::sandbox::{self, Reason};
+use super::shape::{Shape, ShapeScanner};
+use super::state::AgentState;
 use crate::clock::from_sqlite;
 use crate::store::TokenRecord;
 use crate::tokens;

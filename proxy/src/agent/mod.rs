@@ -8,31 +8,17 @@ pub mod forward;
 pub mod routes;
 pub mod sandbox;
 pub mod shape;
+pub mod state;
 pub mod upstream_client;
 
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::links::Links;
-use crate::metrics::Metrics;
-use crate::store::AsyncStore;
+pub use state::AgentState;
+
 use auth::Verdict;
 use axum::extract::{Request, State};
 use axum::http::Uri;
 use axum::response::Response;
-use forward::Forwarder;
 use routes::Api;
 use std::sync::Arc;
-
-/// What the agent-facing handlers share. Built once at startup.
-pub struct AgentState {
-    pub config: Arc<Config>,
-    /// `None` while SSO is disabled.
-    pub store: Option<AsyncStore>,
-    pub links: Links,
-    pub forwarder: Forwarder,
-    pub metrics: Arc<Metrics>,
-    pub clock: Clock,
-}
 
 /// Forwards an agent request that the auth layer let through. The request is
 /// taken whole (no copy of its headers), and its body is the one the auth layer

@@ -8,6 +8,7 @@
 //! agent would otherwise keep replaying the banner to the model).
 
 use super::routes::{Api, Route};
+use super::shape::Shape;
 use crate::tokens::FormatError;
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -71,23 +72,6 @@ pub fn message(reason: &Reason, login_url: &str) -> String {
 /// Whether a request body replays a banner (a substring search: no JSON parse on the hot path).
 pub fn contains_marker(body: &[u8]) -> bool {
     memchr::memmem::find(body, MARKER.as_bytes()).is_some()
-}
-
-/// What the reply must look like, read from the request body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shape {
-    pub model: String,
-    pub stream: bool,
-    pub include_usage: bool,
-}
-
-impl Shape {
-    /// Reads `model`, `stream` and `stream_options.include_usage`; anything unreadable gets defaults.
-    pub fn of(body: &[u8]) -> Shape {
-        let mut scanner = super::shape::ShapeScanner::new();
-        scanner.feed(body);
-        scanner.finish()
-    }
 }
 
 /// A finished reply: status, content type and body.

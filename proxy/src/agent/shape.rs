@@ -6,7 +6,22 @@
 //! levels that matter, and scalars only when they are one of the wanted values.
 //! Pure; anything that is not JSON leaves the defaults.
 
-use super::sandbox::Shape;
+/// What the reply must look like, read from the request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    pub model: String,
+    pub stream: bool,
+    pub include_usage: bool,
+}
+
+impl Shape {
+    /// Reads `model`, `stream` and `stream_options.include_usage`; anything unreadable gets defaults.
+    pub fn of(body: &[u8]) -> Shape {
+        let mut scanner = ShapeScanner::new();
+        scanner.feed(body);
+        scanner.finish()
+    }
+}
 
 /// Longest `model` kept (the reply echoes it); longer ones are cut.
 const MAX_MODEL_BYTES: usize = 200;

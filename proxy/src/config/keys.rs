@@ -333,6 +333,13 @@ pub fn defaults() -> Config {
     config
 }
 
+/// `Config::default()` is every key of the table at its default.
+impl Default for Config {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,9 @@
 //! environment and the command line are applied. And the warnings: settings
 //! that are valid but weaker than they look.
 
+use super::diagnostics::Diagnostic;
+use super::types::{AuthMode, Config};
 use super::walk::Walked;
-use super::{AuthMode, Diagnostic};
 use std::net::IpAddr;
 
 fn has_scheme(url: &str) -> bool {
@@ -183,7 +184,7 @@ pub fn check(w: &mut Walked) {
 }
 
 /// Settings that are valid but weaker than they look, for `--validate-only` and the startup log.
-pub fn warnings(c: &super::Config) -> Vec<String> {
+pub fn warnings(c: &Config) -> Vec<String> {
     let mut out = Vec::new();
     if !c.sso.enabled {
         return out;

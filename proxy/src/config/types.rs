@@ -1,6 +1,6 @@
 //! The typed configuration the rest of the proxy reads. Section records are
 //! `Default` at their zero values; `Config::default()` applies the key table's
-//! defaults ([`super::keys`]), so a default is written once.
+//! defaults (`keys.rs`, which also implements `Default` for [`Config`]), so a default is written once.
 
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -143,13 +143,6 @@ pub struct SsoConfig {
     pub device: Device,
     /// Names are case-sensitive and used in URLs (`/auth/login/{name}`).
     pub providers: BTreeMap<String, Provider>,
-}
-
-/// `Config::default()` is every key of the table at its default.
-impl Default for Config {
-    fn default() -> Self {
-        super::keys::defaults()
-    }
 }
 
 impl Config {

@@ -45,7 +45,7 @@ fn set(response: &mut Response, base: &str, value: &str, max_age: u32, https: bo
 pub fn browser(headers: &HeaderMap, https: bool) -> (String, bool) {
     match read(headers, BROWSER, https) {
         Some(v) => (v, false),
-        None => (super::random(32), true),
+        None => (super::random::random(32), true),
     }
 }
 

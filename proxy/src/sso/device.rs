@@ -24,21 +24,24 @@
 //! `slow_down`), and the program name shown to the user (200 characters, no
 //! control characters, escaped by the template).
 
-use super::grant::{self, Outcome};
+use super::cookies;
+use super::error::SignInError;
+use super::flow::{self, Refused};
+use super::grant;
 use super::guard::{self, Client};
-use super::login::Refused;
+use super::oauth::{oauth, oauth_error, unavailable};
+use super::pages;
 use super::providers::Identity;
-use super::{SsoState, cookies, random};
+use super::random::random;
+use super::state::SsoState;
 use crate::clock::to_sqlite;
-use crate::logging::outside;
 use crate::store::{DeviceDecision, DevicePoll, DeviceStatus, Pending, PendingCaps, PendingKind, RequestLimit};
 use crate::tokens;
 use axum::Form;
-use axum::Json;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::json;
@@ -113,23 +116,6 @@ pub fn device_id(device_code: &str) -> String {
     sha256_hex("", device_code)
 }
 
-/// A JSON answer of the token endpoints, never cached (RFC 6749 section 5.1).
-fn oauth(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut r = (status, Json(body)).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    r
-}
-
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    oauth(status, json!({ "error": error, "error_description": description }))
-}
-
-fn unavailable(e: &crate::store::StoreError) -> Response {
-    tracing::error!("token store: {e}");
-    oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "The proxy's database could not be used.")
-}
-
 /// The token in `Authorization: Bearer`, if any.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -199,7 +185,7 @@ pub async fn request_code(
         user_agent: user_agent(&headers),
         ..Pending::new(device_id(&device_code), PendingKind::Device, now, now + ttl)
     };
-    match super::login::admit(&state, pending, &client, caps, now).await {
+    match flow::admit(&state, pending, &client, caps, now).await {
         Ok(()) => {}
         Err(Refused::ClientCap | Refused::NetworkCap) => {
             return oauth_error(
@@ -277,7 +263,7 @@ pub async fn poll(State(state): State<Arc<SsoState>>, form: Result<Form<TokenReq
 
 /// The approved request was taken: a renewal is done already; a new token is issued now.
 async fn deliver(state: &SsoState, row: Pending, now: i64) -> Response {
-    let lifetime = i64::from(state.config.sso.authorization.session_lifetime_hours) * 3600;
+    let lifetime = flow::token_lifetime_seconds(state);
     if row.renew_token_hash.is_some() {
         return oauth(StatusCode::OK, json!({ "token_type": "Bearer", "expires_in": lifetime, "renewed": true }));
     }
@@ -315,11 +301,11 @@ fn entry_form(
     typed: &str,
     message: Option<&str>,
 ) -> Response {
-    let https = state.config.base_url().starts_with("https://");
+    let https = state.https();
     let (browser, new_browser) = cookies::browser(headers, https);
     let user_code: String = typed.chars().filter(|c| !c.is_control()).take(16).collect();
     let csrf_token = cookies::form_token(&browser, CODE_FORM);
-    let mut page = state.pages.render(status, "device.html", context! { user_code, message, csrf_token });
+    let mut page = pages::render(status, "device.html", context! { user_code, message, csrf_token });
     if new_browser {
         cookies::set_browser(&mut page, &browser, https);
     }
@@ -336,51 +322,19 @@ pub async fn entry_page(
 }
 
 /// The network's or everyone's budget of code entries is spent: no lookup is made.
-fn too_many_guesses(state: &SsoState, client: &Client, everyone: bool) -> Response {
-    let message = if everyone {
+fn too_many_guesses(state: &SsoState, client: &Client, everyone: bool) -> SignInError {
+    if everyone {
         state.metrics.event("user_code_total_limit");
         tracing::error!(
             "{} wrong terminal codes were entered on this proxy within the hour: code entry is paused until the \
              budget refills (someone is guessing codes from many networks)",
             CODE_ENTRIES_IN_TOTAL.capacity
         );
-        "Too many wrong codes were entered on this proxy recently, so code entry is paused for a few minutes. \
-         Try again shortly."
     } else {
         state.metrics.event("user_code_network_limit");
         tracing::warn!(network = %client.network, "too many terminal codes entered from one network");
-        "Too many codes were entered from your network within the hour. Wait a few minutes and try again."
-    };
-    let mut r =
-        state.pages.error(StatusCode::TOO_MANY_REQUESTS, "Please wait before trying again", message, None, false);
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("180"));
-    r
-}
-
-/// A device form posted without this browser's token: another site's form, or a page from before the
-/// cookie was cleared. Nothing was looked up.
-fn forged(state: &SsoState) -> Response {
-    state.pages.error(
-        StatusCode::FORBIDDEN,
-        "Form expired",
-        "This form was not sent by a page this proxy showed in this browser (it may come from another site, \
-         or the browser's cookies were cleared). Open the link your terminal shows and type the code again.",
-        None,
-        false,
-    )
-}
-
-/// The code was entered in another browser first: that browser holds the request.
-fn in_use(state: &SsoState) -> Response {
-    state.pages.error(
-        StatusCode::CONFLICT,
-        "Code already in use",
-        "This code was already entered in another browser, which now holds the sign-in. If that was not you, \
-         someone else knows your code: refuse it there if you can, and run `llm-sso-proxy login` in your \
-         terminal again for a new code.",
-        None,
-        false,
-    )
+    }
+    SignInError::TooManyGuesses { everyone }
 }
 
 /// `POST /auth/device`: a typed code. The right one shows who asked and how to sign
@@ -390,15 +344,15 @@ pub async fn verify(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<CodeQuery>, FormRejection>,
-) -> Response {
+) -> Result<Response, SignInError> {
     let client = Client::of(&state, peer, &headers);
-    if let Err(r) = guard::blocked(&state, &client).await {
-        return r;
-    }
-    let https = state.config.base_url().starts_with("https://");
+    guard::blocked(&state, &client).await?;
+    let https = state.https();
     let CodeQuery { user_code: typed, csrf_token } = form.map(|Form(f)| f).unwrap_or_default();
+    // A device form posted without this browser's token: another site's form, or a page from before the
+    // cookie was cleared. Nothing is looked up.
     if !cookies::form_token_matches(&headers, https, CODE_FORM, &csrf_token) {
-        return forged(&state);
+        return Err(SignInError::Forged);
     }
     let now = state.clock.now();
     // Every entry takes from its network's and everyone's budget before the lookup (so concurrent guesses
@@ -408,28 +362,21 @@ pub async fn verify(
         ("user-code *".to_string(), CODE_ENTRIES_IN_TOTAL),
     ];
     for (n, (bucket, limit)) in budgets.iter().enumerate() {
-        match state.store.take_request(bucket.clone(), *limit, now).await {
-            Ok(true) => {}
-            Ok(false) => {
-                for (taken, limit) in &budgets[..n] {
-                    let _ = state.store.give_back_request(taken.clone(), *limit).await;
-                }
-                return too_many_guesses(&state, &client, n == 1);
+        if !state.store.take_request(bucket.clone(), *limit, now).await? {
+            for (taken, limit) in &budgets[..n] {
+                let _ = state.store.give_back_request(taken.clone(), *limit).await;
             }
-            Err(e) => return state.store_error(&e),
+            return Err(too_many_guesses(&state, &client, n == 1));
         }
     }
     let found = match normalize_user_code(&typed) {
         None => None,
-        Some(code) => match state.store.find_device(user_code_hash(&code), now).await {
-            Ok(found) => found.map(|p| (code, p)),
-            Err(e) => return state.store_error(&e),
-        },
+        Some(code) => state.store.find_device(user_code_hash(&code), now).await?.map(|p| (code, p)),
     };
     let Some((code, request)) = found else {
         guard::fail(&state, &client).await;
         let message = "Unknown or expired code. Check the code in your terminal, or run the sign-in there again.";
-        return entry_form(&state, &headers, StatusCode::UNPROCESSABLE_ENTITY, &typed, Some(message));
+        return Ok(entry_form(&state, &headers, StatusCode::UNPROCESSABLE_ENTITY, &typed, Some(message)));
     };
     for (bucket, limit) in &budgets {
         if let Err(e) = state.store.give_back_request(bucket.clone(), *limit).await {
@@ -439,32 +386,26 @@ pub async fn verify(
     // The first browser to enter the code holds the request: only it, which saw who asked, can sign in for
     // it or refuse it. A sign-in link sent to someone else (remote phishing, RFC 8628 section 5.4) signs
     // nobody in, and whoever learns the code later cannot take the request over.
-    let Some(browser) = cookies::presented_browser(&headers, https) else { return forged(&state) };
+    let browser = cookies::presented_browser(&headers, https).ok_or(SignInError::Forged)?;
     let browser_hash = cookies::browser_hash(&browser);
-    match state.store.bind_device(request.id.clone(), browser_hash.clone(), now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            let held = state.store.get_pending(request.id.clone(), PendingKind::Device).await;
-            return match held {
-                Ok(Some(p))
-                    if p.device_status == Some(DeviceStatus::Pending)
-                        && p.expires_at > now
-                        && p.browser_hash.as_deref().is_some_and(|h| h != browser_hash) =>
-                {
-                    tracing::warn!(
-                        client = %client.key,
-                        "a terminal's code was entered in a second browser: refused, the first browser holds it"
-                    );
-                    in_use(&state)
-                }
-                Ok(_) => gone_page(&state),
-                Err(e) => state.store_error(&e),
-            };
-        }
-        Err(e) => return state.store_error(&e),
+    if !state.store.bind_device(request.id.clone(), browser_hash.clone(), now).await? {
+        return match state.store.get_pending(request.id.clone(), PendingKind::Device).await? {
+            Some(p)
+                if p.device_status == Some(DeviceStatus::Pending)
+                    && p.expires_at > now
+                    && p.browser_hash.as_deref().is_some_and(|h| h != browser_hash) =>
+            {
+                tracing::warn!(
+                    client = %client.key,
+                    "a terminal's code was entered in a second browser: refused, the first browser holds it"
+                );
+                Err(SignInError::CodeInUse)
+            }
+            _ => Err(SignInError::TerminalGone),
+        };
     }
     let providers: Vec<String> = state.providers.keys().cloned().collect();
-    state.pages.render(
+    Ok(pages::render(
         StatusCode::OK,
         "device_confirm.html",
         context! {
@@ -477,7 +418,7 @@ pub async fn verify(
             providers,
             csrf_token => cookies::form_token(&browser, REFUSE_FORM),
         },
-    )
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -494,134 +435,27 @@ pub async fn refuse(
     State(state): State<Arc<SsoState>>,
     headers: HeaderMap,
     form: Result<Form<RefuseForm>, FormRejection>,
-) -> Response {
-    let https = state.config.base_url().starts_with("https://");
+) -> Result<Response, SignInError> {
+    let https = state.https();
     let RefuseForm { device: id, csrf_token } = form.map(|Form(f)| f).unwrap_or_default();
     if !cookies::form_token_matches(&headers, https, REFUSE_FORM, &csrf_token) {
-        return forged(&state);
+        return Err(SignInError::Forged);
     }
     // The binding never changes once made, so checking it before the decision is not a race.
     let presented = cookies::presented_browser_hash(&headers, https);
     let now = state.clock.now();
-    match state.store.get_pending(id.clone(), PendingKind::Device).await {
-        Ok(Some(p)) if p.browser_hash.as_deref() == Some(presented.as_str()) => {}
-        Ok(Some(p)) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > now => {
-            return in_use(&state);
+    match state.store.get_pending(id.clone(), PendingKind::Device).await? {
+        Some(p) if p.browser_hash.as_deref() == Some(presented.as_str()) => {}
+        Some(p) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > now => {
+            return Err(SignInError::CodeInUse);
         }
-        Ok(_) => return gone_page(&state),
-        Err(e) => return state.store_error(&e),
+        _ => return Err(SignInError::TerminalGone),
     }
-    match state.store.decide_device(id, DeviceDecision::Deny, now).await {
-        Ok(true) => {
-            tracing::warn!("a terminal sign-in was refused by the person it was shown to");
-            done(&state, "Sign-in refused", "The terminal that asked was refused and gets no token.")
-        }
-        Ok(false) => gone_page(&state),
-        Err(e) => state.store_error(&e),
+    if !state.store.decide_device(id, DeviceDecision::Deny, now).await? {
+        return Err(SignInError::TerminalGone);
     }
-}
-
-/// The end of the browser's sign-in for a terminal: renew its token (owner only) or
-/// approve it; the terminal's next poll collects the answer.
-pub async fn approve(state: &SsoState, identity: Identity, id: String, now: i64, expires_at: i64) -> Response {
-    let request = match state.store.get_pending(id.clone(), PendingKind::Device).await {
-        Ok(Some(p)) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > now => p,
-        Ok(_) => return gone_page(state),
-        Err(e) => return state.store_error(&e),
-    };
-    if let Some(hash) = request.renew_token_hash {
-        let renewed = state.store.renew_token(hash.clone(), identity.user_id.clone(), now, expires_at).await;
-        match renewed {
-            Ok(true) => tracing::info!(user = %outside(&identity.email), "session renewed (terminal sign-in)"),
-            Ok(false) => {
-                deny(state, id).await;
-                return grant::not_renewed(state, &identity, hash).await;
-            }
-            Err(e) => return state.store_error(&e),
-        }
-    }
-    let decision = DeviceDecision::Approve {
-        user_id: identity.user_id.clone(),
-        user_email: identity.email.clone(),
-        provider: identity.provider.clone(),
-    };
-    match state.store.decide_device(id, decision, now).await {
-        Ok(true) => {
-            let asked_from = request.client_ip.unwrap_or_default();
-            tracing::info!(user = %outside(&identity.email), client = %asked_from, "terminal sign-in approved");
-            let message = format!(
-                "Signed in as {}. Return to your terminal: it receives its token within a few seconds.",
-                identity.email
-            );
-            done(state, "Terminal signed in", &message)
-        }
-        Ok(false) => gone_page(state),
-        Err(e) => state.store_error(&e),
-    }
-}
-
-/// After the authorization API said no: the terminal hears `access_denied` too.
-pub async fn refuse_after_denial(state: &SsoState, outcome: &Outcome) {
-    if let Outcome::Device(id) = outcome {
-        deny(state, id.clone()).await;
-    }
-}
-
-async fn deny(state: &SsoState, id: String) {
-    if let Err(e) = state.store.decide_device(id, DeviceDecision::Deny, state.clock.now()).await {
-        tracing::error!("cannot record a refused terminal sign-in: {e}");
-    }
-}
-
-fn done(state: &SsoState, title: &str, message: &str) -> Response {
-    state.pages.render(StatusCode::OK, "device_done.html", context! { title, message })
-}
-
-/// A sign-in for a terminal's request started in a browser that did not enter its code.
-pub fn unbound_page(state: &SsoState) -> Response {
-    state.pages.error(
-        StatusCode::FORBIDDEN,
-        "Enter the code first",
-        "To sign in a terminal, open the link the terminal shows and enter its code in this browser. A sign-in \
-         link for a terminal that someone sent you is refused: it could sign them in as you.",
-        None,
-        false,
-    )
-}
-
-/// A terminal's request that is over: expired, collected, or answered already.
-pub fn gone_page(state: &SsoState) -> Response {
-    state.pages.error(
-        StatusCode::GONE,
-        "Terminal sign-in expired",
-        "This terminal sign-in expired or was already answered. Run `llm-sso-proxy login` in the terminal again.",
-        None,
-        false,
-    )
-}
-
-#[derive(Deserialize, Default)]
-pub struct RevokeForm {
-    #[serde(default)]
-    token: String,
-}
-
-/// `POST /auth/revoke` (RFC 7009): the holder of a token gives it up (`llm-sso-proxy logout`).
-/// Always 200, as the RFC asks; `revoked` says whether an active token was found.
-pub async fn revoke(State(state): State<Arc<SsoState>>, form: Result<Form<RevokeForm>, FormRejection>) -> Response {
-    let token = form.map(|Form(f)| f.token).unwrap_or_default();
-    if token.is_empty() {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is missing.");
-    }
-    match state.store.revoke_token_hash(tokens::hash(&token)).await {
-        Ok(revoked) => {
-            if revoked {
-                tracing::info!("an agent token was revoked by its holder");
-            }
-            oauth(StatusCode::OK, json!({ "revoked": revoked }))
-        }
-        Err(e) => unavailable(&e),
-    }
+    tracing::warn!("a terminal sign-in was refused by the person it was shown to");
+    Ok(grant::terminal_done("Sign-in refused", "The terminal that asked was refused and gets no token."))
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! Who the browser is (client IP, the backoff key) and the per-client backoff
 //! every abusable step sits behind: login start, callback, confirmation.
 
-use super::SsoState;
+use super::error::SignInError;
+use super::state::SsoState;
 use crate::authz::backoff;
 use crate::client_ip;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -27,25 +27,11 @@ impl Client {
 }
 
 /// 429 with `Retry-After` while the client is in backoff.
-pub async fn blocked(state: &SsoState, client: &Client) -> Result<(), Response> {
-    let key = client.key.clone();
-    let record = state.store.rate_limit(key).await.map_err(|e| state.store_error(&e))?;
+pub async fn blocked(state: &SsoState, client: &Client) -> Result<(), SignInError> {
+    let record = state.store.rate_limit(client.key.clone()).await?;
     match backoff::wait_left(record.as_ref(), state.clock.now()) {
         None => Ok(()),
-        Some(seconds) => {
-            let message = format!("Please wait before trying again: {seconds} seconds left.");
-            let mut r = state.pages.error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Please wait before trying again",
-                &message,
-                None,
-                false,
-            );
-            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            Err(r)
-        }
+        Some(seconds) => Err(SignInError::Backoff { seconds }),
     }
 }
 

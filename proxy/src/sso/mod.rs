@@ -1,65 +1,50 @@
-//! The browser half: provider selection and the OIDC code flow ([`login`]),
-//! authorization by a console code ([`confirm`]) or the enterprise API, then
-//! token issuance or renewal ([`grant`]); the same for a terminal that signs in
-//! with RFC 8628 device authorization ([`device`]); backoff and client identity in
-//! [`guard`], cookies in [`cookies`], pages from [`pages`].
+//! The sign-in half of the proxy, as a one-way stack (each file uses only the
+//! ones above it in this list):
 //!
+//! - bottom: [`random`], [`cookies`], [`pages`], [`providers`] (OIDC), [`error`]
+//!   (every failed step as one [`SignInError`]), [`state`], [`oauth`] (the
+//!   terminal endpoints' JSON), [`guard`] (client identity and backoff);
+//! - [`flow`]: what a sign-in carries (its [`flow::Outcome`]), its lifetimes,
+//!   its admission under the caps;
+//! - [`grant`]: the end of an authorized sign-in (issue, renew, approve or
+//!   refuse a terminal's request) and the pages that say so;
+//! - [`authorize`]: the configured mode (console code, enterprise API);
+//! - the handlers: [`login`] (the OIDC code flow), [`confirm`] (the console
+//!   code's page), [`device`] (a terminal's sign-in, RFC 8628), [`revoke`].
+//!
+//! `tests/layout.rs` checks the order: no file reaches one below it back.
 //! Every decision on shared sign-in state is one store statement (take once,
 //! claim an attempt, insert under a cap): concurrent requests cannot both win.
 
+pub mod authorize;
 pub mod confirm;
 pub mod cookies;
 pub mod device;
+pub mod error;
+pub mod flow;
 pub mod grant;
 pub mod guard;
 pub mod login;
+pub mod oauth;
 pub mod pages;
 pub mod providers;
+pub mod random;
+pub mod revoke;
+pub mod state;
 
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::store::{AsyncStore, StoreError};
+pub use error::SignInError;
+pub use state::SsoState;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pages::Pages;
-use providers::ProviderRuntime;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The largest form or query the `/auth` pages accept: a confirmation form is a
 /// few dozen bytes; nothing an anonymous client sends here is buffered beyond it.
 pub const MAX_FORM_BYTES: usize = 4 * 1024;
-
-/// What the sign-in handlers share. It exists only while SSO is enabled, so the
-/// store is always there.
-pub struct SsoState {
-    pub config: Arc<Config>,
-    pub store: AsyncStore,
-    pub providers: BTreeMap<String, Arc<ProviderRuntime>>,
-    pub pages: Pages,
-    /// For the IdPs and the authorization API; honours HTTP(S)_PROXY and NO_PROXY.
-    pub http: reqwest::Client,
-    pub clock: Clock,
-    pub metrics: Arc<Metrics>,
-}
-
-impl SsoState {
-    /// The page for a store failure (the details go to the log, not the browser).
-    pub fn store_error(&self, e: &StoreError) -> Response {
-        tracing::error!("token store: {e}");
-        self.pages.error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "The proxy's database could not be used. Try again in a moment.",
-            None,
-            false,
-        )
-    }
-}
 
 /// `/auth/*`, with its small body limit. Without SSO every page says so.
 pub fn router(state: Option<Arc<SsoState>>) -> Router {
@@ -73,7 +58,7 @@ pub fn router(state: Option<Arc<SsoState>>) -> Router {
             .route("/auth/device/code", post(device::request_code))
             .route("/auth/device/token", post(device::poll))
             .route("/auth/device/refuse", post(device::refuse))
-            .route("/auth/revoke", post(device::revoke))
+            .route("/auth/revoke", post(revoke::revoke))
             .route("/auth/static/copy.js", get(pages::copy_js))
             .with_state(state),
         None => Router::new().route("/auth", get(not_enabled)).route("/auth/{*rest}", axum::routing::any(not_enabled)),
@@ -84,7 +69,6 @@ pub fn router(state: Option<Arc<SsoState>>) -> Router {
 /// Every `/auth` body is read here, up to [`MAX_FORM_BYTES`], before a handler sees it: more is a `413`,
 /// whatever a handler would make of a body it cannot parse (the OAuth endpoints answer their own errors).
 async fn bounded_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    use axum::response::IntoResponse;
     use http_body_util::BodyExt;
     let too_large =
         || (StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large for a sign-in form.").into_response();
@@ -101,23 +85,5 @@ async fn bounded_body(request: axum::extract::Request, next: axum::middleware::N
 }
 
 async fn not_enabled() -> Response {
-    match Pages::new() {
-        Ok(pages) => pages.error(
-            StatusCode::NOT_FOUND,
-            "SSO is not enabled",
-            "This proxy runs without sign-in (sso.enabled is false).",
-            None,
-            false,
-        ),
-        Err(_) => axum::response::IntoResponse::into_response((StatusCode::NOT_FOUND, "SSO is not enabled")),
-    }
-}
-
-/// 32 random bytes from the OS, URL-safe: state, nonce, verifier, ids.
-pub fn random(bytes: usize) -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+    SignInError::NotEnabled.into_response()
 }

@@ -1,13 +1,44 @@
 //! The HTML a person sees, from templates in `proxy/templates/` rendered by
 //! minijinja with auto-escaping (names end in `.html`), and the security headers
-//! every page carries.
+//! every page carries. The templates are compiled in and parsed once; the
+//! server checks them at startup ([`check`]), so a page cannot fail later for
+//! want of its template.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, Value};
 
-pub struct Pages {
+struct Pages {
     env: Environment<'static>,
+}
+
+/// The templates, parsed on first use.
+static PAGES: std::sync::LazyLock<Result<Pages, String>> =
+    std::sync::LazyLock::new(|| Pages::new().map_err(|e| e.to_string()));
+
+/// Whether every template parses (the server refuses to start otherwise).
+pub fn check() -> Result<(), String> {
+    PAGES.as_ref().map(|_| ()).map_err(Clone::clone)
+}
+
+/// Renders `template` with `context` as an HTML response with `status`.
+pub fn render(status: StatusCode, template: &str, context: Value) -> Response {
+    match PAGES.as_ref() {
+        Ok(pages) => pages.render(status, template, context),
+        Err(e) => {
+            tracing::error!("templates: {e}");
+            secure((StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response())
+        }
+    }
+}
+
+/// An error page: what happened, what to do, and optionally where to start again.
+pub fn error(status: StatusCode, title: &str, message: &str, detail: Option<&str>, retry: bool) -> Response {
+    let context = minijinja::context! {
+        title, message, detail,
+        retry_url => if retry { Some("/auth/login") } else { None },
+    };
+    render(status, "error.html", context)
 }
 
 /// Strict: no inline script, nothing from elsewhere, no framing.
@@ -17,7 +48,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe
 pub const COPY_JS: &str = include_str!("../../templates/copy.js");
 
 impl Pages {
-    pub fn new() -> Result<Pages, minijinja::Error> {
+    fn new() -> Result<Pages, minijinja::Error> {
         let mut env = Environment::new();
         for (name, source) in [
             ("base.html", include_str!("../../templates/base.html")),
@@ -35,8 +66,7 @@ impl Pages {
         Ok(Pages { env })
     }
 
-    /// Renders `template` with `context` as an HTML response with `status`.
-    pub fn render(&self, status: StatusCode, template: &str, context: Value) -> Response {
+    fn render(&self, status: StatusCode, template: &str, context: Value) -> Response {
         match self.env.get_template(template).and_then(|t| t.render(context)) {
             Ok(html) => secure((status, Html(html)).into_response()),
             Err(e) => {
@@ -44,15 +74,6 @@ impl Pages {
                 secure((StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response())
             }
         }
-    }
-
-    /// An error page: what happened, what to do, and optionally where to start again.
-    pub fn error(&self, status: StatusCode, title: &str, message: &str, detail: Option<&str>, retry: bool) -> Response {
-        let context = minijinja::context! {
-            title, message, detail,
-            retry_url => if retry { Some("/auth/login") } else { None },
-        };
-        self.render(status, "error.html", context)
     }
 }
 
@@ -78,9 +99,8 @@ mod tests {
 
     #[tokio::test]
     async fn reflected_values_are_escaped() {
-        let pages = Pages::new().unwrap();
-        let response =
-            pages.error(StatusCode::BAD_REQUEST, "<b>t</b>", "<script>alert(1)</script>", Some("\"x'"), true);
+        check().unwrap();
+        let response = error(StatusCode::BAD_REQUEST, "<b>t</b>", "<script>alert(1)</script>", Some("\"x'"), true);
         assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
         let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
         let html = String::from_utf8(body.to_vec()).unwrap();

@@ -11,7 +11,7 @@
 //! failure's count and block are written in one transaction. Migrations run
 //! under an advisory lock, so replicas that start together apply each once.
 
-use super::{
+use super::records::{
     Admission, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord,
     RequestLimit, StoreError, TokenRecord,
 };
@@ -114,9 +114,9 @@ fn token_row(row: &Row) -> Result<TokenRecord, tokio_postgres::Error> {
 fn pending_row(row: &Row) -> Result<Pending, StoreError> {
     let get = |e: tokio_postgres::Error| other(&e);
     // Never guess what a row is for: an unknown kind or status is an error.
-    let kind = super::read_kind(&row.try_get::<_, String>(1).map_err(get)?).map_err(StoreError::Other)?;
+    let kind = super::records::read_kind(&row.try_get::<_, String>(1).map_err(get)?).map_err(StoreError::Other)?;
     let status: Option<String> = row.try_get(14).map_err(get)?;
-    let device_status = super::read_device_status(status.as_deref()).map_err(StoreError::Other)?;
+    let device_status = super::records::read_device_status(status.as_deref()).map_err(StoreError::Other)?;
     let attempts: i32 = row.try_get(8).map_err(get)?;
     Ok(Pending {
         id: row.try_get(0).map_err(get)?,

@@ -1,7 +1,7 @@
 //! SQLite backend: WAL, a busy timeout, foreign keys, versioned migrations,
 //! file mode 0600, and a small pool of connections used from blocking threads.
 
-use super::{
+use super::records::{
     Admission, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord,
     RequestLimit, Store, StoreError, TokenRecord,
 };
@@ -249,9 +249,9 @@ fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
     let strict = |column: usize, e: String| {
         rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into())
     };
-    let kind = super::read_kind(&row.get::<_, String>(1)?).map_err(|e| strict(1, e))?;
+    let kind = super::records::read_kind(&row.get::<_, String>(1)?).map_err(|e| strict(1, e))?;
     let status: Option<String> = row.get(14)?;
-    let device_status = super::read_device_status(status.as_deref()).map_err(|e| strict(14, e))?;
+    let device_status = super::records::read_device_status(status.as_deref()).map_err(|e| strict(14, e))?;
     let expires: String = row.get(12)?;
     let created: String = row.get(17)?;
     Ok(Pending {

@@ -3,7 +3,7 @@
 //! `db backup` / `db recover`. The commands print; this module only reads and
 //! copies, so every SQL statement on the database stays in `store`.
 
-use super::StoreError;
+use super::records::StoreError;
 use super::sqlite::{SqliteStore, classify, schema_version};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

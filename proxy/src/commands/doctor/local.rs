@@ -1,7 +1,8 @@
 //! Checks that need no identity provider: the configuration itself, the log
 //! level in single_user mode, the database file and the listen address.
 
-use super::{Check, Subject};
+use super::subject::Subject;
+use crate::commands::checks::Check;
 use crate::config::{AuthMode, Config};
 use std::time::Duration;
 use tracing::level_filters::LevelFilter;

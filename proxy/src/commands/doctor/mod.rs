@@ -12,13 +12,14 @@
 mod local;
 mod providers;
 mod remote;
+mod subject;
+
+pub use subject::Subject;
 
 pub use super::checks::{Check, Verdict, render};
-use crate::config::{Config, Diagnostics};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::Duration;
-use tracing::level_filters::LevelFilter;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,17 +29,6 @@ pub struct Args {
     /// Longest wait for each network check, in seconds.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=120))]
     pub timeout_seconds: u64,
-}
-
-/// What the doctor was asked to examine.
-pub struct Subject<'a> {
-    /// The config file as named on the command line (for the report's header).
-    pub source: &'a str,
-    pub loaded: &'a Result<Config, Diagnostics>,
-    /// The `--log-level` the proxy would run with.
-    pub log_level: LevelFilter,
-    pub log_level_text: &'a str,
-    pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -5,7 +5,8 @@
 //! first GET, and a code exchange with a code that does not exist (a provider
 //! answers `invalid_client` before it looks at the code).
 
-use super::{Check, Subject};
+use super::subject::Subject;
+use crate::commands::checks::Check;
 use crate::config::Provider;
 use crate::outbound::{MAX_RESPONSE_BYTES, read_bounded};
 use serde_json::Value;

@@ -2,8 +2,8 @@
 //! (a dry call with an identity that cannot exist) and the LLM upstreams (a
 //! model listing with the proxy's key, which costs nothing).
 
-use super::Check;
 use crate::authz::enterprise::{self, Decision};
+use crate::commands::checks::Check;
 use crate::config::{AuthMode, Config, Upstream};
 use std::time::Duration;
 

@@ -171,7 +171,7 @@ impl Flow<'_> {
             if Instant::now() >= deadline {
                 return Err(FlowError::Expired);
             }
-            let form = [("grant_type", super::GRANT_TYPE), ("device_code", code.device_code.as_str())];
+            let form = [("grant_type", crate::sso::device::GRANT_TYPE), ("device_code", code.device_code.as_str())];
             let (status, body) = match self.http.post(&url).form(&form).send().await {
                 Ok(r) => read(r).await?,
                 // The network blinked or the proxy restarted: the request is in its database, keep polling.

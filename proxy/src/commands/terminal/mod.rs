@@ -18,8 +18,6 @@ use origin::ProxyOrigin;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub(crate) const GRANT_TYPE: &str = crate::sso::device::GRANT_TYPE;
-
 /// A token this close to its expiry counts as expired for `token --renew`.
 const RENEW_MARGIN_SECONDS: i64 = 300;
 
