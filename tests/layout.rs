@@ -445,3 +445,34 @@ fn cycles_in(edges: &FolderEdges) -> Vec<String> {
     });
     out
 }
+
+/// The repository speaks to its readers: no internal issue numbers and no paths to documents outside it
+/// (the product contract and the project's own notes live elsewhere, and a reader does not have them).
+#[test]
+fn no_file_names_an_issue_number_or_a_document_outside_the_repository() {
+    let root = workspace_root();
+    let out = std::process::Command::new("git").current_dir(&root).args(["ls-files", "-z"]).output();
+    let files: Vec<String> = match out {
+        Ok(out) if out.status.success() => {
+            String::from_utf8_lossy(&out.stdout).split('\0').filter(|f| !f.is_empty()).map(str::to_string).collect()
+        }
+        _ => panic!("git ls-files failed: the check needs the repository's file list"),
+    };
+    // Written in pieces so this file does not match itself.
+    let outside = [concat!("../", "shared"), concat!("SPEC", ".md"), concat!("SPEC", " §"), concat!("STACK", "-NOTES")];
+    let mut found = Vec::new();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(root.join(file)) else { continue }; // binary or removed
+        for (n, line) in text.lines().enumerate() {
+            let lower = line.to_lowercase();
+            let issue_number = lower.match_indices("issue").any(|(at, word)| {
+                let rest = lower[at + word.len()..].trim_start_matches(['s', ' ', '#']);
+                rest.starts_with(|c: char| c.is_ascii_digit()) && !lower[at + word.len()..].starts_with(['r', 'd'])
+            });
+            if issue_number || outside.iter().any(|p| line.contains(p)) {
+                found.push(format!("{file}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "lines that point outside the repository or at an issue number:\n{}", found.join("\n"));
+}

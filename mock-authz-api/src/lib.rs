@@ -1,4 +1,5 @@
-//! Mock enterprise authorization API (SPEC §7, §10).
+//! Mock enterprise authorization API: the decision endpoint the proxy calls in
+//! enterprise mode, switchable into every failure a real one meets.
 //!
 //! `POST /api/authorize` with `{"user_id", "user_email", "provider", "client_ip",
 //! "timestamp"}` answers `200 {"authorized": true}` or `200 {"authorized": false,
