@@ -3,7 +3,7 @@
 
 use crate::metrics::Metrics;
 use crate::sso::providers::ProviderRuntime;
-use crate::store::AsyncStore;
+use crate::store::{AsyncStore, Store};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

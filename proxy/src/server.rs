@@ -28,7 +28,7 @@ use crate::metrics::Metrics;
 use crate::ops::{self, OpsState};
 use crate::sso::SsoState;
 use crate::sso::providers::ProviderRuntime;
-use crate::store::{AsyncStore, postgres::PgStore, sqlite::SqliteStore};
+use crate::store::{AsyncStore, Store, postgres::PgStore, sqlite::SqliteStore};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -94,7 +94,7 @@ impl Server {
         } else if config.sso.enabled {
             let path = config.sso.database_path.clone();
             match tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await {
-                Ok(Ok(store)) => Some(AsyncStore::new(Arc::new(store))),
+                Ok(Ok(store)) => Some(AsyncStore::sqlite(store)),
                 Ok(Err(e)) => return Err(StartError::Database(e.to_string())),
                 Err(e) => return Err(StartError::Database(format!(": {e}"))),
             }

@@ -47,19 +47,23 @@ fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String) {
     )
 }
 
+/// Waits for one store call (the store is async; these tests are not).
+fn wait<F: std::future::Future>(call: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(call)
+}
+
 fn add_token(store: &SqliteStore, email: &str) -> String {
     let token = tokens::generate();
     let now = 1_800_000_000;
-    store
-        .insert_token(&NewToken {
-            token_hash: tokens::hash(&token),
-            user_id: format!("google:{email}"),
-            user_email: email.into(),
-            provider: "google".into(),
-            now,
-            expires_at: now + 3600,
-        })
-        .unwrap();
+    wait(store.insert_token(NewToken {
+        token_hash: tokens::hash(&token),
+        user_id: format!("google:{email}"),
+        user_email: email.into(),
+        provider: "google".into(),
+        now,
+        expires_at: now + 3600,
+    }))
+    .unwrap();
     token
 }
 
@@ -99,8 +103,8 @@ fn tokens_list_revoke_and_hash() {
 fn ratelimit_list_and_clear() {
     let dir = setup("rate");
     let store = SqliteStore::open(&dir.0.join("sso_auth.db")).unwrap();
-    store.record_failure("192.168.1.100", 1_000, &|_| 2).unwrap();
-    store.record_failure("10.0.0.1", 1_000, &|_| 0).unwrap();
+    wait(store.record_failure("192.168.1.100".into(), 1_000, std::sync::Arc::new(|_| 2))).unwrap();
+    wait(store.record_failure("10.0.0.1".into(), 1_000, std::sync::Arc::new(|_| 0))).unwrap();
     let (code, out) = run(&dir.0, &["ratelimit", "list"], None);
     assert_eq!(code, 0);
     insta::assert_snapshot!("ratelimit_list", out);
@@ -130,7 +134,7 @@ fn db_check_backup_and_recover() {
     let (code, out) = run(&dir.0, &["db", "backup", "copy.db"], None);
     assert_eq!(code, 0, "{out}");
     let copy = SqliteStore::open(&dir.0.join("copy.db")).unwrap();
-    assert_eq!(copy.list_tokens().unwrap().len(), 1);
+    assert_eq!(wait(copy.list_tokens()).unwrap().len(), 1);
     let (code, _) = run(&dir.0, &["db", "backup", "copy.db"], None);
     assert_eq!(code, 1, "never overwrites");
 
@@ -144,7 +148,7 @@ fn db_check_backup_and_recover() {
         .filter(|e| e.file_name().to_string_lossy().contains("corrupt-"))
         .collect();
     assert!(!aside.is_empty(), "the damaged file is kept");
-    assert_eq!(SqliteStore::open(&db).unwrap().list_tokens().unwrap().len(), 1);
+    assert_eq!(wait(SqliteStore::open(&db).unwrap().list_tokens()).unwrap().len(), 1);
 
     std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
     let (code, out) = run(&dir.0, &["db", "check"], None);

@@ -8,8 +8,8 @@ use llm_sso_kit::postgres as postgres_server;
 use llm_sso_proxy::store::postgres::{self, PgStore};
 use llm_sso_proxy::store::sqlite::{self, SqliteStore};
 use llm_sso_proxy::store::{
-    Admission, AsyncStore, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind,
-    RequestLimit, Schedule,
+    Admission, Approver, AsyncStore, Confirmation, DeviceDecision, DevicePoll, DeviceRequest, DeviceStatus, NewToken,
+    OidcFlow, Outcome, Pending, PendingCaps, RequestLimit, Schedule, Store,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,7 +49,7 @@ fn sqlite_subject(name: &str) -> Subject {
             })
             .map_err(|e| e.to_string())
     };
-    Subject { store: AsyncStore::new(Arc::new(store)), sql: Box::new(sql) }
+    Subject { store: AsyncStore::sqlite(store), sql: Box::new(sql) }
 }
 
 async fn postgres_subject(name: &str) -> Option<Subject> {
@@ -120,19 +120,36 @@ fn new_token(hash: &str, user: &str, email: &str) -> NewToken {
     }
 }
 
-fn pending(id: &str, kind: PendingKind, ip: &str, expires_at: i64) -> Pending {
-    Pending {
-        provider: Some("google".into()),
-        user_id: Some("google:1".into()),
-        user_email: Some("a@company.com".into()),
-        nonce: Some("n".into()),
-        pkce_verifier: Some("v".into()),
-        code_hash: Some("h".into()),
-        client_ip: Some(ip.into()),
-        csrf_token: Some("c".into()),
-        browser_hash: Some("b".into()),
-        ..Pending::new(id.into(), kind, NOW, expires_at)
-    }
+/// A browser's sign-in at the identity provider, bound to browser `b`.
+fn oidc(id: &str, ip: &str, expires_at: i64) -> Pending {
+    Pending::Oidc(OidcFlow {
+        id: id.into(),
+        provider: "google".into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        browser_hash: "b".into(),
+        outcome: Outcome::Renew("h".into()),
+        rate_key: ip.into(),
+        created_at: NOW,
+        expires_at,
+    })
+}
+
+/// A confirmation waiting for its console code.
+fn confirmation(id: &str, ip: &str, expires_at: i64) -> Pending {
+    Pending::Confirmation(Confirmation {
+        id: id.into(),
+        provider: "google".into(),
+        user_id: "google:1".into(),
+        user_email: "a@company.com".into(),
+        code_hash: "h".into(),
+        attempts: 0,
+        csrf_token: "c".into(),
+        outcome: Outcome::Device("d".into()),
+        rate_key: ip.into(),
+        created_at: NOW,
+        expires_at,
+    })
 }
 
 async fn tokens_round_trip_renew_and_revoke(s: Subject) {
@@ -170,35 +187,31 @@ async fn revoking_a_user_revokes_every_active_token_of_theirs(s: Subject) {
 async fn pending_rows_are_single_use_and_bounded_in_time(s: Subject) {
     let store = s.store;
     let caps = PendingCaps::default();
-    let stored =
-        store.insert_pending(pending("s1", PendingKind::Oidc, "10.0.0.1", NOW + 600), NET.into(), NOW, caps).await;
+    let stored = store.insert_pending(oidc("s1", "10.0.0.1", NOW + 600), NET.into(), NOW, caps).await;
     assert_eq!(stored.unwrap(), Admission::Stored);
     let take =
-        |id: &str, kind, browser: Option<&str>, at| store.take_pending(id.into(), kind, browser.map(Into::into), at);
-    assert!(take("s1", PendingKind::Confirmation, None, NOW).await.unwrap().is_none(), "kind");
-    assert!(take("s1", PendingKind::Oidc, Some("other"), NOW).await.unwrap().is_none(), "browser");
-    let taken = take("s1", PendingKind::Oidc, Some("b"), NOW).await.unwrap().unwrap();
-    assert_eq!((taken.nonce.as_deref(), taken.expires_at), (Some("n"), NOW + 600));
-    assert!(take("s1", PendingKind::Oidc, None, NOW).await.unwrap().is_none(), "single use");
-    store
-        .insert_pending(pending("c1", PendingKind::Confirmation, "10.0.0.1", NOW + 600), NET.into(), NOW, caps)
-        .await
-        .unwrap();
+        |id: &str, browser: Option<&str>, at| store.take_pending::<OidcFlow>(id.into(), browser.map(Into::into), at);
+    let other_kind = store.take_pending::<Confirmation>("s1".into(), None, NOW).await.unwrap();
+    assert!(other_kind.is_none(), "kind");
+    assert!(take("s1", Some("other"), NOW).await.unwrap().is_none(), "browser");
+    let taken = take("s1", Some("b"), NOW).await.unwrap().unwrap();
+    assert_eq!(Pending::Oidc(taken), oidc("s1", "10.0.0.1", NOW + 600), "every field comes back as stored");
+    assert!(take("s1", None, NOW).await.unwrap().is_none(), "single use");
+    store.insert_pending(confirmation("c1", "10.0.0.1", NOW + 600), NET.into(), NOW, caps).await.unwrap();
     assert_eq!(store.claim_attempt("c1".into(), 2, NOW).await.unwrap().unwrap().attempts, 1);
     assert_eq!(store.claim_attempt("c1".into(), 2, NOW).await.unwrap().unwrap().attempts, 2);
     assert!(store.claim_attempt("c1".into(), 2, NOW).await.unwrap().is_none(), "never past the maximum");
-    assert_eq!(store.get_pending("c1".into(), PendingKind::Confirmation).await.unwrap().unwrap().attempts, 2);
+    let read = store.get_pending::<Confirmation>("c1".into()).await.unwrap().unwrap();
+    let Pending::Confirmation(stored) = confirmation("c1", "10.0.0.1", NOW + 600) else { unreachable!() };
+    assert_eq!(read, Confirmation { attempts: 2, ..stored }, "every field comes back as stored");
     store.delete_pending("c1".into()).await.unwrap();
-    assert!(store.get_pending("c1".into(), PendingKind::Confirmation).await.unwrap().is_none());
+    assert!(store.get_pending::<Confirmation>("c1".into()).await.unwrap().is_none());
 }
 
 async fn fifty_parallel_claims_never_pass_the_maximum(s: Subject) {
     let store = s.store;
     let caps = PendingCaps::default();
-    store
-        .insert_pending(pending("c", PendingKind::Confirmation, "10.0.0.1", NOW + 600), NET.into(), NOW, caps)
-        .await
-        .unwrap();
+    store.insert_pending(confirmation("c", "10.0.0.1", NOW + 600), NET.into(), NOW, caps).await.unwrap();
     let claims = (0..50).map(|_| {
         let store = store.clone();
         tokio::spawn(async move { store.claim_attempt("c".into(), 3, NOW).await })
@@ -219,11 +232,11 @@ async fn of_fifty_racing_takes_exactly_one_wins(s: Subject) {
     let store = s.store;
     for round in 0..3 {
         let id = format!("race{round}");
-        let p = pending(&id, PendingKind::Oidc, "10.0.0.1", NOW + 600);
+        let p = oidc(&id, "10.0.0.1", NOW + 600);
         store.insert_pending(p, NET.into(), NOW, PendingCaps::default()).await.unwrap();
         let takes = (0..50).map(|_| {
             let (store, id) = (store.clone(), id.clone());
-            tokio::spawn(async move { store.take_pending(id, PendingKind::Oidc, None, NOW).await })
+            tokio::spawn(async move { store.take_pending::<OidcFlow>(id, None, NOW).await })
         });
         let takes: Vec<_> = takes.collect();
         let mut winners = 0;
@@ -243,7 +256,7 @@ async fn sign_in_caps_hold_under_a_race(s: Subject) {
         let inserts = (0..30).map(|i| {
             let (store, ip) = (store.clone(), ip.clone());
             tokio::spawn(async move {
-                let p = pending(&format!("p{round}-{i}"), PendingKind::Oidc, &ip, NOW + 600);
+                let p = oidc(&format!("p{round}-{i}"), &ip, NOW + 600);
                 store.insert_pending(p, NET.into(), NOW, caps).await
             })
         });
@@ -262,7 +275,7 @@ async fn sign_in_caps_hold_under_a_race(s: Subject) {
     let caps = PendingCaps { per_client: 5, per_network: 1000, total: 28 };
     let mut outcomes = Vec::new();
     for i in 0..5 {
-        let p = pending(&format!("q{i}"), PendingKind::Oidc, &format!("10.1.0.{i}"), NOW + 600);
+        let p = oidc(&format!("q{i}"), &format!("10.1.0.{i}"), NOW + 600);
         outcomes.push(store.insert_pending(p, NET.into(), NOW, caps).await.unwrap());
     }
     let total_refused = outcomes.iter().filter(|a| **a == Admission::TotalCapReached).count();
@@ -272,14 +285,11 @@ async fn sign_in_caps_hold_under_a_race(s: Subject) {
 async fn expiry_is_exclusive_at_the_boundary(s: Subject) {
     let store = s.store;
     let caps = PendingCaps::default();
-    store
-        .insert_pending(pending("e", PendingKind::Confirmation, "10.0.0.1", NOW + 60), NET.into(), NOW, caps)
-        .await
-        .unwrap();
+    store.insert_pending(confirmation("e", "10.0.0.1", NOW + 60), NET.into(), NOW, caps).await.unwrap();
     assert!(store.claim_attempt("e".into(), 3, NOW + 60).await.unwrap().is_none(), "expired at expires_at");
     assert!(store.claim_attempt("e".into(), 3, NOW + 59).await.unwrap().is_some(), "alive one second before");
-    assert!(store.take_pending("e".into(), PendingKind::Confirmation, None, NOW + 60).await.unwrap().is_none());
-    assert!(store.take_pending("e".into(), PendingKind::Confirmation, None, NOW + 59).await.unwrap().is_some());
+    assert!(store.take_pending::<Confirmation>("e".into(), None, NOW + 60).await.unwrap().is_none());
+    assert!(store.take_pending::<Confirmation>("e".into(), None, NOW + 59).await.unwrap().is_some());
 }
 
 async fn concurrent_failures_each_count_and_set_the_block(s: Subject) {
@@ -310,11 +320,8 @@ async fn concurrent_failures_each_count_and_set_the_block(s: Subject) {
 async fn pruning_removes_expired_sign_ins_and_idle_backoff_only(s: Subject) {
     let store = s.store;
     let caps = PendingCaps::default();
-    store.insert_pending(pending("old", PendingKind::Oidc, "10.0.0.1", NOW + 10), NET.into(), NOW, caps).await.unwrap();
-    store
-        .insert_pending(pending("new", PendingKind::Oidc, "10.0.0.1", NOW + 1000), NET.into(), NOW, caps)
-        .await
-        .unwrap();
+    store.insert_pending(oidc("old", "10.0.0.1", NOW + 10), NET.into(), NOW, caps).await.unwrap();
+    store.insert_pending(oidc("new", "10.0.0.1", NOW + 1000), NET.into(), NOW, caps).await.unwrap();
     let short: Schedule = Arc::new(|_| 5);
     let long: Schedule = Arc::new(|_| 200_000);
     store.record_failure("idle".into(), NOW - 100_000, short).await.unwrap();
@@ -322,7 +329,7 @@ async fn pruning_removes_expired_sign_ins_and_idle_backoff_only(s: Subject) {
     store.record_failure("recent".into(), NOW, Arc::new(|_| 5)).await.unwrap();
     let (pending_removed, limits_removed) = store.prune(NOW + 100, NOW - 50_000).await.unwrap();
     assert_eq!((pending_removed, limits_removed), (1, 1));
-    assert!(store.get_pending("new".into(), PendingKind::Oidc).await.unwrap().is_some());
+    assert!(store.get_pending::<OidcFlow>("new".into()).await.unwrap().is_some());
     assert!(store.rate_limit("idle".into()).await.unwrap().is_none(), "idle and no longer blocked");
     assert!(store.rate_limit("blocked".into()).await.unwrap().is_some(), "old, but still blocked until NOW + 100 000");
     assert!(store.rate_limit("recent".into()).await.unwrap().is_some());
@@ -429,21 +436,22 @@ async fn postgres_that_hangs_fails_closed_within_the_store_timeout() {
 
 /// A terminal's request as the proxy stores it: id = hash of the device code, code_hash = hash of the user code.
 fn device_request(id: &str, user_code_hash: &str, expires_at: i64) -> Pending {
-    Pending {
-        code_hash: Some(user_code_hash.into()),
-        client_ip: Some("10.0.0.7".into()),
-        device_status: Some(DeviceStatus::Pending),
+    Pending::Device(DeviceRequest {
+        id: id.into(),
+        user_code_hash: user_code_hash.into(),
+        status: DeviceStatus::Pending,
+        renew_token_hash: None,
         user_agent: Some("llm-sso-proxy/test".into()),
-        ..Pending::new(id.into(), PendingKind::Device, NOW, expires_at)
-    }
+        browser_hash: None,
+        approved_by: None,
+        rate_key: "10.0.0.7".into(),
+        created_at: NOW,
+        expires_at,
+    })
 }
 
-fn alice() -> DeviceDecision {
-    DeviceDecision::Approve {
-        user_id: "google:1".into(),
-        user_email: "alice@company.com".into(),
-        provider: "google".into(),
-    }
+fn alice() -> Approver {
+    Approver { user_id: "google:1".into(), user_email: "alice@company.com".into(), provider: "google".into() }
 }
 
 async fn a_terminal_request_is_found_by_its_user_code_answered_once_and_collected_once(s: Subject) {
@@ -457,17 +465,17 @@ async fn a_terminal_request_is_found_by_its_user_code_answered_once_and_collecte
     assert!(store.bind_device("d1".into(), "browser-1".into(), NOW).await.unwrap());
     assert!(store.bind_device("d1".into(), "browser-1".into(), NOW).await.unwrap(), "the same browser again");
     assert!(!store.bind_device("d1".into(), "browser-2".into(), NOW).await.unwrap(), "the first browser keeps it");
-    let bound = store.get_pending("d1".into(), PendingKind::Device).await.unwrap().unwrap();
+    let bound = store.get_pending::<DeviceRequest>("d1".into()).await.unwrap().unwrap();
     assert_eq!(bound.browser_hash.as_deref(), Some("browser-1"));
     assert!(!store.bind_device("d1".into(), "late".into(), NOW + 600).await.unwrap(), "not after expiry");
-    assert!(store.decide_device("d1".into(), alice(), NOW).await.unwrap());
+    assert!(store.decide_device("d1".into(), DeviceDecision::Approve(alice()), NOW).await.unwrap());
     assert!(!store.bind_device("d1".into(), "browser-3".into(), NOW).await.unwrap(), "not once answered");
     assert!(!store.decide_device("d1".into(), DeviceDecision::Deny, NOW).await.unwrap(), "answered once");
     assert!(store.find_device("u1".into(), NOW).await.unwrap().is_none(), "an answered code is no longer entered");
     let DevicePoll::Approved(taken) = store.poll_device("d1".into(), NOW + 5, 5).await.unwrap() else {
         panic!("the approved request is collected")
     };
-    assert_eq!(taken.user_email.as_deref(), Some("alice@company.com"));
+    assert_eq!((taken.status, taken.approved_by), (DeviceStatus::Approved, Some(alice())));
     assert_eq!(store.poll_device("d1".into(), NOW + 10, 5).await.unwrap(), DevicePoll::Unknown, "collected once");
     assert_eq!(store.poll_device("nope".into(), NOW, 5).await.unwrap(), DevicePoll::Unknown);
 }
@@ -492,7 +500,7 @@ async fn of_fifty_racing_polls_of_an_approved_request_exactly_one_collects_it(s:
             .insert_pending(device_request(&id, &id, NOW + 600), NET.into(), NOW, PendingCaps::default())
             .await
             .unwrap();
-        assert!(store.decide_device(id.clone(), alice(), NOW).await.unwrap());
+        assert!(store.decide_device(id.clone(), DeviceDecision::Approve(alice()), NOW).await.unwrap());
         let polls: Vec<_> = (0..50)
             .map(|_| {
                 let (store, id) = (store.clone(), id.clone());
@@ -512,12 +520,18 @@ async fn an_expired_or_refused_terminal_request_says_so(s: Subject) {
     let caps = PendingCaps::default();
     store.insert_pending(device_request("late", "u-late", NOW + 60), NET.into(), NOW, caps).await.unwrap();
     assert!(store.find_device("u-late".into(), NOW + 60).await.unwrap().is_none(), "expiry is exclusive");
-    assert!(!store.decide_device("late".into(), alice(), NOW + 60).await.unwrap(), "no approval after expiry");
+    assert!(
+        !store.decide_device("late".into(), DeviceDecision::Approve(alice()), NOW + 60).await.unwrap(),
+        "no approval after expiry"
+    );
     assert_eq!(store.poll_device("late".into(), NOW + 60, 5).await.unwrap(), DevicePoll::Expired);
     store.insert_pending(device_request("no", "u-no", NOW + 600), NET.into(), NOW, caps).await.unwrap();
     assert!(store.decide_device("no".into(), DeviceDecision::Deny, NOW).await.unwrap());
     assert_eq!(store.poll_device("no".into(), NOW, 5).await.unwrap(), DevicePoll::Denied);
-    assert!(!store.decide_device("no".into(), alice(), NOW).await.unwrap(), "a refusal is final");
+    assert!(
+        !store.decide_device("no".into(), DeviceDecision::Approve(alice()), NOW).await.unwrap(),
+        "a refusal is final"
+    );
     // The guide's way to move time: a hand edit of expires_at takes effect at once.
     store.insert_pending(device_request("edited", "u-e", NOW + 600), NET.into(), NOW, caps).await.unwrap();
     (s.sql)("UPDATE pending_authorizations SET expires_at = '2000-01-01 00:00:00' WHERE id = 'edited'").unwrap();
@@ -538,22 +552,22 @@ async fn one_network_is_capped_and_identified_steps_pass_a_full_table(s: Subject
     let caps = PendingCaps { per_client: 5, per_network: 8, total: 12 };
     let mut outcomes = Vec::new();
     for i in 0..10 {
-        let p = pending(&format!("n{i}"), PendingKind::Oidc, &format!("10.0.0.{i}"), NOW + 600);
+        let p = oidc(&format!("n{i}"), &format!("10.0.0.{i}"), NOW + 600);
         outcomes.push(store.insert_pending(p, NET.into(), NOW, caps).await.unwrap());
     }
     let stored = outcomes.iter().filter(|a| **a == Admission::Stored).count();
     assert_eq!(stored, 8, "one network, many addresses: at most per_network");
     assert_eq!(outcomes[9], Admission::NetworkCapReached);
     for i in 0..4 {
-        let p = pending(&format!("o{i}"), PendingKind::Oidc, &format!("10.1.{i}.1"), NOW + 600);
+        let p = oidc(&format!("o{i}"), &format!("10.1.{i}.1"), NOW + 600);
         let net = format!("10.1.{i}.0/24");
         assert_eq!(store.insert_pending(p, net, NOW, caps).await.unwrap(), Admission::Stored, "other networks");
     }
-    let p = pending("full", PendingKind::Oidc, "10.2.0.1", NOW + 600);
+    let p = oidc("full", "10.2.0.1", NOW + 600);
     assert_eq!(store.insert_pending(p, "10.2.0.0/24".into(), NOW, caps).await.unwrap(), Admission::TotalCapReached);
     // Someone back from the IdP is not refused because strangers filled the table or their network.
     let identified = PendingCaps { total: 100, per_network: 100, ..caps };
-    let p = pending("back", PendingKind::Confirmation, "10.0.0.200", NOW + 600);
+    let p = confirmation("back", "10.0.0.200", NOW + 600);
     assert_eq!(store.insert_pending(p, NET.into(), NOW, identified).await.unwrap(), Admission::Stored);
 }
 

@@ -14,7 +14,7 @@ use super::sandbox::{self, Reason};
 use super::shape::{Shape, ShapeScanner};
 use super::state::AgentState;
 use crate::clock::from_sqlite;
-use crate::store::TokenRecord;
+use crate::store::{Store, TokenRecord};
 use crate::tokens;
 use axum::body::Body;
 use axum::extract::{Request, State};

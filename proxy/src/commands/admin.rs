@@ -6,13 +6,12 @@
 use crate::config::Config;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{AsyncStore, StoreError, sqlite_file};
+use crate::store::{AsyncStore, Store, StoreError, sqlite_file};
 use crate::tokens;
 use clap::Subcommand;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -95,7 +94,7 @@ async fn open(config: &Config) -> Result<AsyncStore, ExitCode> {
         return Err(ExitCode::from(1));
     }
     match SqliteStore::open(db) {
-        Ok(store) => Ok(AsyncStore::new(Arc::new(store))),
+        Ok(store) => Ok(AsyncStore::sqlite(store)),
         Err(e) => {
             eprintln!("llm-sso-proxy: cannot open the database {e}");
             Err(ExitCode::from(1))
@@ -304,15 +303,15 @@ fn copy(db: &Path, to: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let tokens = match crate::store::Store::list_tokens(&source) {
-        Ok(t) => t,
-        Err(e) => return report(&e),
-    };
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
     runtime.block_on(async {
+        let tokens = match source.list_tokens().await {
+            Ok(t) => t,
+            Err(e) => return report(&e),
+        };
         let target = match PgStore::open(to, 2).await {
             Ok(t) => t,
             Err(e) => {

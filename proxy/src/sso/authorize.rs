@@ -17,7 +17,7 @@ use super::state::SsoState;
 use crate::authz::{enterprise, single_user};
 use crate::config::AuthMode;
 use crate::logging::outside;
-use crate::store::{Pending, PendingCaps, PendingKind};
+use crate::store::{Confirmation, Pending, PendingCaps};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::time::Duration;
 
@@ -46,16 +46,19 @@ async fn ask_console(
     let (id, csrf, code) = (random(32), random(32), single_user::new_code());
     let now = state.clock.now();
     let expires_at = now + i64::from(a.confirmation_code_expiry_minutes) * 60;
-    let mut pending = Pending {
-        provider: Some(identity.provider.clone()),
-        user_id: Some(identity.user_id.clone()),
-        user_email: Some(identity.email.clone()),
-        code_hash: Some(single_user::hash(&id, &code)),
-        client_ip: Some(client.key.clone()),
-        csrf_token: Some(csrf),
-        ..Pending::new(id.clone(), PendingKind::Confirmation, now, expires_at)
-    };
-    outcome.carry(&mut pending);
+    let pending = Pending::Confirmation(Confirmation {
+        id: id.clone(),
+        provider: identity.provider.clone(),
+        user_id: identity.user_id.clone(),
+        user_email: identity.email.clone(),
+        code_hash: single_user::hash(&id, &code),
+        attempts: 0,
+        csrf_token: csrf,
+        outcome,
+        rate_key: client.key.clone(),
+        created_at: now,
+        expires_at,
+    });
     // Back from the IdP with a verified identity: strangers filling the table do not refuse this step.
     flow::admit(state, pending, &client, PendingCaps::identified(), now).await?;
     // The one place the code appears: the server console, at WARNING. The email is

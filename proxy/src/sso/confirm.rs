@@ -7,7 +7,6 @@
 
 use super::cookies;
 use super::error::SignInError;
-use super::flow::Outcome;
 use super::grant;
 use super::guard::{self, Client};
 use super::pages;
@@ -15,7 +14,7 @@ use super::providers::Identity;
 use super::state::SsoState;
 use crate::authz::single_user;
 use crate::logging::outside;
-use crate::store::{Pending, PendingKind};
+use crate::store::{Confirmation, Store};
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -26,15 +25,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// This browser's confirmation, if it is still running.
-async fn current(state: &SsoState, headers: &HeaderMap) -> Result<Pending, SignInError> {
+async fn current(state: &SsoState, headers: &HeaderMap) -> Result<Confirmation, SignInError> {
     let id = cookies::confirmation(headers, state.https()).ok_or(SignInError::CodeExpired)?;
-    match state.store.get_pending(id, PendingKind::Confirmation).await? {
+    match state.store.get_pending::<Confirmation>(id).await? {
         Some(p) if p.expires_at > state.clock.now() => Ok(p),
         _ => Err(SignInError::CodeExpired),
     }
 }
 
-fn form(state: &SsoState, p: &Pending, message: Option<String>) -> Response {
+fn form(state: &SsoState, p: &Confirmation, message: Option<String>) -> Response {
     let a = &state.config.sso.authorization;
     let attempts_left = a.max_confirmation_attempts.saturating_sub(p.attempts);
     let status = if message.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -42,8 +41,8 @@ fn form(state: &SsoState, p: &Pending, message: Option<String>) -> Response {
         status,
         "confirm.html",
         context! {
-            email => p.user_email.clone().unwrap_or_default(),
-            csrf_token => p.csrf_token.clone().unwrap_or_default(),
+            email => &p.user_email,
+            csrf_token => &p.csrf_token,
             expiry_minutes => a.confirmation_code_expiry_minutes,
             attempts_left,
             message,
@@ -74,7 +73,7 @@ pub async fn submit(
     let client = Client::of(&state, peer, &headers);
     guard::blocked(&state, &client).await?;
     let p = current(&state, &headers).await?;
-    if entered.csrf_token.is_empty() || p.csrf_token.as_deref() != Some(entered.csrf_token.as_str()) {
+    if entered.csrf_token.is_empty() || p.csrf_token != entered.csrf_token {
         return Err(SignInError::FormExpired);
     }
     let (max, now) = (state.config.sso.authorization.max_confirmation_attempts, state.clock.now());
@@ -82,12 +81,12 @@ pub async fn submit(
         // No attempt left, or the confirmation ended meanwhile.
         return Err(if p.attempts >= max { SignInError::MaxAttempts } else { gone(&state, &p).await });
     };
-    let correct = claimed.code_hash.as_deref().is_some_and(|h| single_user::matches(&claimed.id, &entered.code, h));
+    let correct = single_user::matches(&claimed.id, &entered.code, &claimed.code_hash);
     if !correct {
         guard::fail(&state, &client).await;
         if claimed.attempts >= max {
             state.store.delete_pending(claimed.id.clone()).await?;
-            tracing::warn!(user = ?claimed.user_email.as_deref().map(outside), "maximum confirmation attempts exceeded");
+            tracing::warn!(user = %outside(&claimed.user_email), "maximum confirmation attempts exceeded");
             return Err(SignInError::MaxAttempts);
         }
         let left = max - claimed.attempts;
@@ -95,26 +94,22 @@ pub async fn submit(
         return Ok(form(&state, &claimed, Some(message)));
     }
     // The right code: take the confirmation; only one submission can.
-    let Some(taken) = state.store.take_pending(claimed.id.clone(), PendingKind::Confirmation, None, now).await? else {
+    let Some(taken) = state.store.take_pending::<Confirmation>(claimed.id.clone(), None, now).await? else {
         return Err(SignInError::CodeAlreadyUsed);
     };
-    let identity = Identity {
-        user_id: taken.user_id.clone().unwrap_or_default(),
-        email: taken.user_email.clone().unwrap_or_default(),
-        provider: taken.provider.clone().unwrap_or_default(),
-    };
+    let identity = Identity { user_id: taken.user_id, email: taken.user_email, provider: taken.provider };
     // The confirmation is over whatever the grant's answer: its cookie goes with either page.
-    let mut response = grant::grant(&state, identity, Outcome::of(&taken), &client).await.into_response();
+    let mut response = grant::grant(&state, identity, taken.outcome, &client).await.into_response();
     cookies::clear_confirmation(&mut response, state.https());
     Ok(response)
 }
 
 /// The confirmation disappeared between reading and claiming: used, or expired.
-async fn gone(state: &SsoState, p: &Pending) -> SignInError {
+async fn gone(state: &SsoState, p: &Confirmation) -> SignInError {
     if p.expires_at <= state.clock.now() {
         return SignInError::CodeExpired;
     }
-    match state.store.get_pending(p.id.clone(), PendingKind::Confirmation).await {
+    match state.store.get_pending::<Confirmation>(p.id.clone()).await {
         Ok(Some(now)) if now.attempts >= state.config.sso.authorization.max_confirmation_attempts => {
             SignInError::MaxAttempts
         }

@@ -8,21 +8,18 @@
 //! the browser that entered the code (and so saw who asked) can sign in for the
 //! request: it is bound to that browser's cookie, like an OIDC flow.
 //!
-//! What is stored: the request as a `pending_authorizations` row of kind
-//! `device`: the SHA-256 of the device code (its id), the SHA-256 of the user
-//! code, the terminal's address and `User-Agent`, and, once approved, who
-//! signed in. Never a code or a token. The row lives until it is collected or
-//! expires (`sso.device.code_expiry_minutes`), under the same per-client and
-//! global caps as every sign-in in progress. A wrong user code counts as a
-//! failure for the browser's backoff, like a wrong confirmation code.
+//! What is stored: a [`DeviceRequest`] row, never a code or a token. It lives
+//! until it is collected or expires, under the caps every sign-in in progress
+//! meets. A wrong user code counts as a failure for the browser's backoff.
 //!
-//! What an anonymous client controls here, and its bound: the body (4 KiB, the
-//! `/auth` layer; `/auth/device/code` reads none), connections and requests in
-//! progress (the server's layers), stored rows (20 sign-ins in progress per
-//! address, 10 000 in all), user-code guesses (the per-address backoff; 34 bits
-//! against at most 10 000 live codes), polls (one indexed statement each, and
-//! `slow_down`), and the program name shown to the user (200 characters, no
-//! control characters, escaped by the template).
+//! What an anonymous client controls here, and its bound: the body
+//! ([`MAX_FORM_BYTES`](super::MAX_FORM_BYTES); `/auth/device/code` reads none),
+//! stored rows ([`PendingCaps`]), new codes per network
+//! ([`CODE_REQUESTS_PER_NETWORK`]), user-code guesses (the backoff and
+//! [`CODE_ENTRIES_PER_NETWORK`], [`CODE_ENTRIES_IN_TOTAL`] against a code space of
+//! [`USER_CODE_ALPHABET`]^[`USER_CODE_LENGTH`]), polls (one statement each, and
+//! `slow_down`), and the program name shown to the user
+//! ([`MAX_USER_AGENT_CHARS`], no control characters, escaped by the template).
 
 use super::cookies;
 use super::error::SignInError;
@@ -35,7 +32,9 @@ use super::providers::Identity;
 use super::random::random;
 use super::state::SsoState;
 use crate::clock::to_sqlite;
-use crate::store::{DeviceDecision, DevicePoll, DeviceStatus, Pending, PendingCaps, PendingKind, RequestLimit};
+use crate::store::{
+    DeviceDecision, DevicePoll, DeviceRequest, DeviceStatus, Pending, PendingCaps, RequestLimit, Store,
+};
 use crate::tokens;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -177,14 +176,18 @@ pub async fn request_code(
     let d = &state.config.sso.device;
     let (device_code, user_code) = (random(32), new_user_code());
     let ttl = i64::from(d.code_expiry_minutes) * 60;
-    let pending = Pending {
-        code_hash: Some(user_code_hash(&user_code)),
+    let pending = Pending::Device(DeviceRequest {
+        id: device_id(&device_code),
+        user_code_hash: user_code_hash(&user_code),
+        status: DeviceStatus::Pending,
         renew_token_hash: renew,
-        client_ip: Some(client.key.clone()),
-        device_status: Some(DeviceStatus::Pending),
         user_agent: user_agent(&headers),
-        ..Pending::new(device_id(&device_code), PendingKind::Device, now, now + ttl)
-    };
+        browser_hash: None,
+        approved_by: None,
+        rate_key: client.key.clone(),
+        created_at: now,
+        expires_at: now + ttl,
+    });
     match flow::admit(&state, pending, &client, caps, now).await {
         Ok(()) => {}
         Err(Refused::ClientCap | Refused::NetworkCap) => {
@@ -262,17 +265,16 @@ pub async fn poll(State(state): State<Arc<SsoState>>, form: Result<Form<TokenReq
 }
 
 /// The approved request was taken: a renewal is done already; a new token is issued now.
-async fn deliver(state: &SsoState, row: Pending, now: i64) -> Response {
+async fn deliver(state: &SsoState, row: DeviceRequest, now: i64) -> Response {
     let lifetime = flow::token_lifetime_seconds(state);
     if row.renew_token_hash.is_some() {
         return oauth(StatusCode::OK, json!({ "token_type": "Bearer", "expires_in": lifetime, "renewed": true }));
     }
-    let (Some(user_id), Some(email), Some(provider)) = (row.user_id, row.user_email, row.provider) else {
-        // An approved row always names who signed in; one edited by hand may not.
-        tracing::error!("an approved terminal sign-in without an identity: refused");
+    // The store refuses to read an approved row that names nobody, so an approver is always here.
+    let Some(approver) = row.approved_by else {
         return oauth_error(StatusCode::BAD_REQUEST, "access_denied", "The sign-in has no identity.");
     };
-    let identity = Identity { user_id, email, provider };
+    let identity = Identity { user_id: approver.user_id, email: approver.user_email, provider: approver.provider };
     match grant::issue(state, &identity, now, now + lifetime).await {
         Ok(token) => {
             oauth(StatusCode::OK, json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime }))
@@ -389,9 +391,9 @@ pub async fn verify(
     let browser = cookies::presented_browser(&headers, https).ok_or(SignInError::Forged)?;
     let browser_hash = cookies::browser_hash(&browser);
     if !state.store.bind_device(request.id.clone(), browser_hash.clone(), now).await? {
-        return match state.store.get_pending(request.id.clone(), PendingKind::Device).await? {
+        return match state.store.get_pending::<DeviceRequest>(request.id.clone()).await? {
             Some(p)
-                if p.device_status == Some(DeviceStatus::Pending)
+                if p.status == DeviceStatus::Pending
                     && p.expires_at > now
                     && p.browser_hash.as_deref().is_some_and(|h| h != browser_hash) =>
             {
@@ -411,7 +413,7 @@ pub async fn verify(
         context! {
             user_code => display_user_code(&code),
             device => request.id,
-            client_ip => request.client_ip.unwrap_or_else(|| "unknown".into()),
+            client_ip => request.rate_key,
             user_agent => request.user_agent.unwrap_or_else(|| "not given".into()),
             requested_at => to_sqlite(request.created_at),
             renewal => request.renew_token_hash.is_some(),
@@ -444,9 +446,9 @@ pub async fn refuse(
     // The binding never changes once made, so checking it before the decision is not a race.
     let presented = cookies::presented_browser_hash(&headers, https);
     let now = state.clock.now();
-    match state.store.get_pending(id.clone(), PendingKind::Device).await? {
+    match state.store.get_pending::<DeviceRequest>(id.clone()).await? {
         Some(p) if p.browser_hash.as_deref() == Some(presented.as_str()) => {}
-        Some(p) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > now => {
+        Some(p) if p.status == DeviceStatus::Pending && p.expires_at > now => {
             return Err(SignInError::CodeInUse);
         }
         _ => return Err(SignInError::TerminalGone),

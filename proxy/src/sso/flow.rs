@@ -6,41 +6,13 @@
 use super::error::SignInError;
 use super::guard::Client;
 use super::state::SsoState;
-use crate::store::{Admission, Pending, PendingCaps, StoreError};
+use crate::store::{Admission, Pending, PendingCaps, Store, StoreError};
 
 /// How long a started sign-in may take at the IdP.
 pub const FLOW_TTL_SECONDS: i64 = 600;
 
-/// What a sign-in is for, carried from its start to its end on the pending rows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// A new agent token, shown on the page.
-    NewToken,
-    /// Re-authenticate the token with this hash (only its owner can).
-    Renew(String),
-    /// Approve the terminal request with this id; the terminal collects its token.
-    Device(String),
-}
-
-impl Outcome {
-    /// The outcome a pending row carries.
-    pub fn of(p: &Pending) -> Outcome {
-        match (&p.device_id, &p.renew_token_hash) {
-            (Some(device), _) => Outcome::Device(device.clone()),
-            (None, Some(hash)) => Outcome::Renew(hash.clone()),
-            (None, None) => Outcome::NewToken,
-        }
-    }
-
-    /// Writes the outcome on the next pending row of the sign-in.
-    pub fn carry(&self, p: &mut Pending) {
-        match self {
-            Outcome::NewToken => {}
-            Outcome::Renew(hash) => p.renew_token_hash = Some(hash.clone()),
-            Outcome::Device(id) => p.device_id = Some(id.clone()),
-        }
-    }
-}
+/// What a sign-in is for (a new token, a renewal, a terminal's request), carried on its rows.
+pub use crate::store::Outcome;
 
 /// When an agent token issued or renewed `now` expires (`sso.authorization.session_lifetime_hours`).
 pub fn token_expiry(state: &SsoState, now: i64) -> i64 {

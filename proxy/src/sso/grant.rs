@@ -12,7 +12,7 @@ use super::providers::Identity;
 use super::state::SsoState;
 use crate::clock::to_sqlite;
 use crate::logging::outside;
-use crate::store::{DeviceDecision, DeviceStatus, NewToken, PendingKind, StoreError};
+use crate::store::{Approver, DeviceDecision, DeviceRequest, DeviceStatus, NewToken, Store, StoreError};
 use crate::tokens;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -104,8 +104,8 @@ async fn approve(
     now: i64,
     expires_at: i64,
 ) -> Result<Response, SignInError> {
-    let request = match state.store.get_pending(id.clone(), PendingKind::Device).await? {
-        Some(p) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > now => p,
+    let request = match state.store.get_pending::<DeviceRequest>(id.clone()).await? {
+        Some(p) if p.status == DeviceStatus::Pending && p.expires_at > now => p,
         _ => return Err(SignInError::TerminalGone),
     };
     if let Some(hash) = request.renew_token_hash {
@@ -115,15 +115,15 @@ async fn approve(
         }
         tracing::info!(user = %outside(&identity.email), "session renewed (terminal sign-in)");
     }
-    let decision = DeviceDecision::Approve {
+    let decision = DeviceDecision::Approve(Approver {
         user_id: identity.user_id.clone(),
         user_email: identity.email.clone(),
         provider: identity.provider.clone(),
-    };
+    });
     if !state.store.decide_device(id, decision, now).await? {
         return Err(SignInError::TerminalGone);
     }
-    let asked_from = request.client_ip.unwrap_or_default();
+    let asked_from = request.rate_key;
     tracing::info!(user = %outside(&identity.email), client = %asked_from, "terminal sign-in approved");
     let message = format!(
         "Signed in as {}. Return to your terminal: it receives its token within a few seconds.",

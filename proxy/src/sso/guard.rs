@@ -5,6 +5,7 @@ use super::error::SignInError;
 use super::state::SsoState;
 use crate::authz::backoff;
 use crate::client_ip;
+use crate::store::Store;
 use axum::http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

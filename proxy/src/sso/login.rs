@@ -13,7 +13,7 @@ use super::pages::{self, secure};
 use super::random::random;
 use super::state::SsoState;
 use crate::logging::outside;
-use crate::store::{DeviceStatus, Pending, PendingCaps, PendingKind};
+use crate::store::{DeviceRequest, DeviceStatus, OidcFlow, Pending, PendingCaps, Store};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -37,8 +37,8 @@ async fn outcome(state: &SsoState, q: RenewQuery, presented_browser: String) -> 
         return Ok(valid_hash(q.renew).map_or(Outcome::NewToken, Outcome::Renew));
     };
     let id = valid_hash(Some(device)).ok_or(SignInError::TerminalGone)?;
-    match state.store.get_pending(id.clone(), PendingKind::Device).await? {
-        Some(p) if p.device_status == Some(DeviceStatus::Pending) && p.expires_at > state.clock.now() => {
+    match state.store.get_pending::<DeviceRequest>(id.clone()).await? {
+        Some(p) if p.status == DeviceStatus::Pending && p.expires_at > state.clock.now() => {
             if p.browser_hash.as_deref() == Some(presented_browser.as_str()) {
                 Ok(Outcome::Device(id))
             } else {
@@ -74,15 +74,17 @@ pub async fn start(
     let (browser, new_browser) = cookies::browser(&headers, https);
     let (id, nonce, verifier) = (random(32), random(32), random(32));
     let now = state.clock.now();
-    let mut pending = Pending {
-        provider: Some(name.clone()),
-        nonce: Some(nonce.clone()),
-        pkce_verifier: Some(verifier.clone()),
-        client_ip: Some(client.key.clone()),
-        browser_hash: Some(cookies::browser_hash(&browser)),
-        ..Pending::new(id.clone(), PendingKind::Oidc, now, now + FLOW_TTL_SECONDS)
-    };
-    outcome.carry(&mut pending);
+    let pending = Pending::Oidc(OidcFlow {
+        id: id.clone(),
+        provider: name.clone(),
+        nonce: nonce.clone(),
+        pkce_verifier: verifier.clone(),
+        browser_hash: cookies::browser_hash(&browser),
+        outcome,
+        rate_key: client.key.clone(),
+        created_at: now,
+        expires_at: now + FLOW_TTL_SECONDS,
+    });
     let url = provider.authorize_url(&id, &nonce, &verifier).await.map_err(|e| provider_error(&state, e))?;
     flow::admit(&state, pending, &client, PendingCaps::anonymous(), now).await?;
     let mut response = secure(Redirect::to(&url).into_response());
@@ -101,7 +103,7 @@ fn provider_error(state: &SsoState, error: super::providers::SsoError) -> SignIn
 /// Why a callback found no flow to finish, worded for the person holding the URL.
 async fn no_flow(state: &SsoState, flow_id: String) -> SignInError {
     let now = state.clock.now();
-    match state.store.get_pending(flow_id, PendingKind::Oidc).await {
+    match state.store.get_pending::<OidcFlow>(flow_id).await {
         Ok(Some(p)) if p.expires_at > now => SignInError::OtherBrowser,
         Ok(_) => SignInError::FlowExpired,
         Err(e) => e.into(),
@@ -120,7 +122,7 @@ pub async fn callback(
     let now = state.clock.now();
     let flow_id = q.get("state").cloned().ok_or(SignInError::MissingState)?;
     let binding = cookies::presented_browser_hash(&headers, state.https());
-    let Some(pending) = state.store.take_pending(flow_id.clone(), PendingKind::Oidc, Some(binding), now).await? else {
+    let Some(flow) = state.store.take_pending::<OidcFlow>(flow_id.clone(), Some(binding), now).await? else {
         return Err(no_flow(&state, flow_id).await);
     };
     if let Some(error) = q.get("error") {
@@ -134,18 +136,16 @@ pub async fn callback(
             _ => ("Sign-in failed", "The identity provider returned an error."),
         };
         let detail = format!("{error}{}", description.map(|d| format!(": {d}")).unwrap_or_default());
-        tracing::warn!(provider = ?pending.provider, "identity provider error: {}", outside(&detail));
+        tracing::warn!(provider = %flow.provider, "identity provider error: {}", outside(&detail));
         return Err(SignInError::ProviderRefused { title, message, detail });
     }
-    let (Some(code), Some(name), Some(verifier), Some(nonce)) =
-        (q.get("code"), pending.provider.as_ref(), pending.pkce_verifier.as_ref(), pending.nonce.as_ref())
-    else {
+    let Some(code) = q.get("code") else {
         return Err(SignInError::MissingCode);
     };
-    let Some(provider) = state.providers.get(name).cloned() else {
-        return Err(SignInError::ProviderNotConfigured { name: name.clone(), configured: None });
+    let Some(provider) = state.providers.get(&flow.provider).cloned() else {
+        return Err(SignInError::ProviderNotConfigured { name: flow.provider, configured: None });
     };
-    let identity = match provider.finish(code, verifier, nonce, now).await {
+    let identity = match provider.finish(code, &flow.pkce_verifier, &flow.nonce, now).await {
         Ok(identity) => identity,
         Err(e) => {
             guard::fail(&state, &client).await;
@@ -153,5 +153,5 @@ pub async fn callback(
         }
     };
     tracing::info!(user = %outside(&identity.email), provider = %identity.provider, "SSO login verified");
-    authorize::decide(&state, identity, Outcome::of(&pending), client).await
+    authorize::decide(&state, identity, flow.outcome, client).await
 }

@@ -3,6 +3,7 @@
 
 use super::oauth::{oauth, oauth_error, unavailable};
 use super::state::SsoState;
+use crate::store::Store;
 use crate::tokens;
 use axum::Form;
 use axum::extract::State;

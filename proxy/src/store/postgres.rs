@@ -11,10 +11,12 @@
 //! failure's count and block are written in one transaction. Migrations run
 //! under an advisory lock, so replicas that start together apply each once.
 
-use super::records::{
-    Admission, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord,
-    RequestLimit, StoreError, TokenRecord,
+use super::contract::{Answer, Store};
+use super::pending::{
+    Admission, Columns, Confirmation, DeviceDecision, DevicePoll, DeviceRequest, DeviceStatus, Pending, PendingCaps,
+    PendingRow,
 };
+use super::records::{NewToken, RateLimitRecord, RequestLimit, Schedule, StoreError, TokenRecord};
 use crate::clock::UnixSeconds;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -50,13 +52,6 @@ fn token_columns() -> String {
         "id, token_hash, user_id, user_email, provider, is_authenticated, is_active, to_char(created_at, {TS}), \
          to_char(last_authenticated_at, {TS}), to_char(auth_expires_at, {TS})"
     )
-}
-
-fn pending_columns() -> String {
-    "id, kind, provider, user_id, user_email, nonce, pkce_verifier, code_hash, attempts, renew_token_hash, \
-     client_ip, csrf_token, EXTRACT(EPOCH FROM expires_at)::BIGINT, browser_hash, device_status, user_agent, \
-     device_id, EXTRACT(EPOCH FROM created_at)::BIGINT"
-        .to_string()
 }
 
 /// A pooled connection and the statement the hot path runs on it.
@@ -111,33 +106,41 @@ fn token_row(row: &Row) -> Result<TokenRecord, tokio_postgres::Error> {
     })
 }
 
-fn pending_row(row: &Row) -> Result<Pending, StoreError> {
-    let get = |e: tokio_postgres::Error| other(&e);
-    // Never guess what a row is for: an unknown kind or status is an error.
-    let kind = super::records::read_kind(&row.try_get::<_, String>(1).map_err(get)?).map_err(StoreError::Other)?;
-    let status: Option<String> = row.try_get(14).map_err(get)?;
-    let device_status = super::records::read_device_status(status.as_deref()).map_err(StoreError::Other)?;
-    let attempts: i32 = row.try_get(8).map_err(get)?;
-    Ok(Pending {
-        id: row.try_get(0).map_err(get)?,
-        kind,
-        provider: row.try_get(2).map_err(get)?,
-        user_id: row.try_get(3).map_err(get)?,
-        user_email: row.try_get(4).map_err(get)?,
-        nonce: row.try_get(5).map_err(get)?,
-        pkce_verifier: row.try_get(6).map_err(get)?,
-        code_hash: row.try_get(7).map_err(get)?,
+/// A `pending_authorizations` row, every column read by name (`SELECT *` or `RETURNING *`).
+fn columns(row: &Row) -> Result<Columns, tokio_postgres::Error> {
+    let attempts: i32 = row.try_get("attempts")?;
+    Ok(Columns {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        provider: row.try_get("provider")?,
+        user_id: row.try_get("user_id")?,
+        user_email: row.try_get("user_email")?,
+        nonce: row.try_get("nonce")?,
+        pkce_verifier: row.try_get("pkce_verifier")?,
+        code_hash: row.try_get("code_hash")?,
         attempts: u32::try_from(attempts).unwrap_or(0),
-        renew_token_hash: row.try_get(9).map_err(get)?,
-        client_ip: row.try_get(10).map_err(get)?,
-        csrf_token: row.try_get(11).map_err(get)?,
-        expires_at: row.try_get(12).map_err(get)?,
-        browser_hash: row.try_get(13).map_err(get)?,
-        device_status,
-        user_agent: row.try_get(15).map_err(get)?,
-        device_id: row.try_get(16).map_err(get)?,
-        created_at: row.try_get(17).map_err(get)?,
+        renew_token_hash: row.try_get("renew_token_hash")?,
+        client_ip: row.try_get("client_ip")?,
+        csrf_token: row.try_get("csrf_token")?,
+        browser_hash: row.try_get("browser_hash")?,
+        device_status: row.try_get("device_status")?,
+        user_agent: row.try_get("user_agent")?,
+        device_id: row.try_get("device_id")?,
+        created_at: seconds(row.try_get("created_at")?),
+        expires_at: seconds(row.try_get("expires_at")?),
     })
+}
+
+/// A typed row of kind `R`; a row no proxy writes is an error, never a guess.
+fn typed<R: PendingRow>(row: &Row) -> Answer<R> {
+    R::from_columns(columns(row).map_err(|e| other(&e))?).map_err(StoreError::Other)
+}
+
+fn seconds(t: SystemTime) -> UnixSeconds {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
 }
 
 fn rate_row(row: &Row) -> Result<RateLimitRecord, tokio_postgres::Error> {
@@ -261,326 +264,6 @@ impl PgStore {
         loan.client.query_opt(sql, params).await.map_err(|e| other(&e))
     }
 
-    pub async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let loan = self.loan().await?;
-        let row = loan.client.query_opt(&loan.find_token, &[&token_hash]).await.map_err(|e| other(&e))?;
-        row.map(|r| token_row(&r)).transpose().map_err(|e| other(&e))
-    }
-
-    pub async fn insert_token(&self, t: &NewToken) -> Result<i64, StoreError> {
-        let sql = "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
-                   created_at, last_authenticated_at, auth_expires_at) VALUES ($1, $2, $3, $4, TRUE, TRUE, $5, $5, $6) \
-                   RETURNING id";
-        let row = self
-            .query_opt(sql, &[&t.token_hash, &t.user_id, &t.user_email, &t.provider, &time(t.now), &time(t.expires_at)])
-            .await?;
-        let row = row.ok_or_else(|| StoreError::Other("INSERT returned no id".into()))?;
-        row.try_get(0).map_err(|e| other(&e))
-    }
-
-    pub async fn renew_token(
-        &self,
-        token_hash: &str,
-        user_id: &str,
-        now: UnixSeconds,
-        expires_at: UnixSeconds,
-    ) -> Result<bool, StoreError> {
-        let sql = "UPDATE agent_tokens SET is_authenticated = TRUE, last_authenticated_at = $2, auth_expires_at = $3 \
-                   WHERE token_hash = $1 AND is_active AND user_id = $4";
-        Ok(self.execute(sql, &[&token_hash, &time(now), &time(expires_at), &user_id]).await? == 1)
-    }
-
-    pub async fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
-        let sql = "UPDATE agent_tokens SET is_active = FALSE WHERE id = $1 AND is_active";
-        Ok(self.execute(sql, &[&id]).await? == 1)
-    }
-
-    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = self.query(&format!("SELECT {} FROM agent_tokens ORDER BY id", token_columns()), &[]).await?;
-        rows.iter().map(token_row).collect::<Result<_, _>>().map_err(|e| other(&e))
-    }
-
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.execute("SELECT 1", &[]).await.map(|_| ())
-    }
-
-    pub async fn insert_pending(
-        &self,
-        p: &Pending,
-        network: &str,
-        now: UnixSeconds,
-        caps: PendingCaps,
-    ) -> Result<Admission, StoreError> {
-        let mut loan = self.loan().await?;
-        let tx = loan.client.transaction().await.map_err(|e| other(&e))?;
-        // One writer at a time decides on the caps: the count and the insert cannot interleave.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PENDING_CAPS_LOCK]).await.map_err(|e| other(&e))?;
-        tx.execute("DELETE FROM pending_authorizations WHERE expires_at <= $1", &[&time(now)])
-            .await
-            .map_err(|e| other(&e))?;
-        let counts = tx
-            .query_one(
-                "SELECT COUNT(*) FILTER (WHERE client_ip IS NOT DISTINCT FROM $1), \
-                 COUNT(*) FILTER (WHERE client_network = $2), COUNT(*) FROM pending_authorizations",
-                &[&p.client_ip, &network],
-            )
-            .await
-            .map_err(|e| other(&e))?;
-        let count = |i: usize| counts.try_get::<_, i64>(i).map_err(|e| other(&e));
-        let (client, in_network, total) = (count(0)?, count(1)?, count(2)?);
-        let admission = if total >= caps.total {
-            Admission::TotalCapReached
-        } else if in_network >= caps.per_network {
-            Admission::NetworkCapReached
-        } else if client >= caps.per_client {
-            Admission::ClientCapReached
-        } else {
-            let attempts = i32::try_from(p.attempts).unwrap_or(i32::MAX);
-            tx.execute(
-                "INSERT INTO pending_authorizations (id, kind, provider, user_id, user_email, nonce, pkce_verifier, \
-                 code_hash, attempts, renew_token_hash, client_ip, csrf_token, expires_at, browser_hash, created_at, \
-                 device_status, user_agent, device_id, client_network) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-                &[
-                    &p.id,
-                    &p.kind.as_str(),
-                    &p.provider,
-                    &p.user_id,
-                    &p.user_email,
-                    &p.nonce,
-                    &p.pkce_verifier,
-                    &p.code_hash,
-                    &attempts,
-                    &p.renew_token_hash,
-                    &p.client_ip,
-                    &p.csrf_token,
-                    &time(p.expires_at),
-                    &p.browser_hash,
-                    &time(now),
-                    &p.device_status.map(DeviceStatus::as_str),
-                    &p.user_agent,
-                    &p.device_id,
-                    &network,
-                ],
-            )
-            .await
-            .map_err(|e| other(&e))?;
-            Admission::Stored
-        };
-        tx.commit().await.map_err(|e| other(&e))?;
-        Ok(admission)
-    }
-
-    pub async fn take_pending(
-        &self,
-        id: &str,
-        kind: PendingKind,
-        browser_hash: Option<&str>,
-        now: UnixSeconds,
-    ) -> Result<Option<Pending>, StoreError> {
-        let sql = format!(
-            "DELETE FROM pending_authorizations WHERE id = $1 AND kind = $2 AND expires_at > $3 \
-             AND ($4::TEXT IS NULL OR browser_hash = $4) RETURNING {}",
-            pending_columns()
-        );
-        let row = self.query_opt(&sql, &[&id, &kind.as_str(), &time(now), &browser_hash]).await?;
-        row.map(|r| pending_row(&r)).transpose()
-    }
-
-    pub async fn get_pending(&self, id: &str, kind: PendingKind) -> Result<Option<Pending>, StoreError> {
-        let sql = format!("SELECT {} FROM pending_authorizations WHERE id = $1 AND kind = $2", pending_columns());
-        let row = self.query_opt(&sql, &[&id, &kind.as_str()]).await?;
-        row.map(|r| pending_row(&r)).transpose()
-    }
-
-    pub async fn claim_attempt(&self, id: &str, max: u32, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
-        let sql = format!(
-            "UPDATE pending_authorizations SET attempts = attempts + 1 \
-             WHERE id = $1 AND kind = 'confirmation' AND attempts < $2 AND expires_at > $3 RETURNING {}",
-            pending_columns()
-        );
-        let max = i32::try_from(max).unwrap_or(i32::MAX);
-        let row = self.query_opt(&sql, &[&id, &max, &time(now)]).await?;
-        row.map(|r| pending_row(&r)).transpose()
-    }
-
-    pub async fn delete_pending(&self, id: &str) -> Result<(), StoreError> {
-        self.execute("DELETE FROM pending_authorizations WHERE id = $1", &[&id]).await.map(|_| ())
-    }
-
-    pub async fn find_device(&self, user_code_hash: &str, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM pending_authorizations WHERE code_hash = $1 AND kind = 'device' \
-             AND device_status = 'pending' AND expires_at > $2",
-            pending_columns()
-        );
-        let row = self.query_opt(&sql, &[&user_code_hash, &time(now)]).await?;
-        row.map(|r| pending_row(&r)).transpose()
-    }
-
-    pub async fn poll_device(&self, id: &str, now: UnixSeconds, interval: u32) -> Result<DevicePoll, StoreError> {
-        let at = time(now);
-        let interval = i32::try_from(interval).unwrap_or(i32::MAX);
-        // On time: count the poll (one statement decides it; a concurrent poll waits for the row lock).
-        let sql = format!(
-            "UPDATE pending_authorizations SET last_polled_at = $2 \
-             WHERE id = $1 AND kind = 'device' AND expires_at > $2 AND (last_polled_at IS NULL \
-               OR last_polled_at + make_interval(secs => $3 + 5 * attempts) <= $2) RETURNING {}",
-            pending_columns()
-        );
-        let Some(row) = self.query_opt(&sql, &[&id, &at, &interval]).await? else {
-            // Too early (the interval grows), expired, or unknown.
-            let early = self
-                .execute(
-                    "UPDATE pending_authorizations SET attempts = attempts + 1, last_polled_at = $2 \
-                     WHERE id = $1 AND kind = 'device' AND expires_at > $2",
-                    &[&id, &at],
-                )
-                .await?;
-            if early == 1 {
-                return Ok(DevicePoll::SlowDown);
-            }
-            let exists = self
-                .query_opt("SELECT 1 FROM pending_authorizations WHERE id = $1 AND kind = 'device'", &[&id])
-                .await?
-                .is_some();
-            return Ok(if exists { DevicePoll::Expired } else { DevicePoll::Unknown });
-        };
-        Ok(match pending_row(&row)?.device_status {
-            Some(DeviceStatus::Approved) => {
-                let sql = format!(
-                    "DELETE FROM pending_authorizations WHERE id = $1 AND kind = 'device' \
-                     AND device_status = 'approved' AND expires_at > $2 RETURNING {}",
-                    pending_columns()
-                );
-                match self.query_opt(&sql, &[&id, &at]).await? {
-                    Some(taken) => DevicePoll::Approved(Box::new(pending_row(&taken)?)),
-                    // Another poll took it a moment ago.
-                    None => DevicePoll::Unknown,
-                }
-            }
-            Some(DeviceStatus::Denied) => DevicePoll::Denied,
-            Some(DeviceStatus::Pending) | None => DevicePoll::Pending,
-        })
-    }
-
-    pub async fn bind_device(&self, id: &str, browser_hash: &str, now: UnixSeconds) -> Result<bool, StoreError> {
-        let sql = "UPDATE pending_authorizations SET browser_hash = $2 \
-                   WHERE id = $1 AND kind = 'device' AND device_status = 'pending' AND expires_at > $3 \
-                 AND (browser_hash IS NULL OR browser_hash = $2)";
-        Ok(self.execute(sql, &[&id, &browser_hash, &time(now)]).await? == 1)
-    }
-
-    pub async fn decide_device(
-        &self,
-        id: &str,
-        decision: &DeviceDecision,
-        now: UnixSeconds,
-    ) -> Result<bool, StoreError> {
-        let (status, user_id, email, provider) = match decision {
-            DeviceDecision::Approve { user_id, user_email, provider } => {
-                (DeviceStatus::Approved, Some(user_id), Some(user_email), Some(provider))
-            }
-            DeviceDecision::Deny => (DeviceStatus::Denied, None, None, None),
-        };
-        let sql = "UPDATE pending_authorizations SET device_status = $2, user_id = $3, user_email = $4, provider = $5 \
-                   WHERE id = $1 AND kind = 'device' AND device_status = 'pending' AND expires_at > $6";
-        let changed = self.execute(sql, &[&id, &status.as_str(), &user_id, &email, &provider, &time(now)]).await?;
-        Ok(changed == 1)
-    }
-
-    pub async fn revoke_token_hash(&self, token_hash: &str) -> Result<bool, StoreError> {
-        let sql = "UPDATE agent_tokens SET is_active = FALSE WHERE token_hash = $1 AND is_active";
-        Ok(self.execute(sql, &[&token_hash]).await? == 1)
-    }
-
-    pub async fn take_request(&self, bucket: &str, limit: RequestLimit, now: UnixSeconds) -> Result<bool, StoreError> {
-        // Refill for the time passed (never for a clock that went back), then take one: one statement, and
-        // ON CONFLICT locks the bucket's row, so concurrent takers queue.
-        let sql = "INSERT INTO request_buckets (bucket, tokens, updated_at) VALUES ($1, $2::float8 - 1, $4::bigint) \
-                   ON CONFLICT (bucket) DO UPDATE SET \
-                     tokens = LEAST($2::float8, request_buckets.tokens \
-                       + GREATEST(0, $4::bigint - request_buckets.updated_at) * $3::float8) - 1, \
-                     updated_at = GREATEST(request_buckets.updated_at, $4::bigint) \
-                   WHERE LEAST($2::float8, request_buckets.tokens + GREATEST(0, $4::bigint - request_buckets.updated_at) * $3::float8) >= 1";
-        Ok(self.execute(sql, &[&bucket, &limit.capacity, &limit.per_second(), &now]).await? == 1)
-    }
-
-    pub async fn give_back_request(&self, bucket: &str, limit: RequestLimit) -> Result<(), StoreError> {
-        let sql = "UPDATE request_buckets SET tokens = LEAST($2::float8, tokens + 1) WHERE bucket = $1";
-        self.execute(sql, &[&bucket, &limit.capacity]).await.map(|_| ())
-    }
-
-    pub async fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Result<(usize, usize), StoreError> {
-        self.execute("DELETE FROM request_buckets WHERE updated_at < $1", &[&rate_limits_before]).await?;
-        let pending = self.execute("DELETE FROM pending_authorizations WHERE expires_at <= $1", &[&time(now)]).await?;
-        let limits = self
-            .execute(
-                "DELETE FROM rate_limits WHERE COALESCE(blocked_until, '-infinity') <= $1 \
-                 AND COALESCE(last_attempt_at, '-infinity') < $2",
-                &[&time(now), &time(rate_limits_before)],
-            )
-            .await?;
-        Ok((pending as usize, limits as usize))
-    }
-
-    pub async fn rate_limit(&self, identifier: &str) -> Result<Option<RateLimitRecord>, StoreError> {
-        let sql = format!(
-            "SELECT identifier, failed_attempts, to_char(blocked_until, {TS}) FROM rate_limits WHERE identifier = $1"
-        );
-        let row = self.query_opt(&sql, &[&identifier]).await?;
-        row.map(|r| rate_row(&r)).transpose().map_err(|e| other(&e))
-    }
-
-    pub async fn record_failure(
-        &self,
-        identifier: &str,
-        now: UnixSeconds,
-        schedule: &(dyn Fn(u32) -> i64 + Sync),
-    ) -> Result<u32, StoreError> {
-        let mut loan = self.loan().await?;
-        let tx = loan.client.transaction().await.map_err(|e| other(&e))?;
-        // The upsert locks the row until commit: concurrent failures each count, in turn.
-        let row = tx
-            .query_one(
-                "INSERT INTO rate_limits (identifier, failed_attempts, last_attempt_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (identifier) DO UPDATE SET failed_attempts = rate_limits.failed_attempts + 1, \
-                 last_attempt_at = EXCLUDED.last_attempt_at RETURNING failed_attempts",
-                &[&identifier, &time(now)],
-            )
-            .await
-            .map_err(|e| other(&e))?;
-        let failures: i32 = row.try_get(0).map_err(|e| other(&e))?;
-        let failures = u32::try_from(failures).unwrap_or(0);
-        let until = now.saturating_add(schedule(failures));
-        tx.execute("UPDATE rate_limits SET blocked_until = $2 WHERE identifier = $1", &[&identifier, &time(until)])
-            .await
-            .map_err(|e| other(&e))?;
-        tx.commit().await.map_err(|e| other(&e))?;
-        Ok(failures)
-    }
-
-    pub async fn clear_rate_limit(&self, identifier: &str) -> Result<(), StoreError> {
-        self.execute("DELETE FROM rate_limits WHERE identifier = $1", &[&identifier]).await.map(|_| ())
-    }
-
-    pub async fn revoke_user_tokens(&self, email: &str) -> Result<usize, StoreError> {
-        let sql = "UPDATE agent_tokens SET is_active = FALSE WHERE user_email = $1 AND is_active";
-        Ok(self.execute(sql, &[&email]).await? as usize)
-    }
-
-    pub async fn list_rate_limits(&self) -> Result<Vec<RateLimitRecord>, StoreError> {
-        let sql = format!(
-            "SELECT identifier, failed_attempts, to_char(blocked_until, {TS}) FROM rate_limits ORDER BY identifier"
-        );
-        let rows = self.query(&sql, &[]).await?;
-        rows.iter().map(rate_row).collect::<Result<_, _>>().map_err(|e| other(&e))
-    }
-
-    pub async fn clear_all_rate_limits(&self) -> Result<usize, StoreError> {
-        Ok(self.execute("DELETE FROM rate_limits", &[]).await? as usize)
-    }
-
     /// Copies one token row as it is (`db copy`); false when its hash is there already.
     pub async fn import_token(&self, t: &TokenRecord) -> Result<bool, StoreError> {
         let sql = "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
@@ -618,6 +301,304 @@ impl PgStore {
         let version: String = row.try_get(0).map_err(|e| other(&e))?;
         let schema: i32 = row.try_get(1).map_err(|e| other(&e))?;
         Ok((version, i64::from(schema)))
+    }
+}
+
+impl Store for PgStore {
+    async fn find_token(&self, token_hash: String) -> Answer<Option<TokenRecord>> {
+        let loan = self.loan().await?;
+        let row = loan.client.query_opt(&loan.find_token, &[&token_hash]).await.map_err(|e| other(&e))?;
+        row.map(|r| token_row(&r)).transpose().map_err(|e| other(&e))
+    }
+
+    async fn insert_token(&self, t: NewToken) -> Answer<i64> {
+        let sql = "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
+                   created_at, last_authenticated_at, auth_expires_at) VALUES ($1, $2, $3, $4, TRUE, TRUE, $5, $5, $6) \
+                   RETURNING id";
+        let row = self
+            .query_opt(sql, &[&t.token_hash, &t.user_id, &t.user_email, &t.provider, &time(t.now), &time(t.expires_at)])
+            .await?;
+        let row = row.ok_or_else(|| StoreError::Other("INSERT returned no id".into()))?;
+        row.try_get(0).map_err(|e| other(&e))
+    }
+
+    async fn renew_token(
+        &self,
+        token_hash: String,
+        user_id: String,
+        now: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> Answer<bool> {
+        let sql = "UPDATE agent_tokens SET is_authenticated = TRUE, last_authenticated_at = $2, auth_expires_at = $3 \
+                   WHERE token_hash = $1 AND is_active AND user_id = $4";
+        Ok(self.execute(sql, &[&token_hash, &time(now), &time(expires_at), &user_id]).await? == 1)
+    }
+
+    async fn revoke_token(&self, id: i64) -> Answer<bool> {
+        let sql = "UPDATE agent_tokens SET is_active = FALSE WHERE id = $1 AND is_active";
+        Ok(self.execute(sql, &[&id]).await? == 1)
+    }
+
+    async fn list_tokens(&self) -> Answer<Vec<TokenRecord>> {
+        let rows = self.query(&format!("SELECT {} FROM agent_tokens ORDER BY id", token_columns()), &[]).await?;
+        rows.iter().map(token_row).collect::<Result<_, _>>().map_err(|e| other(&e))
+    }
+
+    async fn ping(&self) -> Answer<()> {
+        self.execute("SELECT 1", &[]).await.map(|_| ())
+    }
+
+    async fn insert_pending(
+        &self,
+        pending: Pending,
+        network: String,
+        now: UnixSeconds,
+        caps: PendingCaps,
+    ) -> Answer<Admission> {
+        let p = pending.columns();
+        let mut loan = self.loan().await?;
+        let tx = loan.client.transaction().await.map_err(|e| other(&e))?;
+        // One writer at a time decides on the caps: the count and the insert cannot interleave.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PENDING_CAPS_LOCK]).await.map_err(|e| other(&e))?;
+        tx.execute("DELETE FROM pending_authorizations WHERE expires_at <= $1", &[&time(now)])
+            .await
+            .map_err(|e| other(&e))?;
+        let counts = tx
+            .query_one(
+                "SELECT COUNT(*) FILTER (WHERE client_ip IS NOT DISTINCT FROM $1), \
+                 COUNT(*) FILTER (WHERE client_network = $2), COUNT(*) FROM pending_authorizations",
+                &[&p.client_ip, &network],
+            )
+            .await
+            .map_err(|e| other(&e))?;
+        let count = |i: usize| counts.try_get::<_, i64>(i).map_err(|e| other(&e));
+        let (client, in_network, total) = (count(0)?, count(1)?, count(2)?);
+        let admission = if total >= caps.total {
+            Admission::TotalCapReached
+        } else if in_network >= caps.per_network {
+            Admission::NetworkCapReached
+        } else if client >= caps.per_client {
+            Admission::ClientCapReached
+        } else {
+            let attempts = i32::try_from(p.attempts).unwrap_or(i32::MAX);
+            tx.execute(
+                "INSERT INTO pending_authorizations (id, kind, provider, user_id, user_email, nonce, pkce_verifier, \
+                 code_hash, attempts, renew_token_hash, client_ip, csrf_token, expires_at, browser_hash, created_at, \
+                 device_status, user_agent, device_id, client_network) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                &[
+                    &p.id,
+                    &p.kind,
+                    &p.provider,
+                    &p.user_id,
+                    &p.user_email,
+                    &p.nonce,
+                    &p.pkce_verifier,
+                    &p.code_hash,
+                    &attempts,
+                    &p.renew_token_hash,
+                    &p.client_ip,
+                    &p.csrf_token,
+                    &time(p.expires_at),
+                    &p.browser_hash,
+                    &time(now),
+                    &p.device_status,
+                    &p.user_agent,
+                    &p.device_id,
+                    &network,
+                ],
+            )
+            .await
+            .map_err(|e| other(&e))?;
+            Admission::Stored
+        };
+        tx.commit().await.map_err(|e| other(&e))?;
+        Ok(admission)
+    }
+
+    async fn take_pending<R: PendingRow>(
+        &self,
+        id: String,
+        browser_hash: Option<String>,
+        now: UnixSeconds,
+    ) -> Answer<Option<R>> {
+        let sql = "DELETE FROM pending_authorizations WHERE id = $1 AND kind = $2 AND expires_at > $3 \
+                   AND ($4::TEXT IS NULL OR browser_hash = $4) RETURNING *";
+        let row = self.query_opt(sql, &[&id, &R::KIND.as_str(), &time(now), &browser_hash]).await?;
+        row.map(|r| typed(&r)).transpose()
+    }
+
+    async fn get_pending<R: PendingRow>(&self, id: String) -> Answer<Option<R>> {
+        let sql = "SELECT * FROM pending_authorizations WHERE id = $1 AND kind = $2";
+        let row = self.query_opt(sql, &[&id, &R::KIND.as_str()]).await?;
+        row.map(|r| typed(&r)).transpose()
+    }
+
+    async fn claim_attempt(&self, id: String, max: u32, now: UnixSeconds) -> Answer<Option<Confirmation>> {
+        let sql = "UPDATE pending_authorizations SET attempts = attempts + 1 \
+                   WHERE id = $1 AND kind = 'confirmation' AND attempts < $2 AND expires_at > $3 RETURNING *";
+        let max = i32::try_from(max).unwrap_or(i32::MAX);
+        let row = self.query_opt(sql, &[&id, &max, &time(now)]).await?;
+        row.map(|r| typed(&r)).transpose()
+    }
+
+    async fn delete_pending(&self, id: String) -> Answer<()> {
+        self.execute("DELETE FROM pending_authorizations WHERE id = $1", &[&id]).await.map(|_| ())
+    }
+
+    async fn find_device(&self, user_code_hash: String, now: UnixSeconds) -> Answer<Option<DeviceRequest>> {
+        let sql = "SELECT * FROM pending_authorizations WHERE code_hash = $1 AND kind = 'device' \
+                   AND device_status = 'pending' AND expires_at > $2";
+        let row = self.query_opt(sql, &[&user_code_hash, &time(now)]).await?;
+        row.map(|r| typed(&r)).transpose()
+    }
+
+    async fn poll_device(&self, id: String, now: UnixSeconds, interval: u32) -> Answer<DevicePoll> {
+        let at = time(now);
+        let interval = i32::try_from(interval).unwrap_or(i32::MAX);
+        // On time: count the poll (one statement decides it; a concurrent poll waits for the row lock).
+        let sql = "UPDATE pending_authorizations SET last_polled_at = $2 \
+                   WHERE id = $1 AND kind = 'device' AND expires_at > $2 AND (last_polled_at IS NULL \
+                     OR last_polled_at + make_interval(secs => $3 + 5 * attempts) <= $2) RETURNING *";
+        let Some(row) = self.query_opt(sql, &[&id, &at, &interval]).await? else {
+            // Too early (the interval grows), expired, or unknown.
+            let early = self
+                .execute(
+                    "UPDATE pending_authorizations SET attempts = attempts + 1, last_polled_at = $2 \
+                     WHERE id = $1 AND kind = 'device' AND expires_at > $2",
+                    &[&id, &at],
+                )
+                .await?;
+            if early == 1 {
+                return Ok(DevicePoll::SlowDown);
+            }
+            let exists = self
+                .query_opt("SELECT 1 FROM pending_authorizations WHERE id = $1 AND kind = 'device'", &[&id])
+                .await?
+                .is_some();
+            return Ok(if exists { DevicePoll::Expired } else { DevicePoll::Unknown });
+        };
+        Ok(match typed::<DeviceRequest>(&row)?.status {
+            DeviceStatus::Approved => {
+                let sql = "DELETE FROM pending_authorizations WHERE id = $1 AND kind = 'device' \
+                           AND device_status = 'approved' AND expires_at > $2 RETURNING *";
+                match self.query_opt(sql, &[&id, &at]).await? {
+                    Some(taken) => DevicePoll::Approved(Box::new(typed(&taken)?)),
+                    // Another poll took it a moment ago.
+                    None => DevicePoll::Unknown,
+                }
+            }
+            DeviceStatus::Denied => DevicePoll::Denied,
+            DeviceStatus::Pending => DevicePoll::Pending,
+        })
+    }
+
+    async fn bind_device(&self, id: String, browser_hash: String, now: UnixSeconds) -> Answer<bool> {
+        let sql = "UPDATE pending_authorizations SET browser_hash = $2 \
+                   WHERE id = $1 AND kind = 'device' AND device_status = 'pending' AND expires_at > $3 \
+                 AND (browser_hash IS NULL OR browser_hash = $2)";
+        Ok(self.execute(sql, &[&id, &browser_hash, &time(now)]).await? == 1)
+    }
+
+    async fn decide_device(&self, id: String, decision: DeviceDecision, now: UnixSeconds) -> Answer<bool> {
+        let (status, approver) = match decision {
+            DeviceDecision::Approve(approver) => (DeviceStatus::Approved, Some(approver)),
+            DeviceDecision::Deny => (DeviceStatus::Denied, None),
+        };
+        let user_id = approver.as_ref().map(|a| &a.user_id);
+        let email = approver.as_ref().map(|a| &a.user_email);
+        let provider = approver.as_ref().map(|a| &a.provider);
+        let sql = "UPDATE pending_authorizations SET device_status = $2, user_id = $3, user_email = $4, provider = $5 \
+                   WHERE id = $1 AND kind = 'device' AND device_status = 'pending' AND expires_at > $6";
+        let changed = self.execute(sql, &[&id, &status.as_str(), &user_id, &email, &provider, &time(now)]).await?;
+        Ok(changed == 1)
+    }
+
+    async fn revoke_token_hash(&self, token_hash: String) -> Answer<bool> {
+        let sql = "UPDATE agent_tokens SET is_active = FALSE WHERE token_hash = $1 AND is_active";
+        Ok(self.execute(sql, &[&token_hash]).await? == 1)
+    }
+
+    async fn take_request(&self, bucket: String, limit: RequestLimit, now: UnixSeconds) -> Answer<bool> {
+        // Refill for the time passed (never for a clock that went back), then take one: one statement, and
+        // ON CONFLICT locks the bucket's row, so concurrent takers queue.
+        let sql = "INSERT INTO request_buckets (bucket, tokens, updated_at) VALUES ($1, $2::float8 - 1, $4::bigint) \
+                   ON CONFLICT (bucket) DO UPDATE SET \
+                     tokens = LEAST($2::float8, request_buckets.tokens \
+                       + GREATEST(0, $4::bigint - request_buckets.updated_at) * $3::float8) - 1, \
+                     updated_at = GREATEST(request_buckets.updated_at, $4::bigint) \
+                   WHERE LEAST($2::float8, request_buckets.tokens + GREATEST(0, $4::bigint - request_buckets.updated_at) * $3::float8) >= 1";
+        Ok(self.execute(sql, &[&bucket, &limit.capacity, &limit.per_second(), &now]).await? == 1)
+    }
+
+    async fn give_back_request(&self, bucket: String, limit: RequestLimit) -> Answer<()> {
+        let sql = "UPDATE request_buckets SET tokens = LEAST($2::float8, tokens + 1) WHERE bucket = $1";
+        self.execute(sql, &[&bucket, &limit.capacity]).await.map(|_| ())
+    }
+
+    async fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Answer<(usize, usize)> {
+        self.execute("DELETE FROM request_buckets WHERE updated_at < $1", &[&rate_limits_before]).await?;
+        let pending = self.execute("DELETE FROM pending_authorizations WHERE expires_at <= $1", &[&time(now)]).await?;
+        let limits = self
+            .execute(
+                "DELETE FROM rate_limits WHERE COALESCE(blocked_until, '-infinity') <= $1 \
+                 AND COALESCE(last_attempt_at, '-infinity') < $2",
+                &[&time(now), &time(rate_limits_before)],
+            )
+            .await?;
+        Ok((pending as usize, limits as usize))
+    }
+
+    async fn rate_limit(&self, identifier: String) -> Answer<Option<RateLimitRecord>> {
+        let sql = format!(
+            "SELECT identifier, failed_attempts, to_char(blocked_until, {TS}) FROM rate_limits WHERE identifier = $1"
+        );
+        let row = self.query_opt(&sql, &[&identifier]).await?;
+        row.map(|r| rate_row(&r)).transpose().map_err(|e| other(&e))
+    }
+
+    async fn record_failure(&self, identifier: String, now: UnixSeconds, schedule: Schedule) -> Answer<u32> {
+        let mut loan = self.loan().await?;
+        let tx = loan.client.transaction().await.map_err(|e| other(&e))?;
+        // The upsert locks the row until commit: concurrent failures each count, in turn.
+        let row = tx
+            .query_one(
+                "INSERT INTO rate_limits (identifier, failed_attempts, last_attempt_at) VALUES ($1, 1, $2) \
+                 ON CONFLICT (identifier) DO UPDATE SET failed_attempts = rate_limits.failed_attempts + 1, \
+                 last_attempt_at = EXCLUDED.last_attempt_at RETURNING failed_attempts",
+                &[&identifier, &time(now)],
+            )
+            .await
+            .map_err(|e| other(&e))?;
+        let failures: i32 = row.try_get(0).map_err(|e| other(&e))?;
+        let failures = u32::try_from(failures).unwrap_or(0);
+        let until = now.saturating_add(schedule(failures));
+        tx.execute("UPDATE rate_limits SET blocked_until = $2 WHERE identifier = $1", &[&identifier, &time(until)])
+            .await
+            .map_err(|e| other(&e))?;
+        tx.commit().await.map_err(|e| other(&e))?;
+        Ok(failures)
+    }
+
+    async fn clear_rate_limit(&self, identifier: String) -> Answer<()> {
+        self.execute("DELETE FROM rate_limits WHERE identifier = $1", &[&identifier]).await.map(|_| ())
+    }
+
+    async fn revoke_user_tokens(&self, email: String) -> Answer<usize> {
+        let sql = "UPDATE agent_tokens SET is_active = FALSE WHERE user_email = $1 AND is_active";
+        Ok(self.execute(sql, &[&email]).await? as usize)
+    }
+
+    async fn list_rate_limits(&self) -> Answer<Vec<RateLimitRecord>> {
+        let sql = format!(
+            "SELECT identifier, failed_attempts, to_char(blocked_until, {TS}) FROM rate_limits ORDER BY identifier"
+        );
+        let rows = self.query(&sql, &[]).await?;
+        rows.iter().map(rate_row).collect::<Result<_, _>>().map_err(|e| other(&e))
+    }
+
+    async fn clear_all_rate_limits(&self) -> Answer<usize> {
+        Ok(self.execute("DELETE FROM rate_limits", &[]).await? as usize)
     }
 }
 

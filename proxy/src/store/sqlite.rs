@@ -1,14 +1,19 @@
 //! SQLite backend: WAL, a busy timeout, foreign keys, versioned migrations,
-//! file mode 0600, and a small pool of connections used from blocking threads.
+//! file mode 0600, and a small pool of connections. SQLite's calls block, so
+//! every operation runs on one of [`STORE_THREADS`] dedicated threads (the
+//! agent path's token lookup first tries the caller's thread, when that needs
+//! no waiting).
 
-use super::records::{
-    Admission, DeviceDecision, DevicePoll, DeviceStatus, NewToken, Pending, PendingCaps, PendingKind, RateLimitRecord,
-    RequestLimit, Store, StoreError, TokenRecord,
+use super::contract::{Answer, Store};
+use super::pending::{
+    Admission, Columns, Confirmation, DeviceDecision, DevicePoll, DeviceRequest, DeviceStatus, Pending, PendingCaps,
+    PendingRow,
 };
+use super::records::{NewToken, RateLimitRecord, RequestLimit, Schedule, StoreError, TokenRecord};
 use crate::clock::{UnixSeconds, to_sqlite};
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, named_params, params};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a statement waits for another connection's lock before failing.
@@ -25,12 +30,26 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_network_limits.sql"),
 ];
 
+/// How many threads run SQLite calls. Each keeps its own connection busy, so the
+/// SQLite pool never opens and drops connections under load, and the thread
+/// count stays fixed however many requests wait.
+pub const STORE_THREADS: usize = 4;
+
+/// The SQLite store: its connections, and the threads that use them.
 pub struct SqliteStore {
+    pool: Arc<Pool>,
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+type Job = Box<dyn FnOnce(&Pool) + Send>;
+
+/// The connections to one database file.
+struct Pool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     busy_timeout: Duration,
     /// Connections that never wait (busy timeout 0), for token lookups run on the
-    /// caller's thread: see [`Store::try_find_token_now`].
+    /// caller's thread: see [`Pool::find_token_now`].
     quick: Mutex<Vec<Connection>>,
 }
 
@@ -71,7 +90,7 @@ impl SqliteStore {
                 .map_err(|e| fail(format!("cannot create directory {}: {e}", dir.display()), "check permissions"))?;
         }
         create_private(path).map_err(|e| fail(format!("cannot create the database file: {e}"), "check permissions"))?;
-        let store = SqliteStore {
+        let store = Pool {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
             busy_timeout,
@@ -101,13 +120,54 @@ impl SqliteStore {
                 store.quick.lock().unwrap_or_else(|p| p.into_inner()).push(quick);
             }
         }
-        Ok(store)
+        Ok(SqliteStore::start(store))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Starts the store threads on `pool`; they stop when the store is dropped.
+    fn start(pool: Pool) -> SqliteStore {
+        let pool = Arc::new(pool);
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..STORE_THREADS {
+            let (pool, queue) = (pool.clone(), queue.clone());
+            let spawned = std::thread::Builder::new().name(format!("store-{n}")).spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job.
+                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(&pool),
+                        Err(_) => return, // the store is gone
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start store thread {n}: {e}");
+            }
+        }
+        SqliteStore { pool, jobs }
     }
 
+    /// Runs `f` with a pooled connection on a store thread.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Answer<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |pool| {
+            let _ = tx.send(pool.with(f));
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Other("the store threads have stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Other("a store call was dropped".into()))?
+    }
+
+    /// A connection of this store's own, outside the pool (tests and maintenance).
+    #[doc(hidden)]
+    pub fn connection(&self) -> rusqlite::Result<Connection> {
+        self.pool.connect()
+    }
+}
+
+impl Pool {
     fn connect(&self) -> rusqlite::Result<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&self.path, flags)?;
@@ -239,50 +299,51 @@ fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
-/// The columns a [`Pending`] is stored in; `created_at` last, as the insert sets it from `now`.
-const PENDING_COLUMNS: &str = "id, kind, provider, user_id, user_email, nonce, pkce_verifier, code_hash, attempts, \
-                               renew_token_hash, client_ip, csrf_token, expires_at, browser_hash, device_status, \
-                               user_agent, device_id, created_at";
-
-fn pending_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pending> {
-    // Never guess what a row is for: an unknown kind or status is an error.
-    let strict = |column: usize, e: String| {
-        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into())
-    };
-    let kind = super::records::read_kind(&row.get::<_, String>(1)?).map_err(|e| strict(1, e))?;
-    let status: Option<String> = row.get(14)?;
-    let device_status = super::records::read_device_status(status.as_deref()).map_err(|e| strict(14, e))?;
-    let expires: String = row.get(12)?;
-    let created: String = row.get(17)?;
-    Ok(Pending {
-        id: row.get(0)?,
-        kind,
-        provider: row.get(2)?,
-        user_id: row.get(3)?,
-        user_email: row.get(4)?,
-        nonce: row.get(5)?,
-        pkce_verifier: row.get(6)?,
-        code_hash: row.get(7)?,
-        attempts: row.get::<_, i64>(8)?.clamp(0, i64::from(u32::MAX)) as u32,
-        renew_token_hash: row.get(9)?,
-        client_ip: row.get(10)?,
-        csrf_token: row.get(11)?,
-        browser_hash: row.get(13)?,
-        device_status,
-        user_agent: row.get(15)?,
-        device_id: row.get(16)?,
+/// A `pending_authorizations` row, every column read by name (`SELECT *` or `RETURNING *`).
+fn columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
+    let expires: String = row.get("expires_at")?;
+    let created: String = row.get("created_at")?;
+    Ok(Columns {
+        id: row.get("id")?,
+        kind: row.get("kind")?,
+        provider: row.get("provider")?,
+        user_id: row.get("user_id")?,
+        user_email: row.get("user_email")?,
+        nonce: row.get("nonce")?,
+        pkce_verifier: row.get("pkce_verifier")?,
+        code_hash: row.get("code_hash")?,
+        attempts: row.get::<_, i64>("attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+        renew_token_hash: row.get("renew_token_hash")?,
+        client_ip: row.get("client_ip")?,
+        csrf_token: row.get("csrf_token")?,
+        browser_hash: row.get("browser_hash")?,
+        device_status: row.get("device_status")?,
+        user_agent: row.get("user_agent")?,
+        device_id: row.get("device_id")?,
         created_at: crate::clock::from_sqlite(&created).unwrap_or(0),
         // Unreadable expiry (edited by hand): treat as expired.
         expires_at: crate::clock::from_sqlite(&expires).unwrap_or(0),
     })
 }
 
-impl Store for SqliteStore {
-    fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.with(|c| find_token_on(c, token_hash))
-    }
+/// A typed row of kind `R`; a row no proxy writes is an error, never a guess.
+fn typed<R: PendingRow>(row: &rusqlite::Row<'_>) -> rusqlite::Result<R> {
+    R::from_columns(columns(row)?)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
+}
 
-    fn try_find_token_now(&self, token_hash: &str) -> Option<Result<Option<TokenRecord>, StoreError>> {
+fn rate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RateLimitRecord> {
+    Ok(RateLimitRecord {
+        identifier: r.get("identifier")?,
+        failed_attempts: r.get::<_, i64>("failed_attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+        blocked_until: r.get("blocked_until")?,
+    })
+}
+
+impl Pool {
+    /// The token lookup on the caller's thread when it can answer without waiting (a free connection, no
+    /// lock); `None` sends the call to a store thread.
+    fn find_token_now(&self, token_hash: &str) -> Option<Answer<Option<TokenRecord>>> {
         // Another caller has the list, or every quick connection is in use: do not wait.
         let conn = self.quick.try_lock().ok()?.pop()?;
         let result = find_token_on(&conn, token_hash).map_err(|e| classify(&e));
@@ -293,9 +354,18 @@ impl Store for SqliteStore {
             other => Some(other),
         }
     }
+}
 
-    fn insert_token(&self, t: &NewToken) -> Result<i64, StoreError> {
-        self.with(|c| {
+impl Store for SqliteStore {
+    async fn find_token(&self, token_hash: String) -> Answer<Option<TokenRecord>> {
+        match self.pool.find_token_now(&token_hash) {
+            Some(answer) => answer,
+            None => self.run(move |c| find_token_on(c, &token_hash)).await,
+        }
+    }
+
+    async fn insert_token(&self, t: NewToken) -> Answer<i64> {
+        self.run(move |c| {
             c.execute(
                 "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
                  created_at, last_authenticated_at, auth_expires_at) VALUES (?1, ?2, ?3, ?4, 1, 1, ?5, ?5, ?6)",
@@ -303,16 +373,17 @@ impl Store for SqliteStore {
             )?;
             Ok(c.last_insert_rowid())
         })
+        .await
     }
 
-    fn renew_token(
+    async fn renew_token(
         &self,
-        token_hash: &str,
-        user_id: &str,
+        token_hash: String,
+        user_id: String,
         now: UnixSeconds,
         expires_at: UnixSeconds,
-    ) -> Result<bool, StoreError> {
-        self.with(|c| {
+    ) -> Answer<bool> {
+        self.run(move |c| {
             let changed = c.execute(
                 "UPDATE agent_tokens SET is_authenticated = 1, last_authenticated_at = ?2, auth_expires_at = ?3 \
                  WHERE token_hash = ?1 AND is_active = 1 AND user_id = ?4",
@@ -320,66 +391,89 @@ impl Store for SqliteStore {
             )?;
             Ok(changed == 1)
         })
+        .await
     }
 
-    fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
-        self.with(|c| {
+    async fn revoke_token(&self, id: i64) -> Answer<bool> {
+        self.run(move |c| {
             let changed = c.execute("UPDATE agent_tokens SET is_active = 0 WHERE id = ?1 AND is_active = 1", [id])?;
             Ok(changed == 1)
         })
+        .await
     }
 
-    fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+    async fn revoke_token_hash(&self, token_hash: String) -> Answer<bool> {
+        self.run(move |c| {
+            let changed = c.execute(
+                "UPDATE agent_tokens SET is_active = 0 WHERE token_hash = ?1 AND is_active = 1",
+                [token_hash],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn revoke_user_tokens(&self, email: String) -> Answer<usize> {
+        self.run(move |c| {
+            c.execute("UPDATE agent_tokens SET is_active = 0 WHERE user_email = ?1 AND is_active = 1", [email])
+        })
+        .await
+    }
+
+    async fn list_tokens(&self) -> Answer<Vec<TokenRecord>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM agent_tokens ORDER BY id");
-        self.with(|c| c.prepare(&sql)?.query_map([], token_row)?.collect())
+        self.run(move |c| c.prepare(&sql)?.query_map([], token_row)?.collect()).await
     }
 
-    fn ping(&self) -> Result<(), StoreError> {
-        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    async fn ping(&self) -> Answer<()> {
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 
-    fn insert_pending(
+    async fn insert_pending(
         &self,
-        p: &Pending,
-        network: &str,
+        pending: Pending,
+        network: String,
         now: UnixSeconds,
         caps: PendingCaps,
-    ) -> Result<Admission, StoreError> {
-        self.with(|c| {
+    ) -> Answer<Admission> {
+        let p = pending.columns();
+        self.run(move |c| {
             c.execute("DELETE FROM pending_authorizations WHERE expires_at <= ?1", [to_sqlite(now)])?;
             // The caps and the insert are one statement: concurrent inserts cannot overshoot.
             let inserted = c.execute(
-                &format!(
-                    "INSERT INTO pending_authorizations ({PENDING_COLUMNS}, client_network) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?18, ?19, ?20, ?15, ?21 \
-                     WHERE (SELECT COUNT(*) FROM pending_authorizations WHERE client_ip IS ?11) < ?16 \
-                       AND (SELECT COUNT(*) FROM pending_authorizations WHERE client_network = ?21) < ?22 \
-                       AND (SELECT COUNT(*) FROM pending_authorizations) < ?17"
-                ),
-                params![
-                    p.id,
-                    p.kind.as_str(),
-                    p.provider,
-                    p.user_id,
-                    p.user_email,
-                    p.nonce,
-                    p.pkce_verifier,
-                    p.code_hash,
-                    i64::from(p.attempts),
-                    p.renew_token_hash,
-                    p.client_ip,
-                    p.csrf_token,
-                    to_sqlite(p.expires_at),
-                    p.browser_hash,
-                    to_sqlite(now),
-                    caps.per_client,
-                    caps.total,
-                    p.device_status.map(DeviceStatus::as_str),
-                    p.user_agent,
-                    p.device_id,
-                    network,
-                    caps.per_network,
-                ],
+                "INSERT INTO pending_authorizations (id, kind, provider, user_id, user_email, nonce, pkce_verifier, \
+                   code_hash, attempts, renew_token_hash, client_ip, csrf_token, expires_at, browser_hash, \
+                   device_status, user_agent, device_id, created_at, client_network) \
+                 SELECT :id, :kind, :provider, :user_id, :user_email, :nonce, :pkce_verifier, :code_hash, :attempts, \
+                   :renew_token_hash, :client_ip, :csrf_token, :expires_at, :browser_hash, :device_status, \
+                   :user_agent, :device_id, :now, :network \
+                 WHERE (SELECT COUNT(*) FROM pending_authorizations WHERE client_ip IS :client_ip) < :per_client \
+                   AND (SELECT COUNT(*) FROM pending_authorizations WHERE client_network = :network) < :per_network \
+                   AND (SELECT COUNT(*) FROM pending_authorizations) < :total",
+                named_params! {
+                    ":id": p.id,
+                    ":kind": p.kind,
+                    ":provider": p.provider,
+                    ":user_id": p.user_id,
+                    ":user_email": p.user_email,
+                    ":nonce": p.nonce,
+                    ":pkce_verifier": p.pkce_verifier,
+                    ":code_hash": p.code_hash,
+                    ":attempts": i64::from(p.attempts),
+                    ":renew_token_hash": p.renew_token_hash,
+                    ":client_ip": p.client_ip,
+                    ":csrf_token": p.csrf_token,
+                    ":expires_at": to_sqlite(p.expires_at),
+                    ":browser_hash": p.browser_hash,
+                    ":device_status": p.device_status,
+                    ":user_agent": p.user_agent,
+                    ":device_id": p.device_id,
+                    ":now": to_sqlite(now),
+                    ":network": network,
+                    ":per_client": caps.per_client,
+                    ":per_network": caps.per_network,
+                    ":total": caps.total,
+                },
             )?;
             if inserted == 1 {
                 return Ok(Admission::Stored);
@@ -398,123 +492,81 @@ impl Store for SqliteStore {
                 Admission::ClientCapReached
             })
         })
+        .await
     }
 
-    fn take_request(&self, bucket: &str, limit: RequestLimit, now: UnixSeconds) -> Result<bool, StoreError> {
-        self.with(|c| {
-            // Refill for the time passed (never for a clock that went back), then take one: one statement.
-            let taken = c.execute(
-                "INSERT INTO request_buckets (bucket, tokens, updated_at) VALUES (?1, ?2 - 1, ?4) \
-                 ON CONFLICT (bucket) DO UPDATE SET \
-                   tokens = MIN(?2, tokens + MAX(0, ?4 - updated_at) * ?3) - 1, updated_at = MAX(updated_at, ?4) \
-                 WHERE MIN(?2, tokens + MAX(0, ?4 - updated_at) * ?3) >= 1",
-                params![bucket, limit.capacity, limit.per_second(), now],
-            )?;
-            Ok(taken == 1)
-        })
-    }
-
-    fn give_back_request(&self, bucket: &str, limit: RequestLimit) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE request_buckets SET tokens = MIN(?2, tokens + 1) WHERE bucket = ?1",
-                params![bucket, limit.capacity],
-            )
-            .map(|_| ())
-        })
-    }
-
-    fn take_pending(
+    async fn take_pending<R: PendingRow>(
         &self,
-        id: &str,
-        kind: PendingKind,
-        browser_hash: Option<&str>,
+        id: String,
+        browser_hash: Option<String>,
         now: UnixSeconds,
-    ) -> Result<Option<Pending>, StoreError> {
-        self.with(|c| {
+    ) -> Answer<Option<R>> {
+        self.run(move |c| {
             c.query_row(
-                &format!(
-                    "DELETE FROM pending_authorizations WHERE id = ?1 AND kind = ?2 AND expires_at > ?3 \
-                     AND (?4 IS NULL OR browser_hash = ?4) RETURNING {PENDING_COLUMNS}"
-                ),
-                params![id, kind.as_str(), to_sqlite(now), browser_hash],
-                pending_row,
+                "DELETE FROM pending_authorizations WHERE id = ?1 AND kind = ?2 AND expires_at > ?3 \
+                 AND (?4 IS NULL OR browser_hash = ?4) RETURNING *",
+                params![id, R::KIND.as_str(), to_sqlite(now), browser_hash],
+                typed::<R>,
             )
             .optional()
         })
+        .await
     }
 
-    fn get_pending(&self, id: &str, kind: PendingKind) -> Result<Option<Pending>, StoreError> {
-        self.with(|c| {
+    async fn get_pending<R: PendingRow>(&self, id: String) -> Answer<Option<R>> {
+        self.run(move |c| {
             c.query_row(
-                &format!("SELECT {PENDING_COLUMNS} FROM pending_authorizations WHERE id = ?1 AND kind = ?2"),
-                params![id, kind.as_str()],
-                pending_row,
+                "SELECT * FROM pending_authorizations WHERE id = ?1 AND kind = ?2",
+                params![id, R::KIND.as_str()],
+                typed::<R>,
             )
             .optional()
         })
+        .await
     }
 
-    fn claim_attempt(&self, id: &str, max: u32, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
-        self.with(|c| {
+    async fn claim_attempt(&self, id: String, max: u32, now: UnixSeconds) -> Answer<Option<Confirmation>> {
+        self.run(move |c| {
             c.query_row(
-                &format!(
-                    "UPDATE pending_authorizations SET attempts = attempts + 1 \
-                     WHERE id = ?1 AND kind = 'confirmation' AND attempts < ?2 AND expires_at > ?3 \
-                     RETURNING {PENDING_COLUMNS}"
-                ),
+                "UPDATE pending_authorizations SET attempts = attempts + 1 \
+                 WHERE id = ?1 AND kind = 'confirmation' AND attempts < ?2 AND expires_at > ?3 RETURNING *",
                 params![id, i64::from(max), to_sqlite(now)],
-                pending_row,
+                typed::<Confirmation>,
             )
             .optional()
         })
+        .await
     }
 
-    fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Result<(usize, usize), StoreError> {
-        self.with(|c| {
-            let pending = c.execute("DELETE FROM pending_authorizations WHERE expires_at <= ?1", [to_sqlite(now)])?;
-            let limits = c.execute(
-                "DELETE FROM rate_limits WHERE COALESCE(blocked_until, '') <= ?1 AND COALESCE(last_attempt_at, '') < ?2",
-                params![to_sqlite(now), to_sqlite(rate_limits_before)],
-            )?;
-            // An idle bucket is full again: forgetting it changes nothing.
-            c.execute("DELETE FROM request_buckets WHERE updated_at < ?1", [rate_limits_before])?;
-            Ok((pending, limits))
-        })
+    async fn delete_pending(&self, id: String) -> Answer<()> {
+        self.run(move |c| c.execute("DELETE FROM pending_authorizations WHERE id = ?1", [id]).map(|_| ())).await
     }
 
-    fn delete_pending(&self, id: &str) -> Result<(), StoreError> {
-        self.with(|c| c.execute("DELETE FROM pending_authorizations WHERE id = ?1", [id]).map(|_| ()))
-    }
-
-    fn find_device(&self, user_code_hash: &str, now: UnixSeconds) -> Result<Option<Pending>, StoreError> {
-        self.with(|c| {
+    async fn find_device(&self, user_code_hash: String, now: UnixSeconds) -> Answer<Option<DeviceRequest>> {
+        self.run(move |c| {
             c.query_row(
-                &format!(
-                    "SELECT {PENDING_COLUMNS} FROM pending_authorizations WHERE code_hash = ?1 AND kind = 'device' \
-                     AND device_status = 'pending' AND expires_at > ?2"
-                ),
+                "SELECT * FROM pending_authorizations WHERE code_hash = ?1 AND kind = 'device' \
+                 AND device_status = 'pending' AND expires_at > ?2",
                 params![user_code_hash, to_sqlite(now)],
-                pending_row,
+                typed::<DeviceRequest>,
             )
             .optional()
         })
+        .await
     }
 
-    fn poll_device(&self, id: &str, now: UnixSeconds, interval: u32) -> Result<DevicePoll, StoreError> {
-        self.with(|c| {
+    async fn poll_device(&self, id: String, now: UnixSeconds, interval: u32) -> Answer<DevicePoll> {
+        self.run(move |c| {
             let at = to_sqlite(now);
             // On time: count the poll (one statement decides it).
             let on_time = c
                 .query_row(
-                    &format!(
-                        "UPDATE pending_authorizations SET last_polled_at = ?2 \
-                         WHERE id = ?1 AND kind = 'device' AND expires_at > ?2 AND (last_polled_at IS NULL \
-                           OR CAST(strftime('%s', last_polled_at) AS INTEGER) + ?3 + 5 * attempts <= ?4) \
-                         RETURNING {PENDING_COLUMNS}"
-                    ),
+                    "UPDATE pending_authorizations SET last_polled_at = ?2 \
+                     WHERE id = ?1 AND kind = 'device' AND expires_at > ?2 AND (last_polled_at IS NULL \
+                       OR CAST(strftime('%s', last_polled_at) AS INTEGER) + ?3 + 5 * attempts <= ?4) \
+                     RETURNING *",
                     params![id, at, i64::from(interval), now],
-                    pending_row,
+                    typed::<DeviceRequest>,
                 )
                 .optional()?;
             let Some(row) = on_time else {
@@ -529,32 +581,31 @@ impl Store for SqliteStore {
                 }
                 let exists: bool = c.query_row(
                     "SELECT EXISTS (SELECT 1 FROM pending_authorizations WHERE id = ?1 AND kind = 'device')",
-                    [id],
+                    [&id],
                     |r| r.get(0),
                 )?;
                 return Ok(if exists { DevicePoll::Expired } else { DevicePoll::Unknown });
             };
-            Ok(match row.device_status {
-                Some(DeviceStatus::Approved) => c
+            Ok(match row.status {
+                DeviceStatus::Approved => c
                     .query_row(
-                        &format!(
-                            "DELETE FROM pending_authorizations WHERE id = ?1 AND kind = 'device' \
-                             AND device_status = 'approved' AND expires_at > ?2 RETURNING {PENDING_COLUMNS}"
-                        ),
+                        "DELETE FROM pending_authorizations WHERE id = ?1 AND kind = 'device' \
+                         AND device_status = 'approved' AND expires_at > ?2 RETURNING *",
                         params![id, at],
-                        pending_row,
+                        typed::<DeviceRequest>,
                     )
                     .optional()?
                     // Another poll took it a moment ago.
                     .map_or(DevicePoll::Unknown, |p| DevicePoll::Approved(Box::new(p))),
-                Some(DeviceStatus::Denied) => DevicePoll::Denied,
-                Some(DeviceStatus::Pending) | None => DevicePoll::Pending,
+                DeviceStatus::Denied => DevicePoll::Denied,
+                DeviceStatus::Pending => DevicePoll::Pending,
             })
         })
+        .await
     }
 
-    fn bind_device(&self, id: &str, browser_hash: &str, now: UnixSeconds) -> Result<bool, StoreError> {
-        self.with(|c| {
+    async fn bind_device(&self, id: String, browser_hash: String, now: UnixSeconds) -> Answer<bool> {
+        self.run(move |c| {
             let changed = c.execute(
                 "UPDATE pending_authorizations SET browser_hash = ?2 \
                  WHERE id = ?1 AND kind = 'device' AND device_status = 'pending' AND expires_at > ?3 \
@@ -563,59 +614,81 @@ impl Store for SqliteStore {
             )?;
             Ok(changed == 1)
         })
+        .await
     }
 
-    fn decide_device(&self, id: &str, decision: &DeviceDecision, now: UnixSeconds) -> Result<bool, StoreError> {
-        let (status, user_id, email, provider) = match decision {
-            DeviceDecision::Approve { user_id, user_email, provider } => {
-                (DeviceStatus::Approved, Some(user_id), Some(user_email), Some(provider))
-            }
-            DeviceDecision::Deny => (DeviceStatus::Denied, None, None, None),
+    async fn decide_device(&self, id: String, decision: DeviceDecision, now: UnixSeconds) -> Answer<bool> {
+        let (status, approver) = match decision {
+            DeviceDecision::Approve(approver) => (DeviceStatus::Approved, Some(approver)),
+            DeviceDecision::Deny => (DeviceStatus::Denied, None),
         };
-        self.with(|c| {
+        self.run(move |c| {
             let changed = c.execute(
                 "UPDATE pending_authorizations SET device_status = ?2, user_id = ?3, user_email = ?4, provider = ?5 \
                  WHERE id = ?1 AND kind = 'device' AND device_status = 'pending' AND expires_at > ?6",
-                params![id, status.as_str(), user_id, email, provider, to_sqlite(now)],
+                params![
+                    id,
+                    status.as_str(),
+                    approver.as_ref().map(|a| &a.user_id),
+                    approver.as_ref().map(|a| &a.user_email),
+                    approver.as_ref().map(|a| &a.provider),
+                    to_sqlite(now)
+                ],
             )?;
             Ok(changed == 1)
         })
+        .await
     }
 
-    fn revoke_token_hash(&self, token_hash: &str) -> Result<bool, StoreError> {
-        self.with(|c| {
-            let changed = c.execute(
-                "UPDATE agent_tokens SET is_active = 0 WHERE token_hash = ?1 AND is_active = 1",
-                [token_hash],
+    async fn prune(&self, now: UnixSeconds, rate_limits_before: UnixSeconds) -> Answer<(usize, usize)> {
+        self.run(move |c| {
+            let pending = c.execute("DELETE FROM pending_authorizations WHERE expires_at <= ?1", [to_sqlite(now)])?;
+            let limits = c.execute(
+                "DELETE FROM rate_limits WHERE COALESCE(blocked_until, '') <= ?1 AND COALESCE(last_attempt_at, '') < ?2",
+                params![to_sqlite(now), to_sqlite(rate_limits_before)],
             )?;
-            Ok(changed == 1)
+            // An idle bucket is full again: forgetting it changes nothing.
+            c.execute("DELETE FROM request_buckets WHERE updated_at < ?1", [rate_limits_before])?;
+            Ok((pending, limits))
         })
+        .await
     }
 
-    fn rate_limit(&self, identifier: &str) -> Result<Option<RateLimitRecord>, StoreError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT identifier, failed_attempts, blocked_until FROM rate_limits WHERE identifier = ?1",
-                [identifier],
-                |r| {
-                    Ok(RateLimitRecord {
-                        identifier: r.get(0)?,
-                        failed_attempts: r.get::<_, i64>(1)?.clamp(0, i64::from(u32::MAX)) as u32,
-                        blocked_until: r.get(2)?,
-                    })
-                },
+    async fn take_request(&self, bucket: String, limit: RequestLimit, now: UnixSeconds) -> Answer<bool> {
+        self.run(move |c| {
+            // Refill for the time passed (never for a clock that went back), then take one: one statement.
+            let taken = c.execute(
+                "INSERT INTO request_buckets (bucket, tokens, updated_at) VALUES (?1, ?2 - 1, ?4) \
+                 ON CONFLICT (bucket) DO UPDATE SET \
+                   tokens = MIN(?2, tokens + MAX(0, ?4 - updated_at) * ?3) - 1, updated_at = MAX(updated_at, ?4) \
+                 WHERE MIN(?2, tokens + MAX(0, ?4 - updated_at) * ?3) >= 1",
+                params![bucket, limit.capacity, limit.per_second(), now],
+            )?;
+            Ok(taken == 1)
+        })
+        .await
+    }
+
+    async fn give_back_request(&self, bucket: String, limit: RequestLimit) -> Answer<()> {
+        self.run(move |c| {
+            c.execute(
+                "UPDATE request_buckets SET tokens = MIN(?2, tokens + 1) WHERE bucket = ?1",
+                params![bucket, limit.capacity],
             )
-            .optional()
+            .map(|_| ())
         })
+        .await
     }
 
-    fn record_failure(
-        &self,
-        identifier: &str,
-        now: UnixSeconds,
-        schedule: &dyn Fn(u32) -> i64,
-    ) -> Result<u32, StoreError> {
-        self.with(|c| {
+    async fn rate_limit(&self, identifier: String) -> Answer<Option<RateLimitRecord>> {
+        self.run(move |c| {
+            c.query_row("SELECT * FROM rate_limits WHERE identifier = ?1", [identifier], rate_row).optional()
+        })
+        .await
+    }
+
+    async fn record_failure(&self, identifier: String, now: UnixSeconds, schedule: Schedule) -> Answer<u32> {
+        self.run(move |c| {
             let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
             let failures = tx
                 .query_row(
@@ -634,41 +707,20 @@ impl Store for SqliteStore {
             tx.commit()?;
             Ok(failures)
         })
+        .await
     }
 
-    fn clear_rate_limit(&self, identifier: &str) -> Result<(), StoreError> {
-        self.with(|c| c.execute("DELETE FROM rate_limits WHERE identifier = ?1", [identifier]).map(|_| ()))
+    async fn clear_rate_limit(&self, identifier: String) -> Answer<()> {
+        self.run(move |c| c.execute("DELETE FROM rate_limits WHERE identifier = ?1", [identifier]).map(|_| ())).await
     }
 
-    fn revoke_user_tokens(&self, email: &str) -> Result<usize, StoreError> {
-        self.with(|c| {
-            c.execute("UPDATE agent_tokens SET is_active = 0 WHERE user_email = ?1 AND is_active = 1", [email])
-        })
+    async fn list_rate_limits(&self) -> Answer<Vec<RateLimitRecord>> {
+        self.run(|c| c.prepare("SELECT * FROM rate_limits ORDER BY identifier")?.query_map([], rate_row)?.collect())
+            .await
     }
 
-    fn list_rate_limits(&self) -> Result<Vec<RateLimitRecord>, StoreError> {
-        self.with(|c| {
-            c.prepare("SELECT identifier, failed_attempts, blocked_until FROM rate_limits ORDER BY identifier")?
-                .query_map([], |r| {
-                    Ok(RateLimitRecord {
-                        identifier: r.get(0)?,
-                        failed_attempts: r.get::<_, i64>(1)?.clamp(0, i64::from(u32::MAX)) as u32,
-                        blocked_until: r.get(2)?,
-                    })
-                })?
-                .collect()
-        })
-    }
-
-    fn clear_all_rate_limits(&self) -> Result<usize, StoreError> {
-        self.with(|c| c.execute("DELETE FROM rate_limits", []))
-    }
-}
-
-#[cfg(test)]
-impl SqliteStore {
-    fn sql_for_tests(&self, sql: &str) {
-        self.connect().and_then(|c| c.execute_batch(sql)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    async fn clear_all_rate_limits(&self) -> Answer<usize> {
+        self.run(|c| c.execute("DELETE FROM rate_limits", [])).await
     }
 }
 
@@ -700,151 +752,36 @@ mod tests {
         let path = temp_db("create");
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let conn = store.connect().unwrap();
+        let conn = store.connection().unwrap();
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
         assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len() as i64);
         drop(store);
         // Reopening does not migrate twice.
         let again = SqliteStore::open(&path).unwrap();
-        assert_eq!(schema_version(&again.connect().unwrap()).unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(schema_version(&again.connection().unwrap()).unwrap(), MIGRATIONS.len() as i64);
     }
 
-    #[test]
-    fn tokens_round_trip_renew_and_revoke() {
-        let store = SqliteStore::open(&temp_db("tokens")).unwrap();
-        let hash = tokens::hash(&tokens::generate());
-        let id = store.insert_token(&new_token(&hash, 1_800_000_000)).unwrap();
-        let found = store.find_token(&hash).unwrap().unwrap();
-        assert_eq!((found.id, found.is_authenticated, found.is_active), (id, true, true));
-        assert_eq!(found.auth_expires_at.as_deref(), Some("2027-01-15 09:00:00"));
-        assert!(store.insert_token(&new_token(&hash, 0)).is_err(), "token_hash is unique");
-        assert!(!store.renew_token(&hash, "google:2", 1_900_000_000, 1_900_003_600).unwrap(), "owner only");
-        assert!(store.renew_token(&hash, "google:1", 1_900_000_000, 1_900_003_600).unwrap());
-        assert!(store.revoke_token(id).unwrap());
-        assert!(!store.revoke_token(id).unwrap());
-        assert!(!store.renew_token(&hash, "google:1", 0, 1).unwrap(), "a revoked token cannot be renewed");
-        assert!(!store.find_token(&hash).unwrap().unwrap().is_active);
-        assert_eq!(store.find_token("nope").unwrap(), None);
-        assert_eq!(store.list_tokens().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn quick_lookups_answer_on_the_callers_thread_and_step_aside_when_they_would_wait() {
+    // The quick list is held on purpose while a store thread answers (which never touches it).
+    #[allow(clippy::await_holding_lock)]
+    #[tokio::test]
+    async fn quick_lookups_answer_on_the_callers_thread_and_step_aside_when_they_would_wait() {
         let store = SqliteStore::open(&temp_db("quick")).unwrap();
         let hash = tokens::hash(&tokens::generate());
-        store.insert_token(&new_token(&hash, 1_800_000_000)).unwrap();
-        let found = store.try_find_token_now(&hash).expect("answered at once").unwrap();
+        store.insert_token(new_token(&hash, 1_800_000_000)).await.unwrap();
+        let pool = &store.pool;
+        let found = pool.find_token_now(&hash).expect("answered at once").unwrap();
         assert_eq!(found.map(|t| t.token_hash), Some(hash.clone()));
         // Every quick connection busy (here: their list held): the call goes to a store thread.
-        let held = store.quick.lock().unwrap();
-        assert!(store.try_find_token_now(&hash).is_none());
+        let held = pool.quick.lock().unwrap();
+        assert!(pool.find_token_now(&hash).is_none());
+        assert!(store.find_token(hash.clone()).await.unwrap().is_some(), "a store thread answers instead");
         drop(held);
         // None free (all lent out): step aside too; back, they answer again.
-        let taken: Vec<Connection> = std::mem::take(&mut *store.quick.lock().unwrap());
-        assert!(store.try_find_token_now(&hash).is_none(), "no free quick connection");
-        store.quick.lock().unwrap().extend(taken);
-        assert!(store.try_find_token_now(&hash).is_some());
-    }
-
-    fn pending(id: &str, kind: PendingKind, expires_at: UnixSeconds) -> Pending {
-        Pending {
-            provider: Some("google".into()),
-            nonce: Some("n".into()),
-            pkce_verifier: Some("v".into()),
-            client_ip: Some("127.0.0.1".into()),
-            csrf_token: Some("c".into()),
-            browser_hash: Some("b".into()),
-            ..Pending::new(id.into(), kind, 0, expires_at)
-        }
-    }
-
-    #[test]
-    fn pending_rows_are_single_use_bounded_in_time_and_cleaned_up() {
-        let store = SqliteStore::open(&temp_db("pending")).unwrap();
-        let caps = PendingCaps::default();
-        store.insert_pending(&pending("s1", PendingKind::Oidc, 2_000), "127.0.0.0/24", 1_000, caps).unwrap();
-        assert!(store.take_pending("s1", PendingKind::Confirmation, None, 1_000).unwrap().is_none(), "kind");
-        assert!(store.take_pending("s1", PendingKind::Oidc, None, 2_000).unwrap().is_none(), "expired");
-        assert!(store.take_pending("s1", PendingKind::Oidc, Some("other"), 1_500).unwrap().is_none(), "browser");
-        let taken = store.take_pending("s1", PendingKind::Oidc, Some("b"), 1_500).unwrap().unwrap();
-        assert_eq!(taken.nonce.as_deref(), Some("n"));
-        assert!(store.take_pending("s1", PendingKind::Oidc, None, 1_500).unwrap().is_none(), "single use");
-
-        store.insert_pending(&pending("c1", PendingKind::Confirmation, 2_000), "127.0.0.0/24", 1_000, caps).unwrap();
-        assert_eq!(store.claim_attempt("c1", 2, 1_000).unwrap().unwrap().attempts, 1);
-        assert_eq!(store.claim_attempt("c1", 2, 1_000).unwrap().unwrap().attempts, 2);
-        assert!(store.claim_attempt("c1", 2, 1_000).unwrap().is_none(), "never past the maximum");
-        assert_eq!(store.get_pending("c1", PendingKind::Confirmation).unwrap().unwrap().attempts, 2);
-        // An insert later than its expiry removes it.
-        store.insert_pending(&pending("s2", PendingKind::Oidc, 9_000), "127.0.0.0/24", 3_000, caps).unwrap();
-        assert!(store.get_pending("c1", PendingKind::Confirmation).unwrap().is_none());
-    }
-
-    #[test]
-    fn an_unknown_kind_is_an_error_not_a_guess() {
-        let store = SqliteStore::open(&temp_db("kind")).unwrap();
-        store
-            .insert_pending(&pending("k", PendingKind::Oidc, 9_000), "127.0.0.0/24", 1_000, PendingCaps::default())
-            .unwrap();
-        store.sql_for_tests("UPDATE pending_authorizations SET kind = 'mystery'");
-        let conn = store.connect().unwrap();
-        let read = conn.query_row(&format!("SELECT {PENDING_COLUMNS} FROM pending_authorizations"), [], pending_row);
-        assert!(read.is_err_and(|e| e.to_string().contains("kind \"mystery\"")));
-        store.sql_for_tests("UPDATE pending_authorizations SET kind = 'device', device_status = 'maybe'");
-        let read = conn.query_row(&format!("SELECT {PENDING_COLUMNS} FROM pending_authorizations"), [], pending_row);
-        assert!(read.is_err_and(|e| e.to_string().contains("device_status \"maybe\"")), "no guessing a status either");
-    }
-
-    #[test]
-    fn caps_hold_per_client_and_in_total_even_under_concurrency() {
-        let store = std::sync::Arc::new(SqliteStore::open(&temp_db("caps")).unwrap());
-        let caps = PendingCaps { per_client: 5, per_network: 100, total: 8 };
-        let threads: Vec<_> = (0..16)
-            .map(|i| {
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    let p = pending(&format!("t{i}"), PendingKind::Oidc, 9_000);
-                    store.insert_pending(&p, "127.0.0.0/24", 1_000, caps).unwrap()
-                })
-            })
-            .collect();
-        let stored = threads.into_iter().map(|t| t.join().unwrap()).filter(|a| *a == Admission::Stored).count();
-        assert_eq!(stored, 5, "one client, at most per_client");
-        let mut other = pending("x1", PendingKind::Oidc, 9_000);
-        other.client_ip = Some("10.9.9.9".into());
-        assert_eq!(store.insert_pending(&other, "127.0.0.0/24", 1_000, caps).unwrap(), Admission::Stored);
-        for i in 2..=3 {
-            other.id = format!("x{i}");
-            assert_eq!(store.insert_pending(&other, "127.0.0.0/24", 1_000, caps).unwrap(), Admission::Stored);
-        }
-        other.id = "x4".into();
-        assert_eq!(store.insert_pending(&other, "127.0.0.0/24", 1_000, caps).unwrap(), Admission::TotalCapReached);
-        assert_eq!(store.prune(9_000, 0).unwrap().0, 8, "expired rows are pruned");
-    }
-
-    #[test]
-    fn concurrent_claims_never_exceed_the_maximum_and_one_take_wins() {
-        let store = std::sync::Arc::new(SqliteStore::open(&temp_db("claims")).unwrap());
-        store
-            .insert_pending(
-                &pending("c", PendingKind::Confirmation, 9_000),
-                "127.0.0.0/24",
-                1_000,
-                PendingCaps::default(),
-            )
-            .unwrap();
-        let run = |f: fn(&SqliteStore) -> bool| {
-            let threads: Vec<_> = (0..12)
-                .map(|_| {
-                    let store = store.clone();
-                    std::thread::spawn(move || f(&store))
-                })
-                .collect();
-            threads.into_iter().map(|t| t.join().unwrap()).filter(|ok| *ok).count()
-        };
-        assert_eq!(run(|s| s.claim_attempt("c", 3, 1_000).unwrap().is_some()), 3);
-        assert_eq!(run(|s| s.take_pending("c", PendingKind::Confirmation, None, 1_000).unwrap().is_some()), 1);
+        let taken: Vec<Connection> = std::mem::take(&mut *pool.quick.lock().unwrap());
+        assert!(pool.find_token_now(&hash).is_none(), "no free quick connection");
+        pool.quick.lock().unwrap().extend(taken);
+        assert!(pool.find_token_now(&hash).is_some());
     }
 
     #[test]
@@ -858,32 +795,6 @@ mod tests {
     }
 
     #[test]
-    fn rate_limits_count_and_clear() {
-        let store = SqliteStore::open(&temp_db("rate")).unwrap();
-        assert_eq!(store.rate_limit("1.2.3.4").unwrap(), None);
-        assert_eq!(store.record_failure("1.2.3.4", 1_000, &|_| 0).unwrap(), 1);
-        assert_eq!(store.record_failure("1.2.3.4", 1_001, &|n| if n == 2 { 2 } else { 99 }).unwrap(), 2);
-        let row = store.rate_limit("1.2.3.4").unwrap().unwrap();
-        assert_eq!((row.failed_attempts, row.blocked_until.as_deref()), (2, Some("1970-01-01 00:16:43")));
-        store.clear_rate_limit("1.2.3.4").unwrap();
-        assert_eq!(store.rate_limit("1.2.3.4").unwrap(), None);
-        // Concurrent failures each count, and the block follows the final count.
-        let store = std::sync::Arc::new(store);
-        let threads: Vec<_> = (0..10)
-            .map(|_| {
-                let store = store.clone();
-                std::thread::spawn(move || store.record_failure("5.6.7.8", 1_000, &|n| i64::from(n)).unwrap())
-            })
-            .collect();
-        let mut counts: Vec<u32> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-        counts.sort_unstable();
-        assert_eq!(counts, (1..=10).collect::<Vec<_>>());
-        assert_eq!(store.rate_limit("5.6.7.8").unwrap().unwrap().blocked_until.as_deref(), Some("1970-01-01 00:16:50"));
-        // Idle, unblocked records are pruned.
-        assert_eq!(store.prune(5_000, 4_000).unwrap().1, 1);
-    }
-
-    #[test]
     fn a_garbage_file_stops_startup_with_sqlites_message_and_the_recovery_hint() {
         let path = temp_db("corrupt");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -893,16 +804,16 @@ mod tests {
         assert!(err.contains("db recover"), "{err}");
     }
 
-    #[test]
-    fn a_locked_database_fails_the_call_after_the_busy_timeout() {
+    #[tokio::test]
+    async fn a_locked_database_fails_the_call_after_the_busy_timeout() {
         let path = temp_db("locked");
         let store = SqliteStore::open_with_timeout(&path, Duration::from_millis(100)).unwrap();
         let other = Connection::open(&path).unwrap();
         other.execute_batch("BEGIN EXCLUSIVE").unwrap();
         let hash = tokens::hash(&tokens::generate());
-        let err = store.insert_token(&new_token(&hash, 0)).unwrap_err();
+        let err = store.insert_token(new_token(&hash, 0)).await.unwrap_err();
         assert!(matches!(err, StoreError::Busy(_)), "{err:?}");
         other.execute_batch("ROLLBACK").unwrap();
-        store.insert_token(&new_token(&hash, 0)).unwrap();
+        store.insert_token(new_token(&hash, 0)).await.unwrap();
     }
 }
