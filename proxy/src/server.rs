@@ -139,6 +139,7 @@ impl Server {
                 http,
                 clock: Clock,
                 metrics: metrics.clone(),
+                email_files: Default::default(),
             })
         });
         let ops = Arc::new(OpsState { store: store.clone(), providers, metrics: metrics.clone() });

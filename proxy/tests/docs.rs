@@ -17,9 +17,10 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Every key the parser knows, dotted, with `<provider>` for a provider's name.
+/// Every key the parser knows, dotted, with `<provider>` for a provider's name and
+/// `<allow/deny>[]` for a policy rule.
 fn schema_keys() -> BTreeSet<String> {
-    KEYS.iter().map(|k| k.path.replace('*', "<provider>")).filter(|k| k.contains('.')).collect()
+    KEYS.iter().map(|k| reference::shown_path(k.path)).filter(|k| k.contains('.')).collect()
 }
 
 /// The first column of the doc's "Every key" table.
@@ -63,6 +64,10 @@ fn json_schema_keys(node: &Value, path: &str, out: &mut BTreeSet<String>) {
         }
     } else if let Some(item) = node.get("additionalProperties").filter(|v| v.is_object()) {
         json_schema_keys(item, &format!("{path}.<provider>"), out);
+    } else if let Some(item) = node.get("items").filter(|v| v.get("properties").is_some()) {
+        // A list of rules (policy.allow, policy.deny): one shape, shown once.
+        let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
+        json_schema_keys(item, &format!("{parent}.<allow/deny>[]"), out);
     }
 }
 

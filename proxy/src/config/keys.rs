@@ -9,7 +9,7 @@
 //! [`super::reference`] and compared by `proxy/tests/docs.rs`). Adding a key is
 //! one entry here, its field in [`super::types`], and the code that uses it.
 
-use super::types::{AuthMode, Config, Provider, Secret, TlsFiles};
+use super::types::{AuthMode, Config, Provider, Rule, Secret, TlsFiles};
 use ipnet::IpNet;
 use std::path::PathBuf;
 
@@ -32,23 +32,30 @@ pub enum Field<T: 'static> {
     U64(fn(&mut T) -> &mut u64),
     Usize(fn(&mut T) -> &mut usize),
     List(fn(&mut T) -> &mut Vec<String>),
+    /// A list or `null`: absent is not the same as empty.
+    OptList(fn(&mut T) -> &mut Option<Vec<String>>),
+    /// A number or `null`.
+    OptU64(fn(&mut T) -> &mut Option<u64>),
     /// A list of IP addresses or CIDR networks.
     Networks(fn(&mut T) -> &mut Vec<IpNet>),
     Mode(fn(&mut T) -> &mut AuthMode),
 }
 
-/// What a key is: a mapping of keys, the mapping of provider names, or a value
-/// stored in one of the three records.
+/// What a key is: a mapping of keys, the mapping of provider names, a list of
+/// policy rules, or a value stored in one of the four records.
 pub enum Target {
     Section,
     Providers,
+    /// `policy.allow` or `policy.deny`: a list of rules (`sso.authorization.policy.*`).
+    Rules(fn(&mut Config) -> &mut Vec<Rule>),
     Config(Field<Config>),
     Tls(Field<TlsFiles>),
     Provider(Field<Provider>),
+    Rule(Field<Rule>),
 }
 
 pub struct Key {
-    /// Dotted path; `*` stands for a provider's name.
+    /// Dotted path; `*` stands for a provider's name, or for one rule of `policy.allow` and `policy.deny`.
     pub path: &'static str,
     pub target: Target,
     /// Inclusive bounds, for numbers.
@@ -119,6 +126,13 @@ impl Key {
         }
     }
 
+    pub fn rule_field(&self) -> Option<&Field<Rule>> {
+        match &self.target {
+            Target::Rule(field) => Some(field),
+            _ => None,
+        }
+    }
+
     pub fn is_secret(&self) -> bool {
         matches!(
             self.target,
@@ -130,7 +144,7 @@ impl Key {
 }
 
 use Field as F;
-use Target::{Config as C, Provider as P, Tls as T};
+use Target::{Config as C, Provider as P, Rule as R, Tls as T};
 
 /// Every key, parents before children, in the order of the reference.
 pub static KEYS: &[Key] = &[
@@ -181,7 +195,7 @@ pub static KEYS: &[Key] = &[
     key("sso.database_pool_size", C(F::Usize(|c| &mut c.sso.database_pool_size)), "PostgreSQL: connections each proxy keeps open at most. Several replicas share the server's `max_connections`.")
         .range(1, 100).default("8"),
     key("sso.authorization", Target::Section, "what happens after a successful sign-in."),
-    key("sso.authorization.mode", C(F::Mode(|c| &mut c.sso.authorization.mode)), "who decides after sign-in: a confirmation code printed in the server console, or your authorization API. Switch to `single_user` (e.g. with `SSO_AUTH_MODE`) while the authorization API is down.")
+    key("sso.authorization.mode", C(F::Mode(|c| &mut c.sso.authorization.mode)), "who decides after sign-in: a confirmation code printed in the server console (`single_user`), your authorization API (`enterprise`), or the rules of `sso.authorization.policy` (`policy`). Switch to `single_user` (e.g. with `SSO_AUTH_MODE`) while the authorization API is down.")
         .default("single_user").env("SSO_AUTH_MODE"),
     key("sso.authorization.session_lifetime_hours", C(F::U32(|c| &mut c.sso.authorization.session_lifetime_hours)), "how long a token stays valid after a sign-in.")
         .range(1, 24 * 365).default("24").env("SSO_SESSION_LIFETIME_HOURS"),
@@ -201,6 +215,24 @@ pub static KEYS: &[Key] = &[
         .range(1, 10).default("2"),
     key("sso.authorization.rate_limit.max_backoff_seconds", C(F::U32(|c| &mut c.sso.authorization.rate_limit.max_backoff_seconds)), "longest block.")
         .range(1, 86_400).default("300"),
+    key("sso.authorization.policy", Target::Section, "policy mode: who may sign in, from the verified identity alone. Deny rules win; with no matching allow rule the person is told \"Access denied\" and why, never which rules exist."),
+    key("sso.authorization.policy.allow", Target::Rules(|c| &mut c.sso.authorization.policy.allow), "rules that let people in; at least one is required in policy mode."),
+    key("sso.authorization.policy.deny", Target::Rules(|c| &mut c.sso.authorization.policy.deny), "rules that keep people out, even when an allow rule matches."),
+    key("sso.authorization.policy.*.name", R(F::OptText(|r| &mut r.name)), "shown in the log, the audit and `doctor --who` (`allow[0]` when absent)."),
+    key("sso.authorization.policy.*.email_domains", R(F::OptList(|r| &mut r.email_domains)), "the address's domain is one of these (case-insensitive, exact: `company.com` does not match `eu.company.com`)."),
+    key("sso.authorization.policy.*.emails", R(F::OptList(|r| &mut r.emails)), "the address is one of these (case-insensitive)."),
+    key("sso.authorization.policy.*.emails_file", R(F::OptText(|r| &mut r.emails_file)), "the address is in this file: one per line, `#` starts a comment. Re-read when it changes; while it cannot be read, the sign-ins it would decide are refused (and the log says why).")
+        .shape("path"),
+    key("sso.authorization.policy.*.groups", R(F::OptList(|r| &mut r.groups)), "the user is in one of these groups (the ID token's groups claim: names, or object IDs for Entra)."),
+    key("sso.authorization.policy.*.roles", R(F::OptList(|r| &mut r.roles)), "the user has one of these roles (the ID token's roles claim: Entra app roles, Keycloak realm roles)."),
+    key("sso.authorization.policy.*.tenants", R(F::OptList(|r| &mut r.tenants)), "the user's Microsoft Entra directory (`tid`) is one of these."),
+    key("sso.authorization.policy.*.providers", R(F::OptList(|r| &mut r.providers)), "the user signed in with one of these `sso.providers`."),
+    key("sso.authorization.policy.*.models", R(F::OptList(|r| &mut r.models)), "allow rules: the models this rule's users may call, as glob patterns (`gpt-4o-mini*`, `claude-*-haiku*`). Absent: every model."),
+    key("sso.authorization.policy.*.budget", Target::Section, "allow rules: tokens this rule's users may spend (enforced with usage accounting)."),
+    key("sso.authorization.policy.*.budget.tokens_per_day", R(F::OptU64(|r| &mut r.budget.tokens_per_day)), "input and output tokens per user per UTC day.")
+        .range(1, 1_000_000_000_000),
+    key("sso.authorization.policy.*.budget.tokens_per_month", R(F::OptU64(|r| &mut r.budget.tokens_per_month)), "input and output tokens per user per calendar month (UTC).")
+        .range(1, 1_000_000_000_000),
     key("sso.device", Target::Section, "sign-in from a terminal (`llm-sso-proxy login`, RFC 8628 device authorization)."),
     key("sso.device.code_expiry_minutes", C(F::U32(|c| &mut c.sso.device.code_expiry_minutes)), "how long a terminal's code may be entered and its sign-in finished.")
         .range(1, 60).default("10"),
@@ -218,6 +250,8 @@ pub static KEYS: &[Key] = &[
     key("sso.providers.*.scopes", P(F::List(|p| &mut p.scopes)), "must include `openid`; `email` is needed for the user's address.")
         .required("e.g. scopes: [\"openid\", \"email\"]"),
     key("sso.providers.*.allowed_tenants", P(F::List(|p| &mut p.allowed_tenants)), "Microsoft multi-tenant (`common`, `organizations`) only: the directory (tenant) IDs allowed to sign in. Entra sends no `email_verified`, so an address is trusted only when its tenant is listed here (and `xms_edov`, where the token carries it, is true): with an empty list, every Entra sign-in is refused (\"does not vouch for this email address\"), and `--validate-only` warns. A tenant not in the list gets a 403 that names it. `preferred_username` never stands in for a missing `email`."),
+    key("sso.providers.*.groups_claim", P(F::OptText(|p| &mut p.groups_claim)), "the ID token claim with the user's groups, for policy rules (`groups` when absent; a dotted path such as `realm_access.groups` reaches into an object). Entra sends at most 200 groups in a token: beyond that it sends none, and a rule naming groups refuses the user with a message saying so (configure the app registration to emit only the groups assigned to the application, or use app roles)."),
+    key("sso.providers.*.roles_claim", P(F::OptText(|p| &mut p.roles_claim)), "the ID token claim with the user's roles (`roles` when absent; Keycloak: `realm_access.roles`)."),
 ];
 
 /// The keys directly inside `parent` (`sso.providers.*` for a provider's).
@@ -243,10 +277,10 @@ pub fn parse_text<T>(field: &Field<T>, range: (u64, u64), text: &str) -> Result<
         },
         F::Mode(_) => match parse_mode(text) {
             Some(mode) => Ok(Parsed::Mode(mode)),
-            None => Err(format!("must be single_user or enterprise, found {text:?}")),
+            None => Err(format!("must be single_user, enterprise or policy, found {text:?}")),
         },
-        F::U16(_) | F::U32(_) | F::U64(_) | F::Usize(_) => number(),
-        F::List(_) | F::Networks(_) => Err("is a list and cannot be set from text".into()),
+        F::U16(_) | F::U32(_) | F::U64(_) | F::Usize(_) | F::OptU64(_) => number(),
+        F::List(_) | F::OptList(_) | F::Networks(_) => Err("is a list and cannot be set from text".into()),
         _ if text.is_empty() => Err("must not be empty".into()),
         _ => Ok(Parsed::Text(text.to_string())),
     }
@@ -256,6 +290,7 @@ pub fn parse_mode(text: &str) -> Option<AuthMode> {
     match text {
         "single_user" => Some(AuthMode::SingleUser),
         "enterprise" => Some(AuthMode::Enterprise),
+        "policy" => Some(AuthMode::Policy),
         _ => None,
     }
 }
@@ -291,6 +326,10 @@ impl<T> Field<T> {
             (F::U64(f), Parsed::Number(n)) => *f(target) = n,
             (F::Usize(f), Parsed::Number(n)) => *f(target) = usize::try_from(n).unwrap_or(usize::MAX),
             (F::List(f), Parsed::List(v)) => *f(target) = v,
+            (F::OptList(f), Parsed::List(v)) => *f(target) = Some(v),
+            (F::OptList(f), Parsed::Null) => *f(target) = None,
+            (F::OptU64(f), Parsed::Number(n)) => *f(target) = Some(n),
+            (F::OptU64(f), Parsed::Null) => *f(target) = None,
             (F::Networks(f), Parsed::Networks(v)) => *f(target) = v,
             (F::Mode(f), Parsed::Mode(v)) => *f(target) = v,
             // A value of another type is a bug in the walker; the field keeps its value.
@@ -313,6 +352,8 @@ impl<T> Field<T> {
             F::U64(f) => Parsed::Number(*f(target)),
             F::Usize(f) => Parsed::Number(*f(target) as u64),
             F::List(f) => Parsed::List(f(target).clone()),
+            F::OptList(f) => f(target).clone().map_or(Parsed::Null, Parsed::List),
+            F::OptU64(f) => f(target).map_or(Parsed::Null, Parsed::Number),
             F::Networks(f) => Parsed::Networks(f(target).clone()),
             F::Mode(f) => Parsed::Mode(*f(target)),
         }
@@ -361,7 +402,8 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for key in KEYS {
             let parent = key.parent();
-            assert!(parent.is_empty() || seen.contains(parent) || parent == "sso.providers.*", "{}", key.path);
+            let record = parent == "sso.providers.*" || parent == "sso.authorization.policy.*";
+            assert!(parent.is_empty() || seen.contains(parent) || record, "{}", key.path);
             assert!(seen.insert(key.path), "{} twice", key.path);
         }
     }
@@ -372,7 +414,7 @@ mod tests {
             let max = match &key.target {
                 C(F::U16(_)) => u64::from(u16::MAX),
                 C(F::U32(_)) => u64::from(u32::MAX),
-                C(F::U64(_) | F::Usize(_)) => u64::MAX,
+                C(F::U64(_) | F::Usize(_)) | R(F::OptU64(_)) => u64::MAX,
                 _ => continue,
             };
             assert!(key.range.1 <= max && key.range != (0, u64::MAX), "{}", key.path);

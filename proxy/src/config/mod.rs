@@ -6,7 +6,7 @@
 //! - [`interpolate`]: `${NAME}` in string values;
 //! - [`suggest`]: "did you mean" for unknown keys;
 //! - [`environment`]: the `SSO_*` overrides;
-//! - [`rules`]: the checks that span several keys, and warnings;
+//! - [`rules`]: the checks that span several keys, and warnings; [`policy`]: those of the access policy;
 //! - [`redacted`]: `--print-config`; [`reference`]: the generated docs and JSON Schema.
 //!
 //! Precedence: command line > environment (`SSO_*`) > file > defaults. Loading
@@ -16,6 +16,7 @@ pub mod diagnostics;
 pub mod environment;
 pub mod interpolate;
 pub mod keys;
+pub mod policy;
 pub mod redacted;
 pub mod reference;
 pub mod rules;

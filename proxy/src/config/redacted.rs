@@ -3,7 +3,7 @@
 //! the environment and the command line, safe to paste into an issue.
 
 use super::keys::{self, Field, KEYS, Key, Parsed, Target};
-use super::types::Config;
+use super::types::{Config, Rule};
 use std::fmt::Write;
 
 const REDACTED: &str = "\"[redacted]\"";
@@ -34,6 +34,20 @@ fn line<T>(out: &mut String, depth: usize, key: &Key, field: &Field<T>, record: 
     let _ = writeln!(out, "{}{}: {}", "  ".repeat(depth), key.name(), shown(key, field.read(record)));
 }
 
+/// The keys of one rule (and of its nested sections), one per line.
+fn rule_lines(out: &mut String, depth: usize, schema_path: &str, rule: &mut Rule) {
+    for child in keys::children(schema_path) {
+        match &child.target {
+            Target::Rule(field) => line(out, depth, child, field, rule),
+            Target::Section => {
+                let _ = writeln!(out, "{}{}:", "  ".repeat(depth), child.name());
+                rule_lines(out, depth + 1, child.path, rule);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Every key of the table in table order, as a config file.
 pub fn render(c: &Config) -> String {
     let mut config = c.clone();
@@ -52,6 +66,8 @@ pub fn render(c: &Config) -> String {
                     }
                 }
             }
+            // A rule's sections are written with the rule.
+            Target::Section if key.path.contains('*') => {}
             Target::Section => {
                 let _ = writeln!(out, "{indent}{}:", key.name());
             }
@@ -67,8 +83,17 @@ pub fn render(c: &Config) -> String {
                     }
                 }
             }
+            Target::Rules(list) => {
+                let rules = list(&mut config).clone();
+                let empty = if rules.is_empty() { " []" } else { "" };
+                let _ = writeln!(out, "{indent}{}:{empty}", key.name());
+                for mut rule in rules {
+                    let _ = writeln!(out, "{indent}  -");
+                    rule_lines(&mut out, depth + 2, "sso.authorization.policy.*", &mut rule);
+                }
+            }
             Target::Config(field) => line(&mut out, depth, key, field, &mut config),
-            Target::Tls(_) | Target::Provider(_) => {}
+            Target::Tls(_) | Target::Provider(_) | Target::Rule(_) => {}
         }
     }
     out
@@ -94,6 +119,8 @@ mod tests {
                 discovery_url: "https://accounts.google.com/.well-known/openid-configuration".into(),
                 scopes: vec!["openid".into(), "email".into()],
                 allowed_tenants: Vec::new(),
+                groups_claim: None,
+                roles_claim: None,
             },
         );
         let text = render(&c);

@@ -12,8 +12,9 @@ pub const KEYS_BLOCK: (&str, &str) = ("<!-- keys: generated from proxy/src/confi
 pub const ENV_BLOCK: (&str, &str) =
     ("<!-- environment: generated from proxy/src/config/keys.rs -->", "<!-- environment: end -->");
 
-fn shown_path(path: &str) -> String {
-    path.replace('*', "<provider>")
+/// A key's path as the reference shows it: `<provider>`, and `<allow/deny>[]` for a policy rule.
+pub fn shown_path(path: &str) -> String {
+    path.replace("policy.*", "policy.<allow/deny>[]").replace('*', "<provider>")
 }
 
 fn kind_of<T>(field: &Field<T>, range: (u64, u64)) -> String {
@@ -24,9 +25,11 @@ fn kind_of<T>(field: &Field<T>, range: (u64, u64)) -> String {
         Field::Path(_) => "path".into(),
         Field::Bool(_) => "boolean".into(),
         Field::U16(_) | Field::U32(_) | Field::U64(_) | Field::Usize(_) => format!("{}–{}", range.0, range.1),
+        Field::OptU64(_) => format!("{}–{} or `null`", range.0, range.1),
         Field::List(_) => "list".into(),
+        Field::OptList(_) => "list or `null`".into(),
         Field::Networks(_) => "list of IPs or CIDRs".into(),
-        Field::Mode(_) => "`single_user` or `enterprise`".into(),
+        Field::Mode(_) => "`single_user`, `enterprise` or `policy`".into(),
     }
 }
 
@@ -45,9 +48,11 @@ fn columns(key: &Key) -> (String, String) {
     let (kind, default) = match &key.target {
         Target::Section => ("mapping".into(), "—".into()),
         Target::Providers => ("mapping of names".into(), "`{}`".into()),
+        Target::Rules(_) => ("list of rules".into(), "`[]`".into()),
         Target::Config(f) => (kind_of(f, key.range), default(is_list(f))),
         Target::Tls(f) => (kind_of(f, key.range), default(is_list(f))),
         Target::Provider(f) => (kind_of(f, key.range), default(is_list(f))),
+        Target::Rule(f) => (kind_of(f, key.range), default(is_list(f))),
     };
     (key.shape.map_or(kind, str::to_string), default)
 }
@@ -89,8 +94,11 @@ fn leaf<T>(key: &Key, field: &Field<T>) -> Value {
         Field::U16(_) | Field::U32(_) | Field::U64(_) | Field::Usize(_) => {
             json!({"type": "integer", "minimum": key.range.0, "maximum": key.range.1})
         }
-        Field::List(_) | Field::Networks(_) => json!({"type": nullable("array"), "items": {"type": "string"}}),
-        Field::Mode(_) => json!({"type": "string", "enum": ["single_user", "enterprise"]}),
+        Field::OptU64(_) => json!({"type": nullable("integer"), "minimum": key.range.0, "maximum": key.range.1}),
+        Field::List(_) | Field::OptList(_) | Field::Networks(_) => {
+            json!({"type": nullable("array"), "items": {"type": "string"}})
+        }
+        Field::Mode(_) => json!({"type": "string", "enum": ["single_user", "enterprise", "policy"]}),
     };
     let default = match key.default.map(|text| keys::parse_text(field, key.range, text)) {
         Some(Ok(Parsed::Bool(b))) => Some(json!(b)),
@@ -117,9 +125,14 @@ fn object(schema_path: &str, description: &str, nullable: bool) -> Value {
                 "type": ["object", "null"],
                 "additionalProperties": object("sso.providers.*", "One OpenID Connect provider.", false),
             }),
+            Target::Rules(_) => json!({
+                "type": ["array", "null"],
+                "items": object("sso.authorization.policy.*", "One rule: it matches when every condition it names holds.", false),
+            }),
             Target::Config(f) => leaf(key, f),
             Target::Tls(f) => leaf(key, f),
             Target::Provider(f) => leaf(key, f),
+            Target::Rule(f) => leaf(key, f),
         };
         if let Some(map) = node.as_object_mut() {
             map.insert("description".into(), json!(key.doc));

@@ -181,6 +181,7 @@ pub fn check(w: &mut Walked) {
         }
     }
     w.diagnostics.extend(found);
+    super::policy::check(w);
 }
 
 /// Settings that are valid but weaker than they look, for `--validate-only` and the startup log.
@@ -188,6 +189,13 @@ pub fn warnings(c: &Config) -> Vec<String> {
     let mut out = Vec::new();
     if !c.sso.enabled {
         return out;
+    }
+    let policy = &c.sso.authorization.policy;
+    if c.sso.authorization.mode != AuthMode::Policy && !(policy.allow.is_empty() && policy.deny.is_empty()) {
+        out.push(format!(
+            "sso.authorization.policy is ignored: sso.authorization.mode is {:?}, not \"policy\"",
+            c.sso.authorization.mode.as_str()
+        ));
     }
     for (name, p) in &c.sso.providers {
         let multi_tenant = ["/common/", "/organizations/"].iter().any(|t| p.discovery_url.contains(t));

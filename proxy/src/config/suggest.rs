@@ -23,6 +23,17 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// The candidate nearest to `word` (case aside, or within two edits), if one is that near.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (distance(&word, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| c)
+}
+
 /// Whether `name` is a key somewhere (for "a setting, not a provider").
 pub fn is_a_key_name(name: &str) -> bool {
     KEYS.iter().any(|k| k.name() == name)

@@ -84,6 +84,8 @@ pub enum AuthMode {
     #[default]
     SingleUser,
     Enterprise,
+    /// The proxy's own rules decide ([`Policy`]).
+    Policy,
 }
 
 impl AuthMode {
@@ -91,6 +93,7 @@ impl AuthMode {
         match self {
             AuthMode::SingleUser => "single_user",
             AuthMode::Enterprise => "enterprise",
+            AuthMode::Policy => "policy",
         }
     }
 }
@@ -112,6 +115,42 @@ pub struct Authorization {
     pub api_timeout_seconds: u32,
     pub api_secret: Option<Secret>,
     pub rate_limit: RateLimit,
+    pub policy: Policy,
+}
+
+/// `policy` mode: who may sign in, decided by the proxy from the verified identity. Deny rules win.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Policy {
+    pub allow: Vec<Rule>,
+    pub deny: Vec<Rule>,
+}
+
+/// One rule of the policy: it matches when every condition it names holds. A condition that is absent
+/// does not filter; an empty list matches no one (and `--validate-only` says so).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rule {
+    /// Shown in the log, the audit and `doctor --who`; `allow[0]` when absent.
+    pub name: Option<String>,
+    pub email_domains: Option<Vec<String>>,
+    pub emails: Option<Vec<String>>,
+    /// One address per line (`#` starts a comment), re-read when it changes.
+    pub emails_file: Option<String>,
+    pub groups: Option<Vec<String>>,
+    pub roles: Option<Vec<String>>,
+    /// Microsoft Entra directory (tenant) IDs (`tid`).
+    pub tenants: Option<Vec<String>>,
+    /// Names of `sso.providers`.
+    pub providers: Option<Vec<String>>,
+    /// Glob patterns (`*`, `?`) of the models the rule's users may call; absent: every model.
+    pub models: Option<Vec<String>>,
+    pub budget: Budget,
+}
+
+/// Tokens a rule's users may spend; absent: no limit.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Budget {
+    pub tokens_per_day: Option<u64>,
+    pub tokens_per_month: Option<u64>,
 }
 
 /// Sign-in from a terminal (RFC 8628).
@@ -129,6 +168,19 @@ pub struct Provider {
     pub discovery_url: String,
     pub scopes: Vec<String>,
     pub allowed_tenants: Vec<String>,
+    /// The ID token claim holding the user's groups (a dotted path reaches into objects); `groups` when absent.
+    pub groups_claim: Option<String>,
+    /// The ID token claim holding the user's roles (Keycloak: `realm_access.roles`); `roles` when absent.
+    pub roles_claim: Option<String>,
+}
+
+impl Provider {
+    pub fn groups_claim(&self) -> &str {
+        self.groups_claim.as_deref().unwrap_or("groups")
+    }
+    pub fn roles_claim(&self) -> &str {
+        self.roles_claim.as_deref().unwrap_or("roles")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -8,7 +8,7 @@ use super::diagnostics::{self, Diagnostic};
 use super::interpolate::interpolate;
 use super::keys::{self, Field, Key, Parsed, Target};
 use super::suggest::{is_a_key_name, unknown_key_hint};
-use super::types::{Config, Provider, TlsFiles};
+use super::types::{Config, Provider, Rule, TlsFiles};
 use super::yaml::{self, Mark, Node, Value};
 use std::collections::BTreeMap;
 
@@ -91,13 +91,17 @@ impl Walker<'_> {
                 Target::Section if key.path == "server.tls" => self.tls(child, key),
                 Target::Section => self.section(child, key.path),
                 Target::Providers => self.providers(child),
+                Target::Rules(list) => {
+                    let rules = self.rules(child, key.path);
+                    *list(&mut self.out.config) = rules;
+                }
                 Target::Config(field) => {
                     if let Some(value) = self.value(child, key.path, key, field) {
                         field.store(&mut self.out.config, value);
                     }
                 }
-                // Keys of a TLS section or a provider are read with their record.
-                Target::Tls(_) | Target::Provider(_) => {}
+                // Keys of a TLS section, a provider or a rule are read with their record.
+                Target::Tls(_) | Target::Provider(_) | Target::Rule(_) => {}
             }
         }
     }
@@ -137,9 +141,9 @@ impl Walker<'_> {
         out
     }
 
-    /// A record whose keys are all read before it is stored: a provider, or the
-    /// TLS files. A missing required key is reported at `at`, and the record is
-    /// kept only when every key was valid.
+    /// A record whose keys are all read before it is stored: a provider, a
+    /// policy rule, or the TLS files. A missing required key is reported at
+    /// `at`, and the record is kept only when every key was valid.
     fn record<T: Default>(
         &mut self,
         node: &Node,
@@ -148,15 +152,36 @@ impl Walker<'_> {
         schema_path: &str,
         field_of: fn(&Key) -> Option<&Field<T>>,
     ) -> Option<T> {
-        let fields = self.fields(node, path, schema_path);
         let mut record = T::default();
+        let complete = self.fill(&mut record, node, at, path, schema_path, field_of);
+        complete.then_some(record)
+    }
+
+    /// The keys of one mapping of a record, and of the sections nested in it
+    /// (a rule's `budget`); `false` when one was missing or invalid.
+    fn fill<T>(
+        &mut self,
+        record: &mut T,
+        node: &Node,
+        at: Mark,
+        path: &str,
+        schema_path: &str,
+        field_of: fn(&Key) -> Option<&Field<T>>,
+    ) -> bool {
+        let fields = self.fields(node, path, schema_path);
         let mut complete = true;
         for key in keys::children(schema_path) {
-            let Some(field) = field_of(key) else { continue };
             let key_path = join(path, key.name());
+            if matches!(key.target, Target::Section) {
+                if let Some(child) = fields.get(key.name()) {
+                    complete &= self.fill(record, child, child.mark, &key_path, key.path, field_of);
+                }
+                continue;
+            }
+            let Some(field) = field_of(key) else { continue };
             match fields.get(key.name()) {
                 Some(child) => match self.value(child, &key_path, key, field) {
-                    Some(value) => field.store(&mut record, value),
+                    Some(value) => field.store(record, value),
                     None => complete = false,
                 },
                 None if key.required => {
@@ -166,7 +191,43 @@ impl Walker<'_> {
                 None => {}
             }
         }
-        complete.then_some(record)
+        complete
+    }
+
+    /// `policy.allow` or `policy.deny`: a list of rules, each a mapping of conditions. A rule with a
+    /// problem is reported and left out (the checks then refuse the whole file).
+    fn rules(&mut self, node: &Node, path: &str) -> Vec<Rule> {
+        let items = match &node.value {
+            Value::Seq(items) => items,
+            Value::Null => return Vec::new(),
+            _ => {
+                let found = node.describe(true);
+                let hint = "write a list of rules, e.g.\n  allow:\n    - email_domains: [\"company.com\"]";
+                self.error(node.mark, path, format!("must be a list of rules, found {found}"), Some(hint.into()));
+                return Vec::new();
+            }
+        };
+        let mut rules = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            if !matches!(item.value, Value::Map(_)) {
+                let found = item.describe(true);
+                let hint = "a rule is a mapping of conditions such as email_domains, emails, groups, tenants";
+                self.error(
+                    item.mark,
+                    &item_path,
+                    format!("a rule must be a mapping, found {found}"),
+                    Some(hint.into()),
+                );
+                continue;
+            }
+            self.out.origins.insert(item_path.clone(), self.at(item.mark));
+            if let Some(rule) = self.record(item, item.mark, &item_path, "sso.authorization.policy.*", Key::rule_field)
+            {
+                rules.push(rule);
+            }
+        }
+        rules
     }
 
     /// Both files or neither: half a TLS setup is an error, not plain HTTP.
@@ -237,12 +298,17 @@ impl Walker<'_> {
                 self.number(node, path, key.range.0, key.range.1).map(Parsed::Number)
             }
             Field::List(_) => self.strings(node, path).map(Parsed::List),
+            Field::OptList(_) if node.value == Value::Null => Some(Parsed::Null),
+            Field::OptList(_) => self.strings(node, path).map(Parsed::List),
+            Field::OptU64(_) if node.value == Value::Null => Some(Parsed::Null),
+            Field::OptU64(_) => self.number(node, path, key.range.0, key.range.1).map(Parsed::Number),
             Field::Networks(_) => self.networks(node, path).map(Parsed::Networks),
             Field::Mode(_) => {
                 let v = self.string(node, path, false)?;
                 let mode = keys::parse_mode(&v);
                 if mode.is_none() {
-                    let hint = "use \"single_user\" (code in the server console) or \"enterprise\" (authorization API)";
+                    let hint = "use \"single_user\" (code in the server console), \"enterprise\" (authorization API) \
+                                or \"policy\" (the rules of sso.authorization.policy)";
                     self.error(node.mark, path, format!("unknown mode {v:?}"), Some(hint.into()));
                 }
                 mode.map(Parsed::Mode)
@@ -390,7 +456,8 @@ mod tests {
             }
             (Field::Mode(_), _) => Parsed::Mode(crate::config::AuthMode::SingleUser),
             (_, Parsed::Number(n)) => Parsed::Number(if n == range.0 { range.1 } else { range.0 }),
-            (Field::List(_), _) => Parsed::List(vec!["openid".into(), "sample".into()]),
+            (Field::List(_) | Field::OptList(_), _) => Parsed::List(vec!["openid".into(), "sample".into()]),
+            (Field::OptU64(_), _) => Parsed::Number(range.0 + 1),
             (Field::Networks(_), _) => Parsed::Networks(vec!["10.0.0.0/8".parse().unwrap()]),
             (Field::BaseUrl(_), _) => Parsed::Text("http://sample.test".into()),
             _ => Parsed::Text("sample-value".into()),
@@ -404,6 +471,7 @@ mod tests {
         let mut config = Config::default();
         config.server.tls = Some(TlsFiles::default());
         let mut provider = Provider::default();
+        let mut rule = Rule::default();
         for key in keys::KEYS {
             match &key.target {
                 Target::Config(f) => {
@@ -420,10 +488,16 @@ mod tests {
                         f.store(tls, value);
                     }
                 }
-                Target::Section | Target::Providers => {}
+                Target::Rule(f) => {
+                    let value = another(f, key.range, f.read(&mut rule));
+                    f.store(&mut rule, value);
+                }
+                Target::Section | Target::Providers | Target::Rules(_) => {}
             }
         }
         config.sso.providers.insert("p".into(), provider);
+        config.sso.authorization.policy.allow = vec![rule.clone(), Rule::default()];
+        config.sso.authorization.policy.deny = vec![rule];
         let text = crate::config::redacted::render(&config);
         let walked = walk("printed.yaml", &text, &no_env);
         assert!(walked.diagnostics.is_empty(), "{:?}\n{text}", walked.diagnostics);
@@ -441,6 +515,15 @@ mod tests {
         let (mut want, mut got) = (printed.sso.providers["p"].clone(), read.sso.providers["p"].clone());
         for key in keys::children("sso.providers.*") {
             if let Some(f) = key.provider_field().filter(|_| !key.is_secret()) {
+                assert_eq!(f.read(&mut got), f.read(&mut want), "{}", key.path);
+            }
+        }
+        assert_eq!(read.sso.authorization.policy, printed.sso.authorization.policy, "{text}");
+        for key in keys::KEYS.iter().filter(|k| k.rule_field().is_some()) {
+            let (mut want, mut got) =
+                (printed.sso.authorization.policy.deny[0].clone(), read.sso.authorization.policy.deny[0].clone());
+            if let Some(f) = key.rule_field() {
+                assert_ne!(f.read(&mut got), f.read(&mut Rule::default()), "{} kept its default\n{text}", key.path);
                 assert_eq!(f.read(&mut got), f.read(&mut want), "{}", key.path);
             }
         }

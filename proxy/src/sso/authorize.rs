@@ -1,7 +1,8 @@
 //! After a verified sign-in, the configured authorization mode decides whether
 //! the person gets what the sign-in was for: a one-time code printed in the
 //! server console and typed into the confirmation page (`single_user`), or the
-//! enterprise authorization API's explicit yes (`enterprise`). A yes leads to
+//! enterprise authorization API's explicit yes (`enterprise`), or the
+//! organisation's access policy in the configuration (`policy`). A yes leads to
 //! [`grant`](super::grant::grant); an enterprise no, or any failure of the API,
 //! refuses (fail closed) and counts toward the browser's backoff.
 
@@ -14,7 +15,7 @@ use super::pages::secure;
 use super::providers::Identity;
 use super::random::random;
 use super::state::SsoState;
-use crate::authz::{enterprise, single_user};
+use crate::authz::{enterprise, policy, single_user};
 use crate::config::AuthMode;
 use crate::logging::outside;
 use crate::store::{Confirmation, Pending, PendingCaps};
@@ -31,6 +32,7 @@ pub async fn decide(
     match state.config.sso.authorization.mode {
         AuthMode::SingleUser => ask_console(state, identity, outcome, client).await,
         AuthMode::Enterprise => ask_enterprise(state, identity, outcome, client).await,
+        AuthMode::Policy => ask_policy(state, identity, outcome, client).await,
     }
 }
 
@@ -108,6 +110,38 @@ async fn ask_enterprise(
         enterprise::Decision::Failed(failure) => {
             tracing::error!(user = %user, "{}", outside(&failure.to_string()));
             Err(SignInError::AuthorizationFailed)
+        }
+    }
+}
+
+/// `policy`: the rules of `sso.authorization.policy` decide from the verified identity alone.
+async fn ask_policy(
+    state: &SsoState,
+    identity: Identity,
+    outcome: Outcome,
+    client: Client,
+) -> Result<Response, SignInError> {
+    let subject = policy::Subject {
+        email: identity.email.clone(),
+        provider: identity.provider.clone(),
+        tenant: identity.claims.tenant.clone(),
+        groups: identity.claims.groups.clone(),
+        roles: identity.claims.roles.clone(),
+        groups_overage: identity.claims.groups_overage,
+    };
+    let decision = policy::decide(&state.config.sso.authorization.policy, &subject, &state.email_files);
+    let user = outside(&identity.email);
+    let rule = decision.rule().map_or_else(|| "no allow rule matches".to_string(), |r| outside(&r.label));
+    match decision.reason(&identity.email) {
+        None => {
+            tracing::info!(user = %user, rule = %rule, "access policy allowed access");
+            grant::grant(state, identity, outcome, &client).await
+        }
+        Some(reason) => {
+            guard::fail(state, &client).await;
+            grant::refuse(state, &outcome).await;
+            tracing::warn!(user = %user, rule = %rule, "Access denied by the access policy: {decision:?}");
+            Err(SignInError::AccessDenied { reason })
         }
     }
 }

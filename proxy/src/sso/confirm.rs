@@ -10,7 +10,7 @@ use super::error::SignInError;
 use super::grant;
 use super::guard::{self, Client};
 use super::pages;
-use super::providers::Identity;
+use super::providers::{Claims, Identity};
 use super::state::SsoState;
 use crate::authz::single_user;
 use crate::logging::outside;
@@ -97,7 +97,12 @@ pub async fn submit(
     let Some(taken) = state.store.take_pending::<Confirmation>(claimed.id.clone(), None, now).await? else {
         return Err(SignInError::CodeAlreadyUsed);
     };
-    let identity = Identity { user_id: taken.user_id, email: taken.user_email, provider: taken.provider };
+    let identity = Identity {
+        user_id: taken.user_id,
+        email: taken.user_email,
+        provider: taken.provider,
+        claims: Claims::default(),
+    };
     // The confirmation is over whatever the grant's answer: its cookie goes with either page.
     let mut response = grant::grant(&state, identity, taken.outcome, &client).await.into_response();
     cookies::clear_confirmation(&mut response, state.https());

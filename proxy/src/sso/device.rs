@@ -28,7 +28,7 @@ use super::grant;
 use super::guard::{self, Client};
 use super::oauth::{oauth, oauth_error, unavailable};
 use super::pages;
-use super::providers::Identity;
+use super::providers::{Claims, Identity};
 use super::random::random;
 use super::state::SsoState;
 use crate::clock::to_sqlite;
@@ -274,7 +274,12 @@ async fn deliver(state: &SsoState, row: DeviceRequest, now: i64) -> Response {
     let Some(approver) = row.approved_by else {
         return oauth_error(StatusCode::BAD_REQUEST, "access_denied", "The sign-in has no identity.");
     };
-    let identity = Identity { user_id: approver.user_id, email: approver.user_email, provider: approver.provider };
+    let identity = Identity {
+        user_id: approver.user_id,
+        email: approver.user_email,
+        provider: approver.provider,
+        claims: Claims::default(),
+    };
     match grant::issue(state, &identity, now, now + lifetime).await {
         Ok(token) => {
             oauth(StatusCode::OK, json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime }))

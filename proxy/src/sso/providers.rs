@@ -46,6 +46,50 @@ pub struct Identity {
     pub user_id: String,
     pub email: String,
     pub provider: String,
+    /// What the ID token says beyond who: directory, groups, roles (for `policy` mode).
+    pub claims: Claims,
+}
+
+/// The claims an access policy reads, as the ID token carried them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// Microsoft Entra directory (`tid`).
+    pub tenant: Option<String>,
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+    /// The token says the groups are elsewhere (Entra's `_claim_names`): too many to list.
+    pub groups_overage: bool,
+}
+
+/// Most groups or roles read from one token; more are an overage (unknown), not a partial list.
+pub const MAX_CLAIM_ITEMS: usize = 1000;
+
+impl Claims {
+    fn read(claims: &Value, tenant: Option<String>, groups_claim: &str, roles_claim: &str) -> Self {
+        let (groups, too_many) = names(claims, groups_claim);
+        let (roles, _) = names(claims, roles_claim);
+        // Entra: "groups" moved to `_claim_names` (a Graph call away) when the user has more than 200.
+        let elsewhere = claims.get("_claim_names").and_then(|n| n.get(groups_claim)).is_some();
+        Claims { tenant, groups, roles, groups_overage: too_many || elsewhere }
+    }
+}
+
+/// The strings of a claim (a dotted path reaches into objects): a list, or one string. `true` when
+/// the list is longer than [`MAX_CLAIM_ITEMS`] (then it is not read).
+fn names(claims: &Value, path: &str) -> (Vec<String>, bool) {
+    let mut value = claims;
+    for part in path.split('.') {
+        match value.get(part) {
+            Some(v) => value = v,
+            None => return (Vec::new(), false),
+        }
+    }
+    match value {
+        Value::String(s) => (vec![s.clone()], false),
+        Value::Array(items) if items.len() > MAX_CLAIM_ITEMS => (Vec::new(), true),
+        Value::Array(items) => (items.iter().filter_map(Value::as_str).map(str::to_string).collect(), false),
+        _ => (Vec::new(), false),
+    }
 }
 
 /// Why a sign-in failed, worded for the page and the log.
@@ -383,7 +427,8 @@ impl ProviderRuntime {
             (Some(tid), None) => format!("{}:{tid}:{subject}", self.name),
             _ => format!("{}:{subject}", self.name),
         };
-        Ok(Identity { user_id, email, provider: self.name.clone() })
+        let claims = Claims::read(&claims, tid, self.config.groups_claim(), self.config.roles_claim());
+        Ok(Identity { user_id, email, provider: self.name.clone(), claims })
     }
 }
 

@@ -2,6 +2,7 @@
 //! the store is always there.
 
 use super::providers::ProviderRuntime;
+use crate::authz::policy::EmailFiles;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -17,6 +18,8 @@ pub struct SsoState {
     pub http: reqwest::Client,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    /// The policy's `emails_file`s, read again when they change.
+    pub email_files: EmailFiles,
 }
 
 impl SsoState {
