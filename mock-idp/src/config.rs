@@ -102,7 +102,17 @@ pub struct User {
     /// Leave the `email` claim out of Microsoft tokens (Entra does for many accounts).
     #[serde(default)]
     pub omit_email: bool,
+    /// The `groups` claim: group addresses in Google's shape, object IDs in Entra's. Past
+    /// [`ENTRA_GROUP_LIMIT`] a Microsoft token carries Entra's overage (`_claim_names`) instead.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The `roles` claim (Entra app roles).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
+
+/// Entra puts at most this many groups in a JWT; with more it points to Microsoft Graph instead.
+pub const ENTRA_GROUP_LIMIT: usize = 200;
 
 fn yes() -> bool {
     true
@@ -120,6 +130,8 @@ impl User {
             tenant_id: None,
             oid: None,
             omit_email: false,
+            groups: Vec::new(),
+            roles: Vec::new(),
         }
     }
 

@@ -202,6 +202,9 @@ pub fn id_token_claims(ctx: &TokenContext<'_>) -> Map<String, Value> {
                     c.insert("hd".into(), json!(hd));
                 }
             }
+            if !user.groups.is_empty() {
+                c.insert("groups".into(), json!(user.groups));
+            }
         }
         IssuerKind::Microsoft => {
             // Entra's `sub` is pairwise: unique per user *and* application.
@@ -214,7 +217,18 @@ pub fn id_token_claims(ctx: &TokenContext<'_>) -> Map<String, Value> {
             if !user.omit_email {
                 c.insert("email".into(), json!(user.email));
             }
+            if user.groups.len() > crate::config::ENTRA_GROUP_LIMIT {
+                // Entra's group overage: the groups are a Microsoft Graph call away, not in the token.
+                let endpoint = format!("https://graph.microsoft.com/v1.0/users/{}/getMemberObjects", user.object_id());
+                c.insert("_claim_names".into(), json!({ "groups": "src1" }));
+                c.insert("_claim_sources".into(), json!({ "src1": { "endpoint": endpoint } }));
+            } else if !user.groups.is_empty() {
+                c.insert("groups".into(), json!(user.groups));
+            }
         }
+    }
+    if !user.roles.is_empty() {
+        c.insert("roles".into(), json!(user.roles));
     }
     c
 }
@@ -356,5 +370,30 @@ mod tests {
         assert_eq!(layout.discovery_issuer(Some("common")), "http://h/microsoft/{tenantid}/v2.0");
         let user = User::new("a@b.c");
         assert_eq!(layout.token_issuer(&user), format!("http://h/microsoft/{}/v2.0", user.tenant()));
+    }
+
+    #[test]
+    fn groups_and_roles_in_each_shape_and_entras_overage() {
+        let claims = |kind, user: &User| {
+            let layout = Layout { kind, root: "http://h/x" };
+            let ctx =
+                TokenContext { layout: &layout, user, client_id: "c", nonce: None, access_token: "t", now: 0, ttl: 60 };
+            id_token_claims(&ctx)
+        };
+        let mut user = User::new("a@b.c");
+        user.groups = vec!["llm-users@b.c".into()];
+        user.roles = vec!["Reader".into()];
+        for kind in [IssuerKind::Google, IssuerKind::Microsoft, IssuerKind::Generic] {
+            let c = claims(kind, &user);
+            assert_eq!(c["groups"], json!(["llm-users@b.c"]), "{kind:?}");
+            assert_eq!(c["roles"], json!(["Reader"]), "{kind:?}");
+        }
+        user.groups = (0..=crate::config::ENTRA_GROUP_LIMIT).map(|i| format!("g{i}")).collect();
+        let c = claims(IssuerKind::Microsoft, &user);
+        assert!(c.get("groups").is_none());
+        assert_eq!(c["_claim_names"], json!({ "groups": "src1" }));
+        assert!(c["_claim_sources"]["src1"]["endpoint"].as_str().is_some_and(|e| e.contains("getMemberObjects")));
+        user.groups.pop();
+        assert_eq!(claims(IssuerKind::Microsoft, &user)["groups"].as_array().map(Vec::len), Some(200));
     }
 }

@@ -20,6 +20,7 @@
 use crate::agent::forward::Forwarder;
 use crate::agent::routes::{self, Api};
 use crate::agent::{self, AgentState, auth, errors};
+use crate::authz::policy::EmailFiles;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connections::{self, Limits};
@@ -130,6 +131,7 @@ impl Server {
                 providers.insert(name.clone(), runtime);
             }
         }
+        let email_files = Arc::new(EmailFiles::default());
         let sso = store.clone().map(|store| {
             tokio::spawn(prune_forever(store.clone(), config.clone()));
             Arc::new(SsoState {
@@ -139,7 +141,7 @@ impl Server {
                 http,
                 clock: Clock,
                 metrics: metrics.clone(),
-                email_files: Default::default(),
+                email_files: email_files.clone(),
             })
         });
         let ops = Arc::new(OpsState { store: store.clone(), providers, metrics: metrics.clone() });
@@ -150,6 +152,7 @@ impl Server {
             forwarder,
             metrics,
             clock: Clock,
+            email_files,
         });
         let limits = Limits {
             max_connections: connections::fit_connections(config.server.max_connections),

@@ -60,6 +60,7 @@ fn add_token(store: &SqliteStore, email: &str) -> String {
         user_id: format!("google:{email}"),
         user_email: email.into(),
         provider: "google".into(),
+        claims: None,
         now,
         expires_at: now + 3600,
     }))

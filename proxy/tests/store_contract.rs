@@ -115,6 +115,7 @@ fn new_token(hash: &str, user: &str, email: &str) -> NewToken {
         user_id: user.into(),
         user_email: email.into(),
         provider: "google".into(),
+        claims: Some(r#"{"groups":["a"]}"#.into()),
         now: NOW,
         expires_at: NOW + 3600,
     }
@@ -160,14 +161,21 @@ async fn tokens_round_trip_renew_and_revoke(s: Subject) {
     assert_eq!(found.user_email, "a@company.com");
     assert_eq!(found.created_at, "2027-01-15 08:00:00");
     assert_eq!(found.auth_expires_at.as_deref(), Some("2027-01-15 09:00:00"));
+    assert_eq!(found.claims.as_deref(), Some(r#"{"groups":["a"]}"#), "the claims as written");
     assert!(store.insert_token(new_token("h1", "google:1", "a@company.com")).await.is_err(), "token_hash is unique");
-    assert!(!store.renew_token("h1".into(), "google:2".into(), NOW, NOW + 7200).await.unwrap(), "owner only");
-    assert!(store.renew_token("h1".into(), "google:1".into(), NOW, NOW + 7200).await.unwrap());
+    let claims = || Some(r#"{"groups":["b"]}"#.to_string());
+    assert!(!store.renew_token("h1".into(), "google:2".into(), claims(), NOW, NOW + 7200).await.unwrap(), "owner only");
+    assert_eq!(store.find_token("h1".into()).await.unwrap().unwrap().claims.as_deref(), Some(r#"{"groups":["a"]}"#));
+    assert!(store.renew_token("h1".into(), "google:1".into(), claims(), NOW, NOW + 7200).await.unwrap());
     let renewed = store.find_token("h1".into()).await.unwrap().unwrap();
     assert_eq!(renewed.auth_expires_at.as_deref(), Some("2027-01-15 10:00:00"));
+    assert_eq!(renewed.claims, claims(), "a renewal keeps this sign-in's claims");
     assert!(store.revoke_token(id).await.unwrap());
     assert!(!store.revoke_token(id).await.unwrap(), "already revoked");
-    assert!(!store.renew_token("h1".into(), "google:1".into(), NOW, NOW + 1).await.unwrap(), "revoked stays revoked");
+    assert!(
+        !store.renew_token("h1".into(), "google:1".into(), None, NOW, NOW + 1).await.unwrap(),
+        "revoked stays revoked"
+    );
     assert!(!store.find_token("h1".into()).await.unwrap().unwrap().is_active);
     assert_eq!(store.find_token("nope".into()).await.unwrap(), None);
     assert_eq!(store.list_tokens().await.unwrap().len(), 1);
@@ -451,7 +459,12 @@ fn device_request(id: &str, user_code_hash: &str, expires_at: i64) -> Pending {
 }
 
 fn alice() -> Approver {
-    Approver { user_id: "google:1".into(), user_email: "alice@company.com".into(), provider: "google".into() }
+    Approver {
+        user_id: "google:1".into(),
+        user_email: "alice@company.com".into(),
+        provider: "google".into(),
+        claims: Some(r#"{"roles":["LLM.User"]}"#.into()),
+    }
 }
 
 async fn a_terminal_request_is_found_by_its_user_code_answered_once_and_collected_once(s: Subject) {

@@ -100,7 +100,7 @@ async fn doctor_reports_the_postgres_server_and_never_its_password() {
     assert_eq!(check["verdict"], "ok", "{check}");
     let detail = check["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("PostgreSQL") && detail.contains("round trip") && detail.contains("pool of 8"), "{detail}");
-    assert!(detail.contains("schema version 5"), "{detail}");
+    assert!(detail.contains("schema version 6"), "{detail}");
     let (check, text) = doctor_database_check(&r, "postgres://llmsso:s3cret-pw@127.0.0.1:1/nowhere");
     assert_eq!(check["verdict"], "fail", "{check}");
     assert!(!text.contains("s3cret-pw"), "the doctor printed the password: {text}");

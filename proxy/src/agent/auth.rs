@@ -7,6 +7,7 @@
 //! also for a missing or malformed one, so timing tells nothing. Nothing is
 //! written to the database for unauthenticated traffic.
 
+use super::access::{self, Access};
 use super::credentials;
 use super::errors;
 use super::routes::{self, Route};
@@ -14,6 +15,7 @@ use super::sandbox::{self, Reason};
 use super::shape::{Shape, ShapeScanner};
 use super::state::AgentState;
 use crate::clock::from_sqlite;
+use crate::config::AuthMode;
 use crate::store::{Store, TokenRecord};
 use crate::tokens;
 use axum::body::Body;
@@ -30,7 +32,11 @@ use std::time::Duration;
 pub enum Verdict {
     /// SSO is disabled (loopback only): requests pass unauthenticated.
     Open,
-    Authenticated(TokenRecord),
+    /// A live token; in `policy` mode, with the models its allow rule names (`None`: any).
+    Authenticated {
+        record: TokenRecord,
+        models: Option<Arc<[String]>>,
+    },
     Sandbox(Reason),
     /// The token store could not answer: fail closed with a clear error.
     Unavailable(String),
@@ -57,11 +63,17 @@ pub async fn decide(state: &AgentState, credential: Option<&str>, now: i64) -> V
             let expires = record.auth_expires_at.as_deref().and_then(from_sqlite);
             // Fail closed: not authenticated, no expiry, or an expiry that cannot be read.
             let live = record.is_authenticated && expires.is_some_and(|t| t > now);
-            if live {
-                Verdict::Authenticated(record)
-            } else {
+            if !live {
                 let reauth_url = state.links.reauth_url(&record.token_hash);
-                Verdict::Sandbox(Reason::Expired { reauth_url })
+                return Verdict::Sandbox(Reason::Expired { reauth_url });
+            }
+            if state.config.sso.authorization.mode != AuthMode::Policy {
+                return Verdict::Authenticated { record, models: None };
+            }
+            match access::check(&state.config.sso.authorization.policy, &record, &state.email_files) {
+                Access::Any => Verdict::Authenticated { record, models: None },
+                Access::Models(models) => Verdict::Authenticated { record, models: Some(models) },
+                Access::Refused(reason) => Verdict::Sandbox(Reason::Refused(reason)),
             }
         }
     }
@@ -144,7 +156,7 @@ pub async fn layer(State(state): State<Arc<AgentState>>, request: Request, next:
             let message = "The proxy's token store is unavailable; try again shortly.";
             return errors::response(route.api(), 503, message);
         }
-        Verdict::Authenticated(record) => {
+        Verdict::Authenticated { record, .. } => {
             tracing::debug!(user = %record.user_email, token_id = record.id, "authenticated");
         }
         Verdict::Open => {}
@@ -152,8 +164,14 @@ pub async fn layer(State(state): State<Arc<AgentState>>, request: Request, next:
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return body_error(&state, route, BodyError::TooLarge);
     };
-    if matches!(verdict, Verdict::Authenticated(_)) && sandbox::contains_marker(&bytes) {
-        return sandbox(&state, route, &Reason::History, &Shape::of(&bytes));
+    if let Verdict::Authenticated { models, .. } = &verdict {
+        if sandbox::contains_marker(&bytes) {
+            return sandbox(&state, route, &Reason::History, &Shape::of(&bytes));
+        }
+        if let Some(message) = models.as_deref().and_then(|m| access::model_refusal(m, &bytes)) {
+            state.metrics.request(route.label(), "model_refused");
+            return errors::response(route.api(), 403, &message);
+        }
     }
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(verdict);

@@ -11,6 +11,7 @@ pub fn body(api: Api, status: u16, message: &str) -> Value {
         Api::OpenAi => {
             let (kind, code) = match status {
                 401 => ("invalid_request_error", json!("invalid_api_key")),
+                403 => ("invalid_request_error", json!("model_not_allowed")),
                 404 => ("invalid_request_error", json!("not_found")),
                 413 => ("invalid_request_error", json!("request_too_large")),
                 400..=499 => ("invalid_request_error", Value::Null),
@@ -22,6 +23,7 @@ pub fn body(api: Api, status: u16, message: &str) -> Value {
         Api::Anthropic => {
             let kind = match status {
                 401 => "authentication_error",
+                403 => "permission_error",
                 404 => "not_found_error",
                 413 => "request_too_large",
                 400..=499 => "invalid_request_error",

@@ -1,6 +1,7 @@
 //! The agent-facing API: credentials in, a verdict from the one auth layer,
 //! then a sandbox reply or the upstream's answer.
 
+pub mod access;
 pub mod auth;
 pub mod credentials;
 pub mod errors;
@@ -30,7 +31,7 @@ pub async fn forward(State(state): State<Arc<AgentState>>, request: Request) -> 
     };
     // Defence in depth: only a verdict from the auth layer lets a request through.
     match parts.extensions.remove::<Verdict>() {
-        Some(Verdict::Authenticated(_) | Verdict::Open) => {}
+        Some(Verdict::Authenticated { .. } | Verdict::Open) => {}
         _ => return errors::response(route.api(), 401, "Not authenticated."),
     }
     let limit = state.config.server.max_body_bytes;

@@ -27,6 +27,8 @@ pub enum Reason {
     Expired { reauth_url: String },
     /// The conversation history contains a sandbox banner.
     History,
+    /// A live token whose holder the access policy no longer lets in: why, for the person.
+    Refused(String),
 }
 
 impl Reason {
@@ -37,6 +39,7 @@ impl Reason {
             Reason::Malformed(_) => "malformed_token",
             Reason::Expired { .. } => "session_expired",
             Reason::History => "history_contains_banner",
+            Reason::Refused(_) => "access_policy_refused",
         }
     }
 }
@@ -64,6 +67,11 @@ pub fn message(reason: &Reason, login_url: &str) -> String {
             "This conversation contains a sign-in notice from before you were authenticated. \
              Start a new conversation (or clear the history) and send your request again. \
              To sign in: {login_url}"
+        ),
+        Reason::Refused(reason) => format!(
+            "Access denied: {reason}\n\n\
+             This agent's token is no longer accepted. Once your access has been sorted out, \
+             sign in again at {login_url} and use the new token."
         ),
     };
     format!("🔒 {body}\n\n[{MARKER}]")
@@ -319,15 +327,21 @@ mod tests {
     #[test]
     fn every_banner_has_the_marker_and_the_right_url() {
         let expired = Reason::Expired { reauth_url: "https://proxy.example/auth/login?renew=ab".into() };
-        for reason in
-            [Reason::NoValidToken, Reason::Malformed(FormatError::Truncated), expired.clone(), Reason::History]
-        {
+        let refused = Reason::Refused("not in the policy.".into());
+        for reason in [
+            Reason::NoValidToken,
+            Reason::Malformed(FormatError::Truncated),
+            expired.clone(),
+            Reason::History,
+            refused.clone(),
+        ] {
             let t = text(&reason);
             assert!(contains_marker(t.as_bytes()), "{t}");
         }
         assert!(text(&expired).contains("Session expired") && text(&expired).contains("renew=ab"));
         assert!(text(&Reason::NoValidToken).contains(LOGIN));
         assert!(text(&Reason::Malformed(FormatError::Truncated)).contains("truncated"));
+        assert!(text(&refused).contains("Access denied: not in the policy.") && text(&refused).contains(LOGIN));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! every layer and handler of the agent API explicitly.
 
 use super::forward::Forwarder;
+use crate::authz::policy::EmailFiles;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::links::Links;
@@ -18,4 +19,6 @@ pub struct AgentState {
     pub forwarder: Forwarder,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// The policy's `emails_file`s, shared with the sign-in handlers.
+    pub email_files: Arc<EmailFiles>,
 }

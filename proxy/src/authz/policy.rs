@@ -10,6 +10,7 @@
 //! lists the rules.
 
 use crate::config::{Policy, Rule};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,40 @@ use std::time::SystemTime;
 
 /// Largest `emails_file` read; a bigger one matches no one (and is logged).
 pub const MAX_EMAILS_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The claims an access policy reads, as the ID token carried them. Kept with the token (JSON in its
+/// `claims` column), so the policy can be asked again at every request without the identity provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Microsoft Entra directory (`tid`).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The token says the groups are elsewhere (Entra's `_claim_names`): too many to list.
+    #[serde(default)]
+    pub groups_overage: bool,
+}
+
+impl Claims {
+    /// The text kept with a token.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The claims kept with a token: none stored (a token issued before claims were kept) reads as none
+    /// held; a text the proxy did not write (edited by hand) is an error, so the caller fails closed.
+    pub fn from_stored(stored: Option<&str>) -> Result<Claims, String> {
+        match stored {
+            None => Ok(Claims::default()),
+            Some(text) => {
+                serde_json::from_str(text).map_err(|e| format!("unreadable claims stored with the token: {e}"))
+            }
+        }
+    }
+}
 
 /// What the policy sees of a person: the verified identity and the claims it came with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +64,19 @@ pub struct Subject {
     pub roles: Vec<String>,
     /// The identity provider had too many groups to list (Entra's `_claim_names`): they are unknown.
     pub groups_overage: bool,
+}
+
+impl Subject {
+    pub fn new(email: &str, provider: &str, claims: &Claims) -> Self {
+        Subject {
+            email: email.to_string(),
+            provider: provider.to_string(),
+            tenant: claims.tenant.clone(),
+            groups: claims.groups.clone(),
+            roles: claims.roles.clone(),
+            groups_overage: claims.groups_overage,
+        }
+    }
 }
 
 /// Which list a rule is in.
@@ -237,11 +285,6 @@ fn yes(b: bool) -> Match {
 /// One of the rule's names is one of the person's (case-insensitive: Entra object IDs, group addresses).
 fn any_of(wanted: &[String], held: &[String]) -> Match {
     yes(wanted.iter().any(|w| held.iter().any(|h| h.to_lowercase() == w.to_lowercase())))
-}
-
-/// Whether `model` may be called under `rule` (its `models` globs; absent: every model).
-pub fn model_allowed(rule: &Rule, model: &str) -> bool {
-    rule.models.as_ref().is_none_or(|patterns| patterns.iter().any(|p| glob(p, model)))
 }
 
 /// `*` any run of characters, `?` one character; everything else literal.

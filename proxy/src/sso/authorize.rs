@@ -121,14 +121,7 @@ async fn ask_policy(
     outcome: Outcome,
     client: Client,
 ) -> Result<Response, SignInError> {
-    let subject = policy::Subject {
-        email: identity.email.clone(),
-        provider: identity.provider.clone(),
-        tenant: identity.claims.tenant.clone(),
-        groups: identity.claims.groups.clone(),
-        roles: identity.claims.roles.clone(),
-        groups_overage: identity.claims.groups_overage,
-    };
+    let subject = policy::Subject::new(&identity.email, &identity.provider, &identity.claims);
     let decision = policy::decide(&state.config.sso.authorization.policy, &subject, &state.email_files);
     let user = outside(&identity.email);
     let rule = decision.rule().map_or_else(|| "no allow rule matches".to_string(), |r| outside(&r.label));

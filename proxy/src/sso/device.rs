@@ -33,7 +33,7 @@ use super::random::random;
 use super::state::SsoState;
 use crate::clock::to_sqlite;
 use crate::store::{
-    DeviceDecision, DevicePoll, DeviceRequest, DeviceStatus, Pending, PendingCaps, RequestLimit, Store,
+    DeviceDecision, DevicePoll, DeviceRequest, DeviceStatus, Pending, PendingCaps, RequestLimit, Store, StoreError,
 };
 use crate::tokens;
 use axum::Form;
@@ -274,12 +274,13 @@ async fn deliver(state: &SsoState, row: DeviceRequest, now: i64) -> Response {
     let Some(approver) = row.approved_by else {
         return oauth_error(StatusCode::BAD_REQUEST, "access_denied", "The sign-in has no identity.");
     };
-    let identity = Identity {
-        user_id: approver.user_id,
-        email: approver.user_email,
-        provider: approver.provider,
-        claims: Claims::default(),
+    // What the browser's sign-in vouched for goes on to the token as it was stored (never re-read).
+    let claims = match Claims::from_stored(approver.claims.as_deref()) {
+        Ok(claims) => claims,
+        Err(e) => return unavailable(&StoreError::Corrupt(e)),
     };
+    let identity =
+        Identity { user_id: approver.user_id, email: approver.user_email, provider: approver.provider, claims };
     match grant::issue(state, &identity, now, now + lifetime).await {
         Ok(token) => {
             oauth(StatusCode::OK, json!({ "access_token": token, "token_type": "Bearer", "expires_in": lifetime }))

@@ -64,6 +64,7 @@ pub async fn issue(state: &SsoState, identity: &Identity, now: i64, expires_at: 
         user_id: identity.user_id.clone(),
         user_email: identity.email.clone(),
         provider: identity.provider.clone(),
+        claims: Some(identity.claims.to_stored()),
         now,
         expires_at,
     };
@@ -80,7 +81,11 @@ async fn renew(
     now: i64,
     expires_at: i64,
 ) -> Result<(), SignInError> {
-    if state.store.renew_token(hash.clone(), identity.user_id.clone(), now, expires_at).await? {
+    if state
+        .store
+        .renew_token(hash.clone(), identity.user_id.clone(), Some(identity.claims.to_stored()), now, expires_at)
+        .await?
+    {
         return Ok(());
     }
     match state.store.find_token(hash).await? {
@@ -119,6 +124,7 @@ async fn approve(
         user_id: identity.user_id.clone(),
         user_email: identity.email.clone(),
         provider: identity.provider.clone(),
+        claims: Some(identity.claims.to_stored()),
     });
     if !state.store.decide_device(id, decision, now).await? {
         return Err(SignInError::TerminalGone);

@@ -50,16 +50,7 @@ pub struct Identity {
     pub claims: Claims,
 }
 
-/// The claims an access policy reads, as the ID token carried them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Claims {
-    /// Microsoft Entra directory (`tid`).
-    pub tenant: Option<String>,
-    pub groups: Vec<String>,
-    pub roles: Vec<String>,
-    /// The token says the groups are elsewhere (Entra's `_claim_names`): too many to list.
-    pub groups_overage: bool,
-}
+pub use crate::authz::policy::Claims;
 
 /// Most groups or roles read from one token; more are an overage (unknown), not a partial list.
 pub const MAX_CLAIM_ITEMS: usize = 1000;

@@ -19,7 +19,7 @@ pub struct SsoState {
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
     /// The policy's `emails_file`s, read again when they change.
-    pub email_files: EmailFiles,
+    pub email_files: Arc<EmailFiles>,
 }
 
 impl SsoState {

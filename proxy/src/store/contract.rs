@@ -22,12 +22,13 @@ pub trait Store: Send + Sync + 'static {
     /// One indexed lookup by `token_hash`: the agent request path.
     fn find_token(&self, token_hash: String) -> impl Future<Output = Answer<Option<TokenRecord>>> + Send;
     fn insert_token(&self, token: NewToken) -> impl Future<Output = Answer<i64>> + Send;
-    /// Marks the active token with this hash *and owner* authenticated again until `expires_at`, in one
-    /// statement; false if there is no such token.
+    /// Marks the active token with this hash *and owner* authenticated again until `expires_at`, with the
+    /// claims of this sign-in, in one statement; false if there is no such token.
     fn renew_token(
         &self,
         token_hash: String,
         user_id: String,
+        claims: Option<String>,
         now: UnixSeconds,
         expires_at: UnixSeconds,
     ) -> impl Future<Output = Answer<bool>> + Send;

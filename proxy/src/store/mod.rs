@@ -100,12 +100,13 @@ impl Store for AsyncStore {
         &self,
         token_hash: String,
         user_id: String,
+        claims: Option<String>,
         now: UnixSeconds,
         expires_at: UnixSeconds,
     ) -> Answer<bool> {
         match &self.backend {
-            Backend::Sqlite(s) => s.renew_token(token_hash, user_id, now, expires_at).await,
-            Backend::Postgres(p) => bounded(p.renew_token(token_hash, user_id, now, expires_at)).await,
+            Backend::Sqlite(s) => s.renew_token(token_hash, user_id, claims, now, expires_at).await,
+            Backend::Postgres(p) => bounded(p.renew_token(token_hash, user_id, claims, now, expires_at)).await,
         }
     }
 

@@ -136,6 +136,8 @@ pub struct Approver {
     pub user_id: String,
     pub user_email: String,
     pub provider: String,
+    /// The claims the policy read at this sign-in, handed on to the token ([`TokenRecord::claims`](super::TokenRecord)).
+    pub claims: Option<String>,
 }
 
 /// A sign-in step to store.
@@ -189,6 +191,8 @@ pub struct Columns {
     pub device_status: Option<String>,
     pub user_agent: Option<String>,
     pub device_id: Option<String>,
+    /// The approver's policy claims (JSON the proxy wrote), on an approved device row.
+    pub claims: Option<String>,
     pub created_at: UnixSeconds,
     pub expires_at: UnixSeconds,
 }
@@ -282,7 +286,7 @@ impl PendingRow for DeviceRequest {
             .ok_or_else(|| format!("unknown pending_authorizations.device_status {status:?}"))?;
         let approved_by = match (status, c.user_id, c.user_email, c.provider) {
             (DeviceStatus::Approved, Some(user_id), Some(user_email), Some(provider)) => {
-                Some(Approver { user_id, user_email, provider })
+                Some(Approver { user_id, user_email, provider, claims: c.claims })
             }
             (DeviceStatus::Approved, ..) => {
                 return Err("an approved device row of pending_authorizations \

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0003_browser_binding.sql"),
     include_str!("migrations/postgres/0004_device_authorization.sql"),
     include_str!("migrations/postgres/0005_network_limits.sql"),
+    include_str!("migrations/postgres/0006_token_claims.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across replicas ("llm-sso" in ASCII).
@@ -50,7 +51,7 @@ const TS: &str = "'YYYY-MM-DD HH24:MI:SS'";
 fn token_columns() -> String {
     format!(
         "id, token_hash, user_id, user_email, provider, is_authenticated, is_active, to_char(created_at, {TS}), \
-         to_char(last_authenticated_at, {TS}), to_char(auth_expires_at, {TS})"
+         to_char(last_authenticated_at, {TS}), to_char(auth_expires_at, {TS}), claims"
     )
 }
 
@@ -103,6 +104,7 @@ fn token_row(row: &Row) -> Result<TokenRecord, tokio_postgres::Error> {
         created_at: row.try_get(7)?,
         last_authenticated_at: row.try_get(8)?,
         auth_expires_at: row.try_get(9)?,
+        claims: row.try_get(10)?,
     })
 }
 
@@ -126,6 +128,7 @@ fn columns(row: &Row) -> Result<Columns, tokio_postgres::Error> {
         device_status: row.try_get("device_status")?,
         user_agent: row.try_get("user_agent")?,
         device_id: row.try_get("device_id")?,
+        claims: row.try_get("claims")?,
         created_at: seconds(row.try_get("created_at")?),
         expires_at: seconds(row.try_get("expires_at")?),
     })
@@ -267,8 +270,8 @@ impl PgStore {
     /// Copies one token row as it is (`db copy`); false when its hash is there already.
     pub async fn import_token(&self, t: &TokenRecord) -> Result<bool, StoreError> {
         let sql = "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
-                   created_at, last_authenticated_at, auth_expires_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7::TEXT::TIMESTAMP, $8::TEXT::TIMESTAMP, $9::TEXT::TIMESTAMP) \
+                   created_at, last_authenticated_at, auth_expires_at, claims) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7::TEXT::TIMESTAMP, $8::TEXT::TIMESTAMP, $9::TEXT::TIMESTAMP, $10) \
                    ON CONFLICT (token_hash) DO NOTHING";
         let inserted = self
             .execute(
@@ -283,6 +286,7 @@ impl PgStore {
                     &t.created_at,
                     &t.last_authenticated_at,
                     &t.auth_expires_at,
+                    &t.claims,
                 ],
             )
             .await?;
@@ -313,11 +317,11 @@ impl Store for PgStore {
 
     async fn insert_token(&self, t: NewToken) -> Answer<i64> {
         let sql = "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
-                   created_at, last_authenticated_at, auth_expires_at) VALUES ($1, $2, $3, $4, TRUE, TRUE, $5, $5, $6) \
-                   RETURNING id";
-        let row = self
-            .query_opt(sql, &[&t.token_hash, &t.user_id, &t.user_email, &t.provider, &time(t.now), &time(t.expires_at)])
-            .await?;
+                   created_at, last_authenticated_at, auth_expires_at, claims) \
+                   VALUES ($1, $2, $3, $4, TRUE, TRUE, $5, $5, $6, $7) RETURNING id";
+        let params: [&(dyn ToSql + Sync); 7] =
+            [&t.token_hash, &t.user_id, &t.user_email, &t.provider, &time(t.now), &time(t.expires_at), &t.claims];
+        let row = self.query_opt(sql, &params).await?;
         let row = row.ok_or_else(|| StoreError::Other("INSERT returned no id".into()))?;
         row.try_get(0).map_err(|e| other(&e))
     }
@@ -326,12 +330,13 @@ impl Store for PgStore {
         &self,
         token_hash: String,
         user_id: String,
+        claims: Option<String>,
         now: UnixSeconds,
         expires_at: UnixSeconds,
     ) -> Answer<bool> {
-        let sql = "UPDATE agent_tokens SET is_authenticated = TRUE, last_authenticated_at = $2, auth_expires_at = $3 \
-                   WHERE token_hash = $1 AND is_active AND user_id = $4";
-        Ok(self.execute(sql, &[&token_hash, &time(now), &time(expires_at), &user_id]).await? == 1)
+        let sql = "UPDATE agent_tokens SET is_authenticated = TRUE, last_authenticated_at = $2, auth_expires_at = $3, \
+                   claims = $5 WHERE token_hash = $1 AND is_active AND user_id = $4";
+        Ok(self.execute(sql, &[&token_hash, &time(now), &time(expires_at), &user_id, &claims]).await? == 1)
     }
 
     async fn revoke_token(&self, id: i64) -> Answer<bool> {
@@ -508,9 +513,12 @@ impl Store for PgStore {
         let user_id = approver.as_ref().map(|a| &a.user_id);
         let email = approver.as_ref().map(|a| &a.user_email);
         let provider = approver.as_ref().map(|a| &a.provider);
-        let sql = "UPDATE pending_authorizations SET device_status = $2, user_id = $3, user_email = $4, provider = $5 \
-                   WHERE id = $1 AND kind = 'device' AND device_status = 'pending' AND expires_at > $6";
-        let changed = self.execute(sql, &[&id, &status.as_str(), &user_id, &email, &provider, &time(now)]).await?;
+        let claims = approver.as_ref().and_then(|a| a.claims.as_ref());
+        let sql = "UPDATE pending_authorizations SET device_status = $2, user_id = $3, user_email = $4, provider = $5, \
+                   claims = $7 WHERE id = $1 AND kind = 'device' AND device_status = 'pending' AND expires_at > $6";
+        let params: [&(dyn ToSql + Sync); 7] =
+            [&id, &status.as_str(), &user_id, &email, &provider, &time(now), &claims];
+        let changed = self.execute(sql, &params).await?;
         Ok(changed == 1)
     }
 

@@ -19,6 +19,8 @@ pub struct TokenRecord {
     pub last_authenticated_at: Option<String>,
     /// As stored (`YYYY-MM-DD HH:MM:SS` UTC); may have been written by hand.
     pub auth_expires_at: Option<String>,
+    /// The policy's claims at the last sign-in, as the proxy wrote them (JSON; the store does not read it).
+    pub claims: Option<String>,
 }
 
 /// A token to insert, already authenticated until `expires_at`.
@@ -28,6 +30,8 @@ pub struct NewToken {
     pub user_id: String,
     pub user_email: String,
     pub provider: String,
+    /// The policy's claims, as [`TokenRecord::claims`].
+    pub claims: Option<String>,
     pub now: UnixSeconds,
     pub expires_at: UnixSeconds,
 }

@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_browser_binding.sql"),
     include_str!("migrations/0004_device_authorization.sql"),
     include_str!("migrations/0005_network_limits.sql"),
+    include_str!("migrations/0006_token_claims.sql"),
 ];
 
 /// How many threads run SQLite calls. Each keeps its own connection busy, so the
@@ -282,7 +283,7 @@ fn find_token_on(conn: &Connection, token_hash: &str) -> rusqlite::Result<Option
 }
 
 const TOKEN_COLUMNS: &str = "id, token_hash, user_id, user_email, provider, is_authenticated, is_active, \
-                             created_at, last_authenticated_at, auth_expires_at";
+                             created_at, last_authenticated_at, auth_expires_at, claims";
 
 fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord {
@@ -296,6 +297,7 @@ fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
         created_at: row.get(7)?,
         last_authenticated_at: row.get(8)?,
         auth_expires_at: row.get(9)?,
+        claims: row.get(10)?,
     })
 }
 
@@ -320,6 +322,7 @@ fn columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
         device_status: row.get("device_status")?,
         user_agent: row.get("user_agent")?,
         device_id: row.get("device_id")?,
+        claims: row.get("claims")?,
         created_at: crate::clock::from_sqlite(&created).unwrap_or(0),
         // Unreadable expiry (edited by hand): treat as expired.
         expires_at: crate::clock::from_sqlite(&expires).unwrap_or(0),
@@ -368,8 +371,16 @@ impl Store for SqliteStore {
         self.run(move |c| {
             c.execute(
                 "INSERT INTO agent_tokens (token_hash, user_id, user_email, provider, is_authenticated, is_active, \
-                 created_at, last_authenticated_at, auth_expires_at) VALUES (?1, ?2, ?3, ?4, 1, 1, ?5, ?5, ?6)",
-                params![t.token_hash, t.user_id, t.user_email, t.provider, to_sqlite(t.now), to_sqlite(t.expires_at)],
+                 created_at, last_authenticated_at, auth_expires_at, claims) VALUES (?1, ?2, ?3, ?4, 1, 1, ?5, ?5, ?6, ?7)",
+                params![
+                    t.token_hash,
+                    t.user_id,
+                    t.user_email,
+                    t.provider,
+                    to_sqlite(t.now),
+                    to_sqlite(t.expires_at),
+                    t.claims
+                ],
             )?;
             Ok(c.last_insert_rowid())
         })
@@ -380,14 +391,15 @@ impl Store for SqliteStore {
         &self,
         token_hash: String,
         user_id: String,
+        claims: Option<String>,
         now: UnixSeconds,
         expires_at: UnixSeconds,
     ) -> Answer<bool> {
         self.run(move |c| {
             let changed = c.execute(
-                "UPDATE agent_tokens SET is_authenticated = 1, last_authenticated_at = ?2, auth_expires_at = ?3 \
-                 WHERE token_hash = ?1 AND is_active = 1 AND user_id = ?4",
-                params![token_hash, to_sqlite(now), to_sqlite(expires_at), user_id],
+                "UPDATE agent_tokens SET is_authenticated = 1, last_authenticated_at = ?2, auth_expires_at = ?3, \
+                 claims = ?5 WHERE token_hash = ?1 AND is_active = 1 AND user_id = ?4",
+                params![token_hash, to_sqlite(now), to_sqlite(expires_at), user_id, claims],
             )?;
             Ok(changed == 1)
         })
@@ -624,15 +636,16 @@ impl Store for SqliteStore {
         };
         self.run(move |c| {
             let changed = c.execute(
-                "UPDATE pending_authorizations SET device_status = ?2, user_id = ?3, user_email = ?4, provider = ?5 \
-                 WHERE id = ?1 AND kind = 'device' AND device_status = 'pending' AND expires_at > ?6",
+                "UPDATE pending_authorizations SET device_status = ?2, user_id = ?3, user_email = ?4, provider = ?5, \
+                 claims = ?7 WHERE id = ?1 AND kind = 'device' AND device_status = 'pending' AND expires_at > ?6",
                 params![
                     id,
                     status.as_str(),
                     approver.as_ref().map(|a| &a.user_id),
                     approver.as_ref().map(|a| &a.user_email),
                     approver.as_ref().map(|a| &a.provider),
-                    to_sqlite(now)
+                    to_sqlite(now),
+                    approver.as_ref().and_then(|a| a.claims.as_ref()),
                 ],
             )?;
             Ok(changed == 1)
@@ -741,6 +754,7 @@ mod tests {
             user_id: "google:1".into(),
             user_email: "a@b.c".into(),
             provider: "google".into(),
+            claims: None,
             now,
             expires_at: now + 3600,
         }

@@ -34,6 +34,10 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("upstream-timeouts", "upstreams.timeout_seconds, the whole-request deadline"),
     ("graceful-stop", "SIGTERM stops the proxy with exit code 0"),
     ("sqlite-file", "the SQLite file's own troubles: locks, corruption, recovery"),
+    (
+        "policy",
+        "sso.authorization.mode: policy, the rules of sso.authorization.policy and the ID token's groups and roles",
+    ),
 ];
 
 /// One word of the start command: a word, or a group dropped when one of its placeholders has no value.

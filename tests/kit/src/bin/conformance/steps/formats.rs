@@ -44,10 +44,15 @@ impl Format {
 }
 
 async fn send(world: &mut KitWorld, format: Format, token: Option<String>) {
+    let model = if format.anthropic() { "mock-claude" } else { "mock-gpt" };
+    send_for(world, format, model, token).await;
+}
+
+async fn send_for(world: &mut KitWorld, format: Format, model: &str, token: Option<String>) {
     let base = world.base_url();
     let client = reqwest::Client::new();
     let request = if format.anthropic() {
-        let body = json!({"model": "mock-claude", "max_tokens": 64, "stream": format.streamed(),
+        let body = json!({"model": model, "max_tokens": 64, "stream": format.streamed(),
                           "messages": [{"role": "user", "content": "test"}]});
         let r = client.post(format!("{base}/v1/messages")).header("anthropic-version", "2023-06-01").json(&body);
         match token {
@@ -56,7 +61,7 @@ async fn send(world: &mut KitWorld, format: Format, token: Option<String>) {
         }
     } else if matches!(format, Format::ResponsesJson | Format::ResponsesStream) {
         // What Codex CLI sends: `input` items, `instructions`, streamed.
-        let body = json!({"model": "mock-gpt", "stream": format.streamed(), "instructions": "You are a coding agent.",
+        let body = json!({"model": model, "stream": format.streamed(), "instructions": "You are a coding agent.",
                           "input": [{"type": "message", "role": "user",
                                      "content": [{"type": "input_text", "text": "test"}]}]});
         let r = client.post(format!("{base}/v1/responses")).json(&body);
@@ -65,7 +70,7 @@ async fn send(world: &mut KitWorld, format: Format, token: Option<String>) {
             None => r,
         }
     } else {
-        let body = json!({"model": "mock-gpt", "stream": format.streamed(),
+        let body = json!({"model": model, "stream": format.streamed(),
                           "messages": [{"role": "user", "content": "test"}]});
         let r = client.post(format!("{base}/v1/chat/completions")).json(&body);
         match token {
@@ -88,6 +93,12 @@ async fn without_token(world: &mut KitWorld, format: String) {
 async fn with_token(world: &mut KitWorld, format: String) {
     let token = world.agent.token.clone();
     send(world, Format::parse(&format), token).await;
+}
+
+#[when(expr = "the agent sends an {word} request for the model {string} with its token")]
+async fn with_token_for(world: &mut KitWorld, format: String, model: String) {
+    let token = world.agent.token.clone();
+    send_for(world, Format::parse(&format), &model, token).await;
 }
 
 /// `(event name, data)` of every SSE event, in order.
@@ -213,6 +224,21 @@ async fn reads_login(world: &mut KitWorld, format: String) {
 async fn reads_answer(world: &mut KitWorld, format: String) {
     let text = client_reads(Format::parse(&format), world.seen.reply.as_ref().expect("a reply"));
     assert_eq!(text, "test", "the mock upstream echoes the prompt");
+}
+
+/// What the family's SDK raises on an error reply: a client error status (not "unauthorized": the token is
+/// good), and the message where that SDK reads it: `error.message`, in OpenAI's and in Anthropic's shape.
+#[then(expr = "its {word} client raises an API error that names the model {string}")]
+async fn raises_error(world: &mut KitWorld, format: String, model: String) {
+    let format = Format::parse(&format);
+    let reply = world.seen.reply.as_ref().expect("a reply");
+    assert!((400..500).contains(&reply.status) && reply.status != 401, "HTTP {}: {}", reply.status, reply.body);
+    let v = json(&reply.body);
+    if format.anthropic() {
+        assert_eq!(v["type"], "error", "Anthropic's error shape: {v}");
+    }
+    let message = v["error"]["message"].as_str().unwrap_or_else(|| panic!("error.message in {v}"));
+    assert!(message.contains(&model), "the message names the model {model:?}: {message}");
 }
 
 #[then("the upstream saw the proxy's key and never the agent's token")]

@@ -11,4 +11,5 @@ mod device;
 mod formats;
 mod hostile;
 mod idp;
+mod policy;
 mod replicas;
