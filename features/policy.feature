@@ -262,3 +262,40 @@ Feature: Access policy: the organisation's rules decide, without an authorizatio
     And the output says "missing.txt"
     And the output says "can never match"
     And the output says "a deny rule without conditions refuses everyone"
+
+  @cap-operator-cli
+  Scenario: doctor --who names the rule that decides for an address, its conditions, and what the person reads
+    Given the proxy configuration file:
+      """
+      sso:
+        enabled: true
+        authorization:
+          mode: "policy"
+          policy:
+            allow:
+              - name: "staff"
+                email_domains: ["company.com"]
+                models: ["gpt-4o-mini*"]
+            deny:
+              - name: "summer-interns"
+                groups: ["interns"]
+        providers:
+          google:
+            type: "oauth2"
+            client_id: "id"
+            client_secret: "secret"
+            discovery_url: "https://accounts.google.com/.well-known/openid-configuration"
+            scopes: ["openid", "email"]
+      """
+    When I run the proxy with "doctor --who ivan@company.com --groups interns,llm-users"
+    Then the command fails with exit code 1
+    And the output says "summer-interns"
+    And the output says "excludes ivan@company.com"
+    When I run the proxy with "doctor --who alice@Company.com"
+    Then the command succeeds
+    And the output says "staff"
+    And the output says "email_domains: yes"
+    And the output says "gpt-4o-mini*"
+    When I run the proxy with "doctor --who bob@example.com"
+    Then the command fails with exit code 1
+    And the output says "no allow rule matches"

@@ -53,6 +53,38 @@ fn good_configs_validate() {
     assert!(!output.contains("dev-secret-offline-only"), "secrets never printed");
 }
 
+/// The examples a reader starts from: each validates as it is, given its secrets in the environment.
+#[test]
+fn every_example_validates() {
+    let dir = repo().join("config/examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("config/examples exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "the policy examples are there: {files:?}");
+    for file in files {
+        let relative = file.strip_prefix(repo()).unwrap().to_path_buf();
+        let output = Command::new(env!("CARGO_BIN_EXE_llm-sso-proxy"))
+            .current_dir(repo())
+            .arg("--sso-config")
+            .arg(&relative)
+            .arg("--validate-only")
+            .env_remove("SSO_ENABLED")
+            .env_remove("SSO_AUTH_MODE")
+            .envs(
+                ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_CLIENT_SECRET", "MICROSOFT_CLIENT_SECRET"]
+                    .map(|k| (k, "set")),
+            )
+            .output()
+            .expect("the binary runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert_eq!(output.status.code(), Some(0), "{}: {text}", relative.display());
+        assert!(text.contains("configuration OK"), "{}: {text}", relative.display());
+    }
+}
+
 #[test]
 fn environment_overrides_the_file_and_bad_values_are_located() {
     let run = |vars: &[(&str, &str)]| {

@@ -1,5 +1,5 @@
 //! `policy` mode: the organisation's own rules decide who may sign in, from the
-//! verified identity alone (SPEC §14). Deny rules win over allow rules; a rule
+//! verified identity alone. Deny rules win over allow rules; a rule
 //! matches when every condition it names holds.
 //!
 //! A condition the proxy cannot check fails closed: a rule that names groups
@@ -235,38 +235,8 @@ pub fn decide(policy: &Policy, subject: &Subject, files: &EmailFiles) -> Decisio
 
 /// Every condition the rule names, together: one `No` decides; else one unknown leaves it unknown.
 fn rule_matches(rule: &Rule, s: &Subject, files: &EmailFiles) -> Match {
-    let email = s.email.to_lowercase();
-    let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
     let mut unknown = None;
-    let mut conditions: Vec<Match> = Vec::with_capacity(8);
-    if let Some(domains) = &rule.email_domains {
-        conditions.push(yes(domains.iter().any(|d| d.trim_start_matches('@').eq_ignore_ascii_case(domain))));
-    }
-    if let Some(emails) = &rule.emails {
-        conditions.push(yes(emails.iter().any(|e| e.to_lowercase() == email)));
-    }
-    if let Some(file) = &rule.emails_file {
-        conditions.push(match files.addresses(file) {
-            Ok(addresses) => yes(addresses.contains(&email)),
-            Err(why) => {
-                tracing::error!("policy: emails_file {why}");
-                Match::Unknown(Unknown::EmailsFile(why))
-            }
-        });
-    }
-    if let Some(groups) = &rule.groups {
-        conditions.push(if s.groups_overage { Match::Unknown(Unknown::Groups) } else { any_of(groups, &s.groups) });
-    }
-    if let Some(roles) = &rule.roles {
-        conditions.push(any_of(roles, &s.roles));
-    }
-    if let Some(tenants) = &rule.tenants {
-        conditions.push(yes(s.tenant.as_ref().is_some_and(|t| tenants.iter().any(|x| x.eq_ignore_ascii_case(t)))));
-    }
-    if let Some(providers) = &rule.providers {
-        conditions.push(yes(providers.contains(&s.provider)));
-    }
-    for condition in conditions {
+    for (_, condition) in conditions(rule, s, files) {
         match condition {
             Match::No => return Match::No,
             Match::Unknown(why) => {
@@ -276,6 +246,61 @@ fn rule_matches(rule: &Rule, s: &Subject, files: &EmailFiles) -> Match {
         }
     }
     unknown.map_or(Match::Yes, Match::Unknown)
+}
+
+/// Each condition the rule names, by its key, and whether it holds for `s`.
+fn conditions(rule: &Rule, s: &Subject, files: &EmailFiles) -> Vec<(&'static str, Match)> {
+    let email = s.email.to_lowercase();
+    let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+    let mut conditions = Vec::with_capacity(8);
+    if let Some(domains) = &rule.email_domains {
+        let held = domains.iter().any(|d| d.trim_start_matches('@').eq_ignore_ascii_case(domain));
+        conditions.push(("email_domains", yes(held)));
+    }
+    if let Some(emails) = &rule.emails {
+        conditions.push(("emails", yes(emails.iter().any(|e| e.to_lowercase() == email))));
+    }
+    if let Some(file) = &rule.emails_file {
+        conditions.push((
+            "emails_file",
+            match files.addresses(file) {
+                Ok(addresses) => yes(addresses.contains(&email)),
+                Err(why) => {
+                    tracing::error!("policy: emails_file {why}");
+                    Match::Unknown(Unknown::EmailsFile(why))
+                }
+            },
+        ));
+    }
+    if let Some(groups) = &rule.groups {
+        let held = if s.groups_overage { Match::Unknown(Unknown::Groups) } else { any_of(groups, &s.groups) };
+        conditions.push(("groups", held));
+    }
+    if let Some(roles) = &rule.roles {
+        conditions.push(("roles", any_of(roles, &s.roles)));
+    }
+    if let Some(tenants) = &rule.tenants {
+        let held = s.tenant.as_ref().is_some_and(|t| tenants.iter().any(|x| x.eq_ignore_ascii_case(t)));
+        conditions.push(("tenants", yes(held)));
+    }
+    if let Some(providers) = &rule.providers {
+        conditions.push(("providers", yes(providers.contains(&s.provider))));
+    }
+    conditions
+}
+
+/// For an operator (`doctor --who`): each condition of `rule` and whether it holds for `s`
+/// ("groups: yes", "emails_file: cannot tell (...)").
+pub fn explain(rule: &Rule, s: &Subject, files: &EmailFiles) -> Vec<String> {
+    conditions(rule, s, files)
+        .into_iter()
+        .map(|(key, m)| match m {
+            Match::Yes => format!("{key}: yes"),
+            Match::No => format!("{key}: no"),
+            Match::Unknown(Unknown::Groups) => format!("{key}: cannot tell (the token lists no groups: overage)"),
+            Match::Unknown(Unknown::EmailsFile(why)) => format!("{key}: cannot tell ({why})"),
+        })
+        .collect()
 }
 
 fn yes(b: bool) -> Match {

@@ -215,7 +215,7 @@ pub static KEYS: &[Key] = &[
         .range(1, 10).default("2"),
     key("sso.authorization.rate_limit.max_backoff_seconds", C(F::U32(|c| &mut c.sso.authorization.rate_limit.max_backoff_seconds)), "longest block.")
         .range(1, 86_400).default("300"),
-    key("sso.authorization.policy", Target::Section, "policy mode: who may sign in, from the verified identity alone. Deny rules win; with no matching allow rule the person is told \"Access denied\" and why, never which rules exist."),
+    key("sso.authorization.policy", Target::Section, "policy mode: who may sign in, from the verified identity alone. Deny rules win; with no matching allow rule the person is told \"Access denied\" and why, never which rules exist. Asked at sign-in and again at every agent request, from the identity kept with the token."),
     key("sso.authorization.policy.allow", Target::Rules(|c| &mut c.sso.authorization.policy.allow), "rules that let people in; at least one is required in policy mode."),
     key("sso.authorization.policy.deny", Target::Rules(|c| &mut c.sso.authorization.policy.deny), "rules that keep people out, even when an allow rule matches."),
     key("sso.authorization.policy.*.name", R(F::OptText(|r| &mut r.name)), "shown in the log, the audit and `doctor --who` (`allow[0]` when absent)."),
@@ -227,7 +227,7 @@ pub static KEYS: &[Key] = &[
     key("sso.authorization.policy.*.roles", R(F::OptList(|r| &mut r.roles)), "the user has one of these roles (the ID token's roles claim: Entra app roles, Keycloak realm roles)."),
     key("sso.authorization.policy.*.tenants", R(F::OptList(|r| &mut r.tenants)), "the user's Microsoft Entra directory (`tid`) is one of these."),
     key("sso.authorization.policy.*.providers", R(F::OptList(|r| &mut r.providers)), "the user signed in with one of these `sso.providers`."),
-    key("sso.authorization.policy.*.models", R(F::OptList(|r| &mut r.models)), "allow rules: the models this rule's users may call, as glob patterns (`gpt-4o-mini*`, `claude-*-haiku*`). Absent: every model."),
+    key("sso.authorization.policy.*.models", R(F::OptList(|r| &mut r.models)), "allow rules: the models this rule's users may call, as glob patterns (`gpt-4o-mini*`, `claude-*-haiku*`); another model is refused with HTTP 403 in the API's error shape, naming it. Absent: every model."),
     key("sso.authorization.policy.*.budget", Target::Section, "allow rules: tokens this rule's users may spend (enforced with usage accounting)."),
     key("sso.authorization.policy.*.budget.tokens_per_day", R(F::OptU64(|r| &mut r.budget.tokens_per_day)), "input and output tokens per user per UTC day.")
         .range(1, 1_000_000_000_000),

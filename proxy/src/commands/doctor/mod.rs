@@ -13,6 +13,7 @@ mod local;
 mod providers;
 mod remote;
 mod subject;
+mod who;
 
 pub use subject::Subject;
 
@@ -29,6 +30,22 @@ pub struct Args {
     /// Longest wait for each network check, in seconds.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=120))]
     pub timeout_seconds: u64,
+    /// Instead of the checks: which rule of the access policy would decide for this address, and why
+    /// (exit 0 allowed, 1 refused, 2 when the policy cannot be asked).
+    #[arg(long, value_name = "EMAIL")]
+    pub who: Option<String>,
+    /// With --who: the groups the ID token would list (comma-separated).
+    #[arg(long, value_delimiter = ',', requires = "who", value_name = "GROUP,...")]
+    pub groups: Vec<String>,
+    /// With --who: the roles the ID token would list (comma-separated).
+    #[arg(long, value_delimiter = ',', requires = "who", value_name = "ROLE,...")]
+    pub roles: Vec<String>,
+    /// With --who: the Microsoft Entra directory (tid) of the account.
+    #[arg(long, requires = "who", value_name = "TENANT_ID")]
+    pub tenant: Option<String>,
+    /// With --who: the provider the person signs in with (needed when several are configured).
+    #[arg(long, requires = "who", value_name = "NAME")]
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +97,9 @@ impl Report {
 
 /// The `doctor` subcommand: exit 0 when nothing failed (warnings allowed), 1 otherwise.
 pub fn run(args: &Args, subject: &Subject<'_>) -> ExitCode {
+    if let Some(email) = &args.who {
+        return run_who(args, email, subject);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -100,4 +120,45 @@ pub fn run(args: &Args, subject: &Subject<'_>) -> ExitCode {
         print!("{}", report.text());
     }
     if report.healthy { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// `doctor --who`: the policy's answer for one person, without the other checks.
+fn run_who(args: &Args, email: &str, subject: &Subject<'_>) -> ExitCode {
+    let config = match subject.loaded {
+        Ok(config) => config,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            eprintln!("llm-sso-proxy: the configuration has problems (see above): the policy cannot be asked");
+            return ExitCode::from(2);
+        }
+    };
+    let trimmed = |items: &[String]| -> Vec<String> {
+        items.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    };
+    let person = who::Person {
+        email: email.trim().to_string(),
+        provider: args.provider.clone(),
+        groups: trimmed(&args.groups),
+        roles: trimmed(&args.roles),
+        tenant: args.tenant.clone(),
+    };
+    let answer = match who::answer(config, &person) {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("llm-sso-proxy doctor --who: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&answer) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("llm-sso-proxy: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{}", answer.text(&person));
+    }
+    if answer.allowed { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
